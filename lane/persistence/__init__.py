@@ -1,0 +1,24 @@
+"""Persistence: SQLModel tables, the store the controller writes through, Alembic migrations."""
+
+from lane.persistence.models import (
+    AlertRow,
+    AuditEntry,
+    DeviceEventRow,
+    LaneRow,
+    SideEffect,
+    StageTransition,
+    VisitRow,
+)
+from lane.persistence.store import Store, upgrade_database
+
+__all__ = [
+    "AlertRow",
+    "AuditEntry",
+    "DeviceEventRow",
+    "LaneRow",
+    "SideEffect",
+    "StageTransition",
+    "Store",
+    "VisitRow",
+    "upgrade_database",
+]

@@ -1,0 +1,118 @@
+"""Tables. Times are timezone-aware UTC; ``sim_*`` columns hold
+simulated seconds from the lane clock, so stage durations survive a speeded-up demo."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class LaneRow(SQLModel, table=True):
+    __tablename__ = "lanes"
+
+    name: str = Field(primary_key=True, max_length=32)
+    site: str = Field(max_length=64)
+    owner: str | None = Field(default=None, max_length=128)
+    """Controller instance holding the lease on this lane (many-lane deployments)."""
+    lease_until: datetime | None = None
+    created_at: datetime
+
+
+class VisitRow(SQLModel, table=True):
+    __tablename__ = "visits"
+    __table_args__ = (UniqueConstraint("lane", "seq"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    lane: str = Field(index=True, max_length=32)
+    seq: int
+    plate: str | None = Field(default=None, max_length=16, index=True)
+    plate_confidence: float | None = None
+    stage: str = Field(max_length=32, index=True)
+    outcome: str | None = Field(default=None, max_length=16)
+    reason: str | None = Field(default=None, max_length=200)
+    held: str | None = Field(default=None, max_length=200)
+    nik: str | None = Field(default=None, max_length=16)
+    holder_name: str | None = Field(default=None, max_length=200)
+    sim_number: str | None = Field(default=None, max_length=16)
+    sim_class: str | None = Field(default=None, max_length=4)
+    fee: int | None = None
+    payment_reference: str | None = Field(default=None, max_length=80)
+    paid: bool = False
+    new_expiry: str | None = Field(default=None, max_length=10)
+    started_at: datetime = Field(index=True)
+    ended_at: datetime | None = None
+    sim_started: float = 0.0
+    sim_ended: float | None = None
+    stage_seconds: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime
+
+
+class StageTransition(SQLModel, table=True):
+    __tablename__ = "stage_transitions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    visit_id: str = Field(index=True, max_length=64)
+    from_stage: str | None = Field(default=None, max_length=32)
+    to_stage: str = Field(max_length=32)
+    at: datetime
+    sim_at: float
+    note: str | None = Field(default=None, max_length=200)
+
+
+class SideEffect(SQLModel, table=True):
+    """A commanded side effect, written *before* it is commanded: the idempotency record that
+    tells a restarted controller what it already asked the hardware to do."""
+
+    __tablename__ = "side_effects"
+
+    key: str = Field(primary_key=True, max_length=120)
+    visit_id: str | None = Field(default=None, index=True, max_length=64)
+    lane: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    status: str = Field(max_length=16)  # intended | done | failed
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeviceEventRow(SQLModel, table=True):
+    __tablename__ = "device_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lane: str = Field(index=True, max_length=32)
+    device: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(index=True)
+
+
+class AlertRow(SQLModel, table=True):
+    __tablename__ = "alerts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lane: str = Field(index=True, max_length=32)
+    visit_id: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=64)
+    level: str = Field(max_length=16)  # warning | critical
+    message: str = Field(max_length=300)
+    at: datetime = Field(index=True)
+    acknowledged_by: str | None = Field(default=None, max_length=64)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Every officer action and every override: who, when, what, why."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor: str = Field(max_length=64)
+    role: str = Field(max_length=16)
+    action: str = Field(max_length=64)
+    lane: str | None = Field(default=None, max_length=32)
+    visit_id: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=300)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,244 @@
+"""Ports: what the lane controller needs from each device, independent of wire and transport.
+
+`devices/` implements these (a serial gate and an MQTT gate both satisfy :class:`BarrierGate`), the
+controller depends only on them, and the composition root (``cli/``) plugs the two together.
+All methods are async; device state changes reach the controller through listeners so it never polls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+Listener = Callable[[Any], None]
+"""Called with the device's new status (or an event object) on the asyncio loop thread."""
+
+
+@runtime_checkable
+class Device(Protocol):
+    """Common to every device driver."""
+
+    name: str
+
+    @property
+    def online(self) -> bool: ...
+
+    async def start(self) -> None:
+        """Connect / start polling. Must not raise if the device is absent: it is then offline."""
+
+    async def stop(self) -> None: ...
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Register ``listener`` for status changes/events; returns a function that removes it."""
+
+
+# ---------------------------------------------------------------- barrier gate
+class GatePosition(StrEnum):
+    CLOSED = "closed"
+    OPENING = "opening"
+    OPEN = "open"
+    CLOSING = "closing"
+    FAULT = "fault"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class GateStatus:
+    position: GatePosition = GatePosition.UNKNOWN
+    presence_loop: bool = False
+    """Arming loop in front of the boom: a vehicle is waiting at the gate."""
+    safety_loop: bool = False
+    """Loop under the boom: a vehicle is passing. The boom must never close on it."""
+    faults: frozenset[str] = frozenset()
+    online: bool = False
+
+
+class BarrierGate(Device, Protocol):
+    @property
+    def status(self) -> GateStatus: ...
+
+    async def open(self) -> None:
+        """Command the boom up; returns when the gate acknowledged (not when fully open)."""
+
+    async def close(self) -> None:
+        """Command the boom down. Raises GateSafetyError while the safety loop is occupied."""
+
+    async def stop_motion(self) -> None: ...
+
+
+# ---------------------------------------------------------------- printers
+@dataclass(frozen=True)
+class CardJob:
+    renewal_id: str
+    """Idempotency key: the printer recognises a retried job and does not print a second card."""
+    sim_number: str
+    holder_name: str
+    sim_class: str
+    expires: date
+    photo_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class PrinterStatus:
+    online: bool
+    ready: bool
+    faults: frozenset[str] = frozenset()
+    """Codes: ribbon_out, card_jam, hopper_empty, cover_open (card); paper_out, cover_open (receipt)."""
+
+
+@dataclass(frozen=True)
+class CardPrintResult:
+    renewal_id: str
+    reprinted: bool = False
+    already_printed: bool = False
+    """True when the printer had this renewal id already: no second card came out."""
+
+
+class CardPrinter(Device, Protocol):
+    async def print_card(self, job: CardJob) -> CardPrintResult:
+        """Print one card; raises DeviceFault with the fault code if the printer cannot."""
+
+    async def status(self) -> PrinterStatus: ...
+
+
+@dataclass(frozen=True)
+class PrintDocument:
+    """A receipt or a referral slip, printed at window 1."""
+
+    kind: str  # "receipt" | "referral"
+    reference: str
+    title: str
+    lines: list[str]
+    qr: str | None = None
+
+
+class ReceiptPrinter(Device, Protocol):
+    async def print_document(self, doc: PrintDocument) -> None: ...
+
+    async def status(self) -> PrinterStatus: ...
+
+
+# ---------------------------------------------------------------- payment
+class PaymentOutcome(StrEnum):
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    reference: str
+    outcome: PaymentOutcome
+    amount: int
+    detail: str = ""
+
+
+class PaymentTerminal(Device, Protocol):
+    async def charge(self, reference: str, amount: int, *, timeout: float) -> PaymentResult:
+        """Ask the terminal to collect ``amount`` rupiah. Idempotent by ``reference``: asking again
+        for a reference the terminal already settled returns that result and charges nothing.
+        ``timeout`` is in wall seconds. Raises DeviceTimeout when no result arrives in time."""
+
+
+# ---------------------------------------------------------------- identity, biometrics
+@dataclass(frozen=True)
+class IdentityCard:
+    """What the e-KTP reader returns."""
+
+    nik: str
+    name: str
+    birth_date: date
+    sim_number: str
+    """The old SIM's number, read or typed at the same step."""
+
+
+class CardReader(Device, Protocol):
+    async def read(self, *, timeout: float) -> IdentityCard: ...
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    renewal_id: str
+    photo_ref: str
+    fingerprint_ref: str
+    signature_ref: str
+
+
+class BiometricStation(Device, Protocol):
+    async def capture(self, renewal_id: str, *, timeout: float) -> CaptureResult: ...
+
+
+# ---------------------------------------------------------------- displays and signals
+class Signal(StrEnum):
+    RED = "red"
+    GREEN = "green"
+    OFF = "off"
+
+
+@dataclass(frozen=True)
+class DisplayMessage:
+    """What one station's display and signal show. Never any personal data beyond the plate."""
+
+    station: str
+    signal: Signal
+    step: str
+    text_id: str
+    text_en: str
+    plate: str | None = None
+    fee: int | None = None
+
+
+class Display(Device, Protocol):
+    async def show(self, message: DisplayMessage) -> None: ...
+
+
+# ---------------------------------------------------------------- licence registry
+@dataclass(frozen=True)
+class LicenceRecord:
+    nik: str
+    name: str
+    birth_date: date
+    sim_number: str
+    sim_class: str
+    expires: date
+
+
+@dataclass(frozen=True)
+class Certificate:
+    kind: str  # "health" | "psychology"
+    nik: str
+    issued: date
+    number: str = ""
+
+
+@dataclass(frozen=True)
+class RegistryAnswer:
+    licence: LicenceRecord | None
+    certificates: list[Certificate] = field(default_factory=list)
+
+
+class LicenceRegistry(Protocol):
+    async def lookup(self, nik: str, sim_number: str) -> RegistryAnswer:
+        """Raises DeviceOffline/DeviceTimeout when the registry is unreachable."""
+
+
+# ---------------------------------------------------------------- camera / plate
+@dataclass(frozen=True)
+class PlateRead:
+    plate: str | None
+    """Normalised (upper case, no spaces), or None when no plate was found."""
+    confidence: float
+    bbox: tuple[int, int, int, int] | None = None
+    ms: float = 0.0
+    crop_jpeg: bytes | None = None
+
+
+class PlateCamera(Protocol):
+    """A camera plus the reader: returns the best read over a few frames."""
+
+    name: str
+
+    async def read_plate(self, *, timeout: float) -> PlateRead: ...

@@ -1,0 +1,166 @@
+"""One settings object, from a TOML file plus ``LAJUR_*`` environment variables.
+
+Every number a site may need to correct (fees, budgets, ages, certificate validity, dispensation
+windows) lives here, so rules change by configuration, not code. Environment variables win over the
+file; nested values use ``__`` (``LAJUR_RULES__FEE_SIM_A=80000``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from lane.errors import ConfigError
+
+STAGE_BUDGETS_DEFAULT: dict[str, float] = {
+    "arriving": 30,
+    "verifying": 120,
+    "paying": 90,
+    "capturing": 120,
+    "printing": 120,
+    "handing_over": 60,
+    "exiting": 60,
+}
+
+
+class Dispensation(BaseModel):
+    """A police-announced window: SIMs that expired between ``expired_from`` and ``expired_to`` may
+    still be renewed until ``renew_until`` (e.g. a holiday closure)."""
+
+    expired_from: date
+    expired_to: date
+    renew_until: date
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Dispensation:
+        if self.expired_to < self.expired_from:
+            raise ValueError("expired_to is before expired_from")
+        return self
+
+
+class RuleSettings(BaseModel):
+    """Public rules as far as we know them (see spec/workflow.md); a site corrects them here."""
+
+    classes_served: list[str] = Field(default_factory=lambda: ["A", "C"])
+    fees: dict[str, int] = Field(default_factory=lambda: {"A": 80_000, "C": 75_000, "CI": 75_000, "CII": 75_000})
+    min_age: dict[str, int] = Field(default_factory=lambda: {"A": 17, "C": 17, "CI": 18, "CII": 19})
+    validity_years: int = 5
+    health_certificate_days: int = 14
+    psychology_certificate_months: int = 6
+    insurance_fee: int = 50_000
+    bpjs_check: bool = False
+    dispensations: list[Dispensation] = Field(default_factory=list)
+
+    @field_validator("classes_served")
+    @classmethod
+    def _known_classes(cls, v: list[str]) -> list[str]:
+        bad = [c for c in v if c not in {"A", "C", "CI", "CII"}]
+        if bad:
+            raise ValueError(f"unknown SIM class(es) {bad}; known: A, C, CI, CII")
+        return v
+
+
+class LaneTiming(BaseModel):
+    budgets: dict[str, float] = Field(default_factory=lambda: dict(STAGE_BUDGETS_DEFAULT))
+    visit_budget: float = 600
+    plate_min_confidence: float = 0.6
+    exit_plate_match: bool = False
+    device_timeout: float = 20.0
+    """Wall seconds a device command may take before the stage is held."""
+
+    @field_validator("budgets")
+    @classmethod
+    def _positive(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = set(v) - set(STAGE_BUDGETS_DEFAULT)
+        if unknown:
+            raise ValueError(f"unknown stage(s) {sorted(unknown)}")
+        if any(x <= 0 for x in v.values()):
+            raise ValueError("budgets must be positive seconds")
+        return {**STAGE_BUDGETS_DEFAULT, **v}
+
+
+class DeviceConfig(BaseModel):
+    """Where one device is reached. ``transport`` is serial, mqtt, http or camera."""
+
+    transport: Literal["serial", "mqtt", "http", "camera"]
+    port: str | None = None
+    """pyserial URL for serial devices."""
+    baudrate: int = 9600
+    address: int = 1
+    url: str | None = None
+    """HTTP base URL (registry) or camera snapshot/VideoCapture URL."""
+
+
+class LaneConfig(BaseModel):
+    name: str
+    devices: dict[str, DeviceConfig] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _lane_name(cls, v: str) -> str:
+        if not v.startswith("lane-") or not v[5:].isdigit():
+            raise ValueError("lane names are lane-1, lane-2, ...")
+        return v
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LAJUR_", env_nested_delimiter="__", extra="forbid")
+
+    site: str = "mpp-batang"
+    database_url: str = "sqlite:///var/lajur.db"
+    mqtt_url: str | None = None
+    registry_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    speed: float = 1.0
+    plate_format: Literal["id", "generic"] = "id"
+    rules: RuleSettings = Field(default_factory=RuleSettings)
+    timing: LaneTiming = Field(default_factory=LaneTiming)
+    lanes: list[LaneConfig] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file (passed as init kwargs by load_settings).
+        return (env_settings, init_settings)
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read ``path`` (TOML) if given, apply ``LAJUR_*`` variables, then ``overrides``.
+
+    Raises ConfigError with a message naming the file and the field, never a raw traceback.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"configuration file not found: {p}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{p}: cannot read: {exc}") from exc
+    try:
+        settings = Settings(**data)
+        if overrides:
+            settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        where = f"{path}: " if path else ""
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{where}invalid configuration: {problems}") from exc
+    return settings

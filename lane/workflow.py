@@ -1,0 +1,222 @@
+"""The renewal workflow as data, and the pure state machine of one visit.
+
+Someone who knows the drive-through should recognise the lane from :data:`STAGES` alone: where each
+stage happens, what ends it, and what a fault does. The engine (`lane.controller`) executes this
+table; nothing here does I/O or reads a clock (times are passed in), so every transition is unit-tested.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from lane.errors import WorkflowError
+
+
+class Station(StrEnum):
+    ENTRY = "entry"
+    WINDOW_1 = "window-1"
+    WINDOW_2 = "window-2"
+    WINDOW_3 = "window-3"
+    EXIT = "exit"
+
+
+STATION_ORDER: tuple[Station, ...] = tuple(Station)
+
+
+class Stage(StrEnum):
+    ARRIVING = "arriving"
+    VERIFYING = "verifying"
+    PAYING = "paying"
+    CAPTURING = "capturing"
+    PRINTING = "printing"
+    HANDING_OVER = "handing_over"
+    EXITING = "exiting"
+    DONE = "done"
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    ABORTED = "aborted"
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    stage: Stage
+    station: Station
+    done_when: str
+    on_fault: str
+
+
+STAGES: tuple[StageSpec, ...] = (
+    StageSpec(Stage.ARRIVING, Station.ENTRY,
+              "entry loop occupied, plate read (or typed), entry gate opened, vehicle cleared the gate",
+              "hold; officer types the plate or opens the gate by hand"),
+    StageSpec(Stage.VERIFYING, Station.WINDOW_1,
+              "e-KTP read, NIK + old SIM checked with the registry, certificates checked, eligibility decided",
+              "hold; registry or reader back -> retry; officer may decide manually"),
+    StageSpec(Stage.PAYING, Station.WINDOW_1,
+              "fee paid on the terminal (or confirmed by the officer), receipt printed",
+              "hold; declined -> driver retries or officer confirms; never charge twice (reference)"),
+    StageSpec(Stage.CAPTURING, Station.WINDOW_2,
+              "photo, fingerprint and signature captured",
+              "hold; officer retries the capture"),
+    StageSpec(Stage.PRINTING, Station.WINDOW_3,
+              "SIM card printed (job keyed by renewal id)",
+              "hold on ribbon/jam/hopper/cover; officer fixes and retries; never a second card"),
+    StageSpec(Stage.HANDING_OVER, Station.WINDOW_3,
+              "officer confirms the card was handed over",
+              "-"),
+    StageSpec(Stage.EXITING, Station.EXIT,
+              "exit gate opened (optionally after the plate matches), vehicle cleared, gate closed",
+              "hold; gate never closes on a vehicle; officer opens by hand"),
+)
+
+SPEC_BY_STAGE: dict[Stage, StageSpec] = {s.stage: s for s in STAGES}
+STAGE_ORDER: tuple[Stage, ...] = tuple(s.stage for s in STAGES)
+
+
+def station_of(stage: Stage) -> Station | None:
+    spec = SPEC_BY_STAGE.get(stage)
+    return spec.station if spec else None
+
+
+def next_stage(stage: Stage) -> Stage:
+    if stage is Stage.DONE:
+        raise WorkflowError("a finished visit has no next stage")
+    i = STAGE_ORDER.index(stage)
+    return STAGE_ORDER[i + 1] if i + 1 < len(STAGE_ORDER) else Stage.DONE
+
+
+def stations_between(current: Station | None, target: Station) -> tuple[Station, ...]:
+    """Stations a vehicle passes to get from ``current`` to ``target`` (excluding current).
+
+    No overtaking in one lane: every one of them must be free of vehicles ahead.
+    """
+    start = -1 if current is None else STATION_ORDER.index(current)
+    end = STATION_ORDER.index(target)
+    return STATION_ORDER[start + 1 : end + 1]
+
+
+@dataclass
+class StageTiming:
+    stage: Stage
+    started: float
+    ended: float | None = None
+
+    def seconds(self, now: float) -> float:
+        return (self.ended if self.ended is not None else now) - self.started
+
+
+@dataclass
+class VisitState:
+    """The in-memory state of one visit; times are simulated seconds from the lane clock."""
+
+    id: str
+    lane: str
+    seq: int
+    started: float
+    started_at: datetime
+    stage: Stage = Stage.ARRIVING
+    outcome: Outcome | None = None
+    reason: str | None = None
+    held: str | None = None
+    plate: str | None = None
+    plate_confidence: float | None = None
+    timings: list[StageTiming] = field(default_factory=list)
+    ended: float | None = None
+    alerts: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if not self.timings:
+            self.timings.append(StageTiming(self.stage, self.started))
+
+    # -------------------------------------------------------------- queries
+    @property
+    def station(self) -> Station | None:
+        return station_of(self.stage)
+
+    @property
+    def finished(self) -> bool:
+        return self.stage is Stage.DONE
+
+    def elapsed(self, now: float) -> float:
+        return (self.ended if self.ended is not None else now) - self.started
+
+    def stage_elapsed(self, now: float) -> float:
+        return self.timings[-1].seconds(now)
+
+    def stage_seconds(self, now: float) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for t in self.timings:
+            if t.stage is Stage.DONE:
+                continue
+            out[t.stage.value] = out.get(t.stage.value, 0.0) + t.seconds(now)
+        return out
+
+    # -------------------------------------------------------------- transitions
+    def advance(self, now: float, to: Stage | None = None) -> Stage:
+        """Leave the current stage for the next one (or ``to``, which must lie ahead)."""
+        if self.finished:
+            raise WorkflowError(f"visit {self.id} is already finished")
+        if self.held:
+            raise WorkflowError(f"visit {self.id} is held ({self.held}); resume it first")
+        target = to or next_stage(self.stage)
+        if target is not Stage.DONE and STAGE_ORDER.index(target) <= STAGE_ORDER.index(self.stage):
+            raise WorkflowError(f"cannot go back from {self.stage} to {target}")
+        if self.outcome in (Outcome.REFUSED, Outcome.ABORTED) and target not in (Stage.EXITING, Stage.DONE):
+            raise WorkflowError(f"a {self.outcome} visit can only leave the lane")
+        self.timings[-1].ended = now
+        self.stage = target
+        if target is Stage.DONE:
+            self.ended = now
+            if self.outcome is None:
+                self.outcome = Outcome.COMPLETED
+        else:
+            self.timings.append(StageTiming(target, now))
+        return target
+
+    def refuse(self, now: float, reason: str) -> None:
+        """Eligibility says no: the driver leaves by the exit with a referral slip."""
+        if self.stage is not Stage.VERIFYING:
+            raise WorkflowError("a visit is refused only while verifying")
+        self.outcome = Outcome.REFUSED
+        self.reason = reason
+        self.held = None
+        self.advance(now, Stage.EXITING)
+
+    def abort(self, now: float, reason: str) -> None:
+        """Officer ends the renewal; the vehicle still has to leave by the exit."""
+        if self.finished:
+            raise WorkflowError(f"visit {self.id} is already finished")
+        if not reason:
+            raise WorkflowError("an abort needs a reason")
+        self.outcome = Outcome.ABORTED
+        self.reason = reason
+        self.held = None
+        if self.stage is not Stage.EXITING:
+            self.advance(now, Stage.EXITING)
+
+    def hold(self, reason: str) -> None:
+        if self.finished:
+            raise WorkflowError("a finished visit cannot be held")
+        self.held = reason
+
+    def resume(self) -> None:
+        self.held = None
+
+    def budget_alerts(self, now: float, budgets: dict[str, float], visit_budget: float) -> list[str]:
+        """Alerts that became due: ``stage_over_budget:<stage>`` once per stage, ``visit_over_budget`` once."""
+        due: list[str] = []
+        if self.finished:
+            return due
+        key = f"stage_over_budget:{self.stage.value}"
+        budget = budgets.get(self.stage.value)
+        if budget is not None and self.stage_elapsed(now) > budget and key not in self.alerts:
+            due.append(key)
+        if self.elapsed(now) > visit_budget and "visit_over_budget" not in self.alerts:
+            due.append("visit_over_budget")
+        self.alerts.update(due)
+        return due

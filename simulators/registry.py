@@ -1,0 +1,120 @@
+"""The licence registry simulator: a local HTTP service seeded with clearly fake people.
+
+API (what the real adapter expects): ``GET /v1/licences?nik=…&sim_number=…`` ->
+``{"v": 1, "licence": {...} | null, "certificates": [...]}``. Control: ``POST /control/fault``
+with ``{"fault": "down" | "slow" | "none", "delay": seconds}``; ``POST /v1/people`` adds a person.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import date
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query
+from pydantic import BaseModel
+
+from simulators.http_server import ThreadedServer
+from simulators.people import Person
+
+
+class FaultBody(BaseModel):
+    fault: str = "none"
+    delay: float = 0.0
+
+
+class RegistrySimulator:
+    def __init__(self, people: list[Person] | None = None) -> None:
+        self.by_nik: dict[str, Person] = {}
+        self.fault = "none"
+        self.delay = 0.0
+        self.requests = 0
+        for p in people or []:
+            self.add(p)
+        self.app = self._build_app()
+        self._server: ThreadedServer | None = None
+
+    def add(self, person: Person) -> None:
+        self.by_nik[person.nik] = person
+
+    def _answer(self, nik: str) -> dict[str, Any]:
+        p = self.by_nik.get(nik)
+        if p is None:
+            return {"v": 1, "licence": None, "certificates": []}
+        return {
+            "v": 1,
+            "licence": {"nik": p.nik, "name": p.name, "birth_date": p.birth_date.isoformat(),
+                        "sim_number": p.sim_number, "sim_class": p.sim_class,
+                        "expires": p.sim_expires.isoformat()},
+            "certificates": [{"kind": c.kind, "nik": c.nik, "issued": c.issued.isoformat(), "number": c.number}
+                             for c in p.certificates],
+        }
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(title="Lajur licence registry simulator")
+
+        @app.get("/v1/licences")
+        async def lookup(nik: str = Query(min_length=1, max_length=32),
+                         sim_number: str = Query(min_length=1, max_length=32)) -> dict[str, Any]:
+            self.requests += 1
+            if self.fault == "down":
+                raise HTTPException(503, "registry unavailable (simulated)")
+            if self.fault == "slow" and self.delay:
+                await asyncio.sleep(self.delay)
+            return self._answer(nik)
+
+        @app.post("/control/fault")
+        async def set_fault(body: FaultBody) -> dict[str, Any]:
+            if body.fault not in ("none", "down", "slow"):
+                raise HTTPException(422, "fault must be none, down or slow")
+            self.fault, self.delay = body.fault, body.delay
+            return {"fault": self.fault, "delay": self.delay}
+
+        @app.get("/healthz")
+        async def health() -> dict[str, str]:
+            return {"status": "ok"}
+
+        return app
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._server = ThreadedServer(self.app, host, port)
+        self._server.start()
+        return self._server.url
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return self._server.url
+
+
+def main(argv: list[str] | None = None) -> int:
+    import random
+    import time
+
+    from simulators.people import make_person
+
+    ap = argparse.ArgumentParser(prog="lajur sim registry", description="Licence registry simulator (HTTP).")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--people", type=int, default=20, help="fake people to seed")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--fault", choices=["none", "down", "slow"], default="none")
+    args = ap.parse_args(argv)
+    rng = random.Random(args.seed)
+    sim = RegistrySimulator([make_person(rng, date.today()) for _ in range(args.people)])
+    sim.fault = args.fault
+    url = sim.start(args.host, args.port)
+    print(f"registry simulator listening on {url} (GET /v1/licences?nik=&sim_number=)", flush=True)
+    for p in list(sim.by_nik.values())[:5]:
+        print(f"  example: nik={p.nik} sim_number={p.sim_number} class={p.sim_class}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        sim.stop()
+    return 0

@@ -1,0 +1,44 @@
+import pytest
+
+from lane.errors import ConfigError
+from lane.settings import load_settings
+
+
+def test_defaults_are_the_published_rules():
+    s = load_settings()
+    assert s.rules.fees["A"] == 80_000 and s.rules.fees["C"] == 75_000
+    assert sum(s.timing.budgets.values()) == 600
+
+
+def test_toml_file_and_environment(tmp_path, monkeypatch):
+    f = tmp_path / "lajur.toml"
+    f.write_text('site = "mpp-sragen"\n[rules]\nfees = {A = 80000, C = 76000}\n[timing.budgets]\npaying = 100\n'
+                 '[[lanes]]\nname = "lane-2"\n[lanes.devices.entry-gate]\ntransport = "serial"\nport = "loop://"\n')
+    monkeypatch.setenv("LAJUR_DATABASE_URL", "sqlite:///x.db")
+    s = load_settings(f)
+    assert s.site == "mpp-sragen" and s.rules.fees["C"] == 76000
+    assert s.timing.budgets["paying"] == 100 and s.timing.budgets["arriving"] == 30
+    assert s.database_url == "sqlite:///x.db"
+    assert s.lanes[0].devices["entry-gate"].port == "loop://"
+    monkeypatch.setenv("LAJUR_SITE", "from-env")
+    assert load_settings(f).site == "from-env"
+
+
+@pytest.mark.parametrize("content,fragment", [
+    ("site = ", "not valid TOML"),
+    ("[timing.budgets]\nteleporting = 3\n", "unknown stage"),
+    ("[rules]\nclasses_served = ['Z']\n", "unknown SIM class"),
+    ("bogus = 1\n", "bogus"),
+    ("[[lanes]]\nname = 'left'\n", "lane-1"),
+])
+def test_bad_configuration_is_a_clear_message(tmp_path, content, fragment):
+    f = tmp_path / "bad.toml"
+    f.write_text(content)
+    with pytest.raises(ConfigError) as exc:
+        load_settings(f)
+    assert fragment in str(exc.value) and str(f) in str(exc.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.toml")
