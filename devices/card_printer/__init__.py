@@ -1,0 +1,1 @@
+"""SIM card printer: ASCII command/response codec (``codec``) and serial driver (``driver``)."""

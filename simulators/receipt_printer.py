@@ -1,0 +1,134 @@
+"""Simulated ESC/POS receipt printer on a pseudo-terminal.
+
+It answers ``DLE EOT n`` with the real status bits, parses the ESC/POS it receives back into text and
+QR payloads (kept in :attr:`ReceiptPrinterSimulator.printed` for tests), and records every document
+that physically came out in the ledger (``receipt_printed`` with ``reference`` and ``kind``).
+While the paper is out or the cover open the printer is offline and drops what it is sent, like a
+real one whose buffer is cleared on recovery.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+
+from devices.receipt_printer import codec
+from devices.receipt_printer.codec import EscPosParser, ParsedDocument, RealTimeStatus
+from simulators.gate import PseudoTerminal
+from simulators.ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+RECEIPT_FAULTS = frozenset({"paper_out", "cover_open", "paper_near_end", "offline"})
+
+
+class ReceiptPrinterSimulator:
+    def __init__(
+        self,
+        name: str = "receipt-printer",
+        lane: str = "lane-1",
+        ledger: Ledger | None = None,
+        port: str | None = None,
+    ) -> None:
+        self.name = name
+        self.lane = lane
+        self.ledger = ledger
+        self.endpoint = PseudoTerminal(port)
+        self.parser = EscPosParser()
+        self.faults: set[str] = set()
+        self.printed: list[ParsedDocument] = []
+        self.dropped_documents = 0
+        self.status_queries = 0
+
+    @property
+    def port_path(self) -> str:
+        if self.endpoint.port_path is None:
+            raise RuntimeError("simulator not started")
+        return self.endpoint.port_path
+
+    @property
+    def realtime_status(self) -> RealTimeStatus:
+        paper_out = "paper_out" in self.faults
+        cover_open = "cover_open" in self.faults
+        return RealTimeStatus(
+            offline=paper_out or cover_open,
+            cover_open=cover_open,
+            paper_end_stop=paper_out,
+            paper_near_end=paper_out or "paper_near_end" in self.faults,
+            paper_out=paper_out,
+        )
+
+    async def start(self) -> None:
+        path = self.endpoint.open(self._on_data)
+        log.info("receipt printer simulator %s on %s", self.name, path)
+
+    async def stop(self) -> None:
+        self.endpoint.close()
+
+    def inject_fault(self, name: str) -> None:
+        if name not in RECEIPT_FAULTS:
+            raise ValueError(f"unknown receipt printer fault {name!r}; one of {sorted(RECEIPT_FAULTS)}")
+        self.faults.add(name)
+
+    def clear_fault(self, name: str) -> None:
+        self.faults.discard(name)
+
+    def _on_data(self, data: bytes) -> None:
+        if "offline" in self.faults:
+            return
+        for kind, value in self.parser.feed(data):
+            if kind == "status":
+                assert isinstance(value, int)
+                self.status_queries += 1
+                self.endpoint.write(bytes([codec.encode_status_byte(value, self.realtime_status)]))
+            elif kind == "document":
+                assert isinstance(value, ParsedDocument)
+                self._document(value)
+
+    def _document(self, document: ParsedDocument) -> None:
+        if self.realtime_status.offline:
+            self.dropped_documents += 1
+            log.info("%s: offline (%s): document dropped", self.name, ",".join(sorted(self.faults)))
+            return
+        self.printed.append(document)
+        marker = document.marker()
+        kind, reference = marker if marker else ("unknown", "")
+        if self.ledger is not None:
+            self.ledger.record(self.lane, self.name, "receipt_printed", reference=reference, kind=kind,
+                               qr=document.qr[0] if document.qr else None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m simulators.receipt_printer [--port P] [--fault F]``: print the port, serve until Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="python -m simulators.receipt_printer", description=main.__doc__)
+    parser.add_argument("--port", help="serve on this port instead of a new pseudo-terminal")
+    parser.add_argument("--fault", action="append", default=[], choices=sorted(RECEIPT_FAULTS))
+    parser.add_argument("--ledger", help="append physical effects to this JSON-lines file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    async def run() -> None:
+        sim = ReceiptPrinterSimulator(port=args.port, ledger=Ledger(args.ledger) if args.ledger else None)
+        for fault in args.fault:
+            sim.inject_fault(fault)
+        await sim.start()
+        print(sim.port_path, flush=True)
+        try:
+            while True:
+                count = len(sim.printed)
+                await asyncio.sleep(0.5)
+                for doc in sim.printed[count:]:
+                    print(f"--- printed ---\n{doc.text}qr={doc.qr}", flush=True)
+        finally:
+            await sim.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
