@@ -1,0 +1,1 @@
+"""MQTT biometric device: codec shared with its simulator, and the driver."""

@@ -1,0 +1,1 @@
+"""MQTT card_reader device: codec shared with its simulator, and the driver."""

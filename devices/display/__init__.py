@@ -1,0 +1,1 @@
+"""MQTT display device: codec shared with its simulator, and the driver."""

@@ -1,0 +1,473 @@
+"""Bases for MQTT device drivers and their simulators.
+
+:class:`MqttDeviceDriver` is the controller's end of one device: it tracks availability from
+the retained ``availability`` topic (the device's Last Will), keeps the last retained ``state``,
+sends commands with ids and awaits the matching ack, and hands events to listeners and waiters.
+:class:`MqttDeviceSimulator` is the device's end, built on the same codec. Both count and log
+malformed payloads and never raise from a message handler: a noisy device must not take a lane down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from devices import mqtt_codec as codec
+from devices.mqtt_codec import MalformedCounter, Topics
+from devices.transport.mqtt import MqttClient, Will
+from lane.clock import Clock, SystemClock
+from lane.errors import DeviceError, DeviceFault, DeviceOffline, DeviceTimeout, ProtocolError
+from simulators.ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+EventPredicate = Callable[[dict[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class DeviceUpdate:
+    """What driver listeners receive: availability changes, new retained state, or an event."""
+
+    device: str
+    kind: str
+    """``availability`` | ``state`` | ``event``"""
+    online: bool
+    data: dict[str, Any] | None = None
+
+
+@dataclass
+class _Waiter:
+    predicate: EventPredicate
+    future: asyncio.Future[dict[str, Any]]
+
+
+class MqttDeviceDriver:
+    """Controller side of one MQTT device. Subclasses add the typed operations (charge, capture...)."""
+
+    offline_grace: float = 3.0
+    """Wall seconds a device may be offline before operations in flight fail with DeviceOffline.
+    A broker restart makes every device blink offline (Mosquitto sends the wills) and back; a
+    customer's payment must not fail for that. New commands are refused at once while offline."""
+
+    def __init__(self, client: MqttClient, topics: Topics, name: str | None = None) -> None:
+        self.client = client
+        self.topics = topics
+        self.name = name or topics.device
+        self.state: dict[str, Any] | None = None
+        self.malformed_counter = MalformedCounter(self.name)
+        self._available = False
+        self._listeners: list[Callable[[Any], None]] = []
+        self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._waiters: list[_Waiter] = []
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._started = False
+        self._offline_timer: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------------ Device port
+    @property
+    def online(self) -> bool:
+        """Device announced ``online`` and our link to the broker is up."""
+        return self._available and self.client.connected
+
+    @property
+    def malformed(self) -> int:
+        """How many payloads from this device were dropped as malformed."""
+        return self.malformed_counter.count
+
+    async def start(self) -> None:
+        """Subscribe to the device's topics; the shared client is started by its owner."""
+        if self._started:
+            return
+        self._started = True
+        t = self.topics
+        self._unsubscribe = [
+            self.client.subscribe(t.availability, self._on_availability),
+            self.client.subscribe(t.state, self._on_state),
+            self.client.subscribe(t.ack, self._on_ack),
+            self.client.subscribe(t.event, self._on_event),
+            self.client.add_connection_listener(self._on_link),
+        ]
+
+    async def stop(self) -> None:
+        for remove in self._unsubscribe:
+            remove()
+        self._unsubscribe = []
+        self._started = False
+        self._cancel_offline_timer()
+        self._fail_pending(DeviceOffline(self.name, "driver stopped"))
+
+    def add_listener(self, listener: Callable[[Any], None]) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    async def wait_online(self, timeout: float) -> None:
+        """Wait until the device is online; DeviceOffline after ``timeout`` wall seconds."""
+        loop = asyncio.get_running_loop()
+        if self.online:
+            return
+        changed: asyncio.Future[None] = loop.create_future()
+
+        def watch(_: Any) -> None:
+            if self.online and not changed.done():
+                changed.set_result(None)
+
+        remove = self.add_listener(watch)
+        try:
+            await asyncio.wait_for(changed, timeout)
+        except TimeoutError as exc:
+            raise DeviceOffline(self.name, f"not online after {timeout:.1f} s") from exc
+        finally:
+            remove()
+
+    # ------------------------------------------------------------------ commands and events
+    async def send_command(self, op: str, *, timeout: float, **fields: Any) -> dict[str, Any]:
+        """Publish a command and wait for its ack. Raises DeviceOffline, DeviceTimeout, or
+        DeviceFault when the device acks with ``ok: false`` (``fault`` is its error code)."""
+        if not self.online:
+            raise DeviceOffline(self.name, f"cannot {op}: device offline")
+        cmd = codec.command(op, **fields)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._acks[cmd["id"]] = future
+        try:
+            await self.client.publish(self.topics.cmd, codec.encode(cmd), qos=1)
+            ack = await asyncio.wait_for(future, timeout)
+        except TimeoutError as exc:
+            raise DeviceTimeout(self.name, f"no ack to {op} within {timeout:.1f} s") from exc
+        finally:
+            self._acks.pop(cmd["id"], None)
+        if not ack["ok"]:
+            error = ack.get("error") or "rejected"
+            raise DeviceFault(self.name, f"{op} refused: {error}", fault=error)
+        return ack
+
+    def expect_event(self, predicate: EventPredicate) -> asyncio.Future[dict[str, Any]]:
+        """Register interest in an event *before* sending the command that causes it.
+
+        Cancel the returned future when no longer interested. It fails with DeviceOffline if
+        the device goes offline meanwhile.
+        """
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters.append(_Waiter(predicate, future))
+        future.add_done_callback(self._drop_waiter)
+        return future
+
+    async def wait_event(self, future: asyncio.Future[dict[str, Any]], deadline: float, what: str) -> dict[str, Any]:
+        """Await an expected event until the loop-time ``deadline``; DeviceTimeout afterwards."""
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), max(0.0, remaining))
+        except TimeoutError as exc:
+            raise DeviceTimeout(self.name, f"no {what} in time") from exc
+        finally:
+            future.cancel()
+
+    def validate_event(self, body: dict[str, Any]) -> None:
+        """Subclasses check the fields of the event types they know; raise ProtocolError."""
+
+    def validate_state(self, body: dict[str, Any]) -> None:
+        """Subclasses check their retained state; raise ProtocolError."""
+
+    # ------------------------------------------------------------------ handlers (loop thread)
+    def _on_availability(self, topic: str, payload: bytes, retained: bool) -> None:
+        try:
+            available = codec.parse_availability(payload)
+        except ProtocolError as exc:
+            self.malformed_counter.record(topic, payload, exc)
+            return
+        changed = available != self._available
+        self._available = available
+        if changed:
+            log.info("%s: %s", self.name, "online" if available else "offline")
+            self._cancel_offline_timer()
+            if not available:
+                error = DeviceOffline(self.name, "device went offline")
+                loop = asyncio.get_running_loop()
+                self._offline_timer = loop.call_later(self.offline_grace, self._fail_pending, error)
+            self._notify(DeviceUpdate(self.name, "availability", self.online))
+
+    def _cancel_offline_timer(self) -> None:
+        if self._offline_timer is not None:
+            self._offline_timer.cancel()
+            self._offline_timer = None
+
+    def _on_link(self, connected: bool) -> None:
+        if self._available:
+            self._notify(DeviceUpdate(self.name, "availability", self.online))
+
+    def _on_state(self, topic: str, payload: bytes, retained: bool) -> None:
+        if not payload:  # retained state cleared
+            self.state = None
+            return
+        try:
+            body = codec.decode(payload)
+            self.validate_state(body)
+        except ProtocolError as exc:
+            self.malformed_counter.record(topic, payload, exc)
+            return
+        self.state = body
+        self._notify(DeviceUpdate(self.name, "state", self.online, body))
+
+    def _on_ack(self, topic: str, payload: bytes, retained: bool) -> None:
+        try:
+            body = codec.decode_ack(payload)
+        except ProtocolError as exc:
+            self.malformed_counter.record(topic, payload, exc)
+            return
+        future = self._acks.get(body["id"])
+        if future is not None and not future.done():
+            future.set_result(body)
+
+    def _on_event(self, topic: str, payload: bytes, retained: bool) -> None:
+        try:
+            body = codec.decode_event(payload)
+            self.validate_event(body)
+        except ProtocolError as exc:
+            self.malformed_counter.record(topic, payload, exc)
+            return
+        for waiter in list(self._waiters):
+            if waiter.future.done():
+                continue
+            try:
+                matched = waiter.predicate(body)
+            except Exception:
+                log.exception("%s: event predicate failed", self.name)
+                continue
+            if matched:
+                waiter.future.set_result(body)
+        self._notify(DeviceUpdate(self.name, "event", self.online, body))
+
+    def _drop_waiter(self, future: asyncio.Future[dict[str, Any]]) -> None:
+        self._waiters = [w for w in self._waiters if w.future is not future]
+
+    def _fail_pending(self, error: DeviceError) -> None:
+        for future in list(self._acks.values()):
+            if not future.done():
+                future.set_exception(error)
+        for waiter in list(self._waiters):
+            if not waiter.future.done():
+                waiter.future.set_exception(error)
+
+    def _notify(self, update: DeviceUpdate) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(update)
+            except Exception:
+                log.exception("%s: listener failed", self.name)
+
+
+# ====================================================================== simulators
+class CommandRejected(Exception):
+    """Raised by a simulator's command handler to ack ``ok: false`` with ``error``."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def device_will(topics: Topics) -> Will:
+    """The Last Will every MQTT device sets: retained ``offline`` on its availability topic."""
+    return (topics.availability, codec.OFFLINE, 1, True)
+
+
+def simulator_client(url: str, topics: Topics, client_id: str | None = None) -> MqttClient:
+    """An MqttClient for one simulated device, with its Last Will set."""
+    cid = client_id or f"sim-{topics.site}-{topics.lane}-{topics.device}"
+    return MqttClient(url, cid, will=device_will(topics))
+
+
+class MqttDeviceSimulator:
+    """Device side: availability with LWT, retained state, command → ack, events.
+
+    Faults every device has: ``offline`` (announces offline and ignores commands, like a device
+    that lost power) and ``timeout`` (silently ignores commands). Subclasses add their own.
+    """
+
+    faults_supported: frozenset[str] = frozenset({"offline", "timeout"})
+
+    def __init__(
+        self,
+        client: MqttClient,
+        topics: Topics,
+        *,
+        clock: Clock | None = None,
+        lane: str = "lane-1",
+        ledger: Ledger | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.client = client
+        self.topics = topics
+        self.clock: Clock = clock or SystemClock()
+        self.lane = lane
+        self.ledger = ledger
+        self.name = name or topics.device
+        self.faults: set[str] = set()
+        self.malformed_counter = MalformedCounter(f"sim:{self.name}")
+        self.commands_seen = 0
+        self._acked: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._state: dict[str, Any] = {}
+
+    @property
+    def malformed(self) -> int:
+        return self.malformed_counter.count
+
+    async def start(self) -> None:
+        """Subscribe to commands and announce ourselves; the client is started by its owner."""
+        self._unsubscribe = [
+            self.client.subscribe(self.topics.cmd, self._on_command),
+            self.client.add_connection_listener(self._on_link),
+        ]
+        await self._announce()
+
+    async def stop(self) -> None:
+        """Announce offline (a clean disconnect does not fire the Last Will) and stop work."""
+        for remove in self._unsubscribe:
+            remove()
+        self._unsubscribe = []
+        for task in list(self._tasks):
+            task.cancel()
+        await self.client.publish(self.topics.availability, codec.OFFLINE, qos=1, retain=True)
+
+    async def set_fault(self, fault: str, active: bool = True) -> None:
+        """Inject or clear a fault at run time."""
+        if fault not in self.faults_supported:
+            raise ValueError(f"{self.name}: unknown fault {fault!r}; known: {sorted(self.faults_supported)}")
+        if active:
+            self.faults.add(fault)
+        else:
+            self.faults.discard(fault)
+        log.info("%s: fault %s %s", self.name, fault, "on" if active else "off")
+        if fault == "offline":
+            await self._announce()
+
+    async def clear_faults(self) -> None:
+        for fault in list(self.faults):
+            await self.set_fault(fault, False)
+
+    async def publish_state(self, **state: Any) -> None:
+        """Replace the retained state (kept so it is re-published after a reconnect)."""
+        self._state = dict(state)
+        await self.client.publish(self.topics.state, codec.encode(self._state), qos=1, retain=True)
+
+    async def publish_event(self, type_: str, **fields: Any) -> None:
+        if "offline" in self.faults:
+            log.info("%s: offline, event %s not sent", self.name, type_)
+            return
+        await self.client.publish(self.topics.event, codec.encode(codec.event(type_, **fields)), qos=1)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run device work (a human at the terminal) in the background, tracked and logged."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    async def handle_command(self, cmd: dict[str, Any]) -> None:
+        """Subclasses act on one command; raise CommandRejected to ack ``ok: false``."""
+        raise CommandRejected(f"unknown op {cmd['op']!r}")
+
+    # ------------------------------------------------------------------ internals
+    async def _announce(self) -> None:
+        online = "offline" not in self.faults
+        await self.client.publish(
+            self.topics.availability, codec.ONLINE if online else codec.OFFLINE, qos=1, retain=True
+        )
+        if online and self._state:
+            await self.client.publish(self.topics.state, codec.encode(self._state), qos=1, retain=True)
+
+    def _on_link(self, connected: bool) -> None:
+        # after a broker restart without persistence our retained messages may be gone
+        if connected:
+            self.spawn(self._announce())
+
+    async def _on_command(self, topic: str, payload: bytes, retained: bool) -> None:
+        try:
+            cmd = codec.decode_command(payload)
+        except ProtocolError as exc:
+            self.malformed_counter.record(topic, payload, exc)
+            return
+        self.commands_seen += 1
+        if self.faults & {"offline", "timeout"}:
+            log.info("%s: fault %s, ignoring command %s", self.name, sorted(self.faults), cmd["op"])
+            return
+        previous = self._acked.get(cmd["id"])
+        if previous is not None:  # QoS 1 redelivery: answer again, do not act twice
+            await self.client.publish(self.topics.ack, codec.encode(previous), qos=1)
+            return
+        try:
+            await self.handle_command(cmd)
+            reply = codec.ack(cmd["id"], True)
+        except CommandRejected as exc:
+            reply = codec.ack(cmd["id"], False, exc.error)
+        except ProtocolError as exc:
+            self.malformed_counter.record(topic, payload, exc)
+            reply = codec.ack(cmd["id"], False, "bad_command")
+        except Exception:
+            log.exception("%s: command %s failed", self.name, cmd["op"])
+            reply = codec.ack(cmd["id"], False, "internal_error")
+        self._acked[cmd["id"]] = reply
+        while len(self._acked) > 256:
+            self._acked.popitem(last=False)
+        await self.client.publish(self.topics.ack, codec.encode(reply), qos=1)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: background work failed", self.name, exc_info=task.exception())
+
+
+__all__ = [
+    "CommandRejected",
+    "DeviceUpdate",
+    "MqttDeviceDriver",
+    "MqttDeviceSimulator",
+    "device_will",
+    "simulator_client",
+    "simulator_main",
+]
+
+
+def simulator_main(
+    sim_cls: type[MqttDeviceSimulator],
+    device: str,
+    argv: list[str] | None = None,
+    setup: Callable[[Any], None] | None = None,
+) -> None:
+    """Run one simulator standalone against a given broker, for technicians on site."""
+    import argparse
+
+    from lane.clock import ScaledClock
+
+    parser = argparse.ArgumentParser(description=f"Lajur {device} simulator (MQTT)")
+    parser.add_argument("--url", default="mqtt://127.0.0.1:1883", help="broker URL")
+    parser.add_argument("--site", default="dev")
+    parser.add_argument("--lane", default="lane-1")
+    parser.add_argument("--device", default=device)
+    parser.add_argument("--speed", type=float, default=1.0, help="simulated time speed-up")
+    args = parser.parse_args(argv)
+
+    async def run() -> None:
+        topics = Topics(args.site, args.lane, args.device)
+        client = simulator_client(args.url, topics)
+        sim = sim_cls(client, topics, clock=ScaledClock(args.speed), lane=args.lane)
+        if setup is not None:
+            setup(sim)
+        await client.start()
+        await sim.start()
+        print(f"{args.device} simulator on {args.url} at {topics.root}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await sim.stop()
+            await client.stop()
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,1 @@
+"""MQTT payment device: codec shared with its simulator, and the driver."""

@@ -1,0 +1,321 @@
+"""A small typed async facade over paho-mqtt.
+
+Drivers and simulators never touch paho callbacks: paho runs its own network thread
+(``loop_start``) and every callback is marshalled onto the asyncio loop with
+``call_soon_threadsafe``. The client is built for a lane that must survive broker restarts and
+network drops:
+
+* MQTT 3.1.1 with a stable client id and ``clean_session=False`` so the broker keeps our
+  subscriptions and queues QoS 1 messages for us while we are away;
+* automatic reconnect with exponential back-off (0.1 s .. 2 s), and every filter is subscribed
+  again on each (re)connect, which also makes the broker re-send retained state;
+* QoS 1 publishes made while disconnected are kept by paho (``max_queued_messages``) and sent
+  after the reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import ssl
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from lane.errors import ConfigError, LajurError
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[str, bytes, bool], None | Awaitable[None]]
+"""``handler(topic, payload, retained)``; called on the asyncio loop; may be sync or async."""
+
+ConnectionListener = Callable[[bool], None]
+Will = tuple[str, bytes | str, int, bool]
+"""``(topic, payload, qos, retain)`` published by the broker when this client dies."""
+
+
+class _QueuedWhileDisconnected(logging.Filter):
+    """paho logs an error for every publish while disconnected; for QoS 1 that is our design."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Client is not connected")
+
+
+_paho_log = logging.getLogger(f"{__name__}.paho")
+_paho_log.addFilter(_QueuedWhileDisconnected())
+
+
+class MqttError(LajurError):
+    """The MQTT client could not do what it was asked (bad URL, queue full, not started)."""
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    """A broker URL parsed once at the edge: ``mqtt[s]://[user:pass@]host[:port]``."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ConfigError(f"mqtt url {url!r}: scheme must be mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ConfigError(f"mqtt url {url!r}: no host")
+        tls = parts.scheme in ("mqtts", "ssl")
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError as exc:
+            raise ConfigError(f"mqtt url {url!r}: bad port") from exc
+        return cls(
+            host=parts.hostname,
+            port=port,
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+
+@dataclass
+class _Subscription:
+    topic_filter: str
+    handler: MessageHandler
+    qos: int
+
+
+class MqttClient:
+    """One connection to a broker, shared by any number of drivers on the same loop."""
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        *,
+        clean_session: bool = False,
+        will: Will | None = None,
+        keepalive: int = 10,
+        reconnect_min_delay: float = 0.1,
+        reconnect_max_delay: float = 2.0,
+        max_queued_messages: int = 1000,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        if not client_id:
+            raise ConfigError("mqtt client id must not be empty (persistent sessions need a stable id)")
+        self.url = url
+        self.client_id = client_id
+        self.address = BrokerAddress.parse(url)
+        self._subs: list[_Subscription] = []
+        self._subs_lock = threading.Lock()
+        self._listeners: list[ConnectionListener] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connected = False
+        self._connected_event: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._started = False
+
+        self._paho = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=clean_session,
+            protocol=paho.MQTTv311,
+        )
+        self._paho.enable_logger(_paho_log)
+        # paho accepts floats here although it annotates ints; sub-second back-off matters for tests
+        self._paho.reconnect_delay_set(reconnect_min_delay, reconnect_max_delay)  # type: ignore[arg-type]
+        self._paho.max_queued_messages_set(max_queued_messages)
+        self._keepalive = keepalive
+        if self.address.username:
+            self._paho.username_pw_set(self.address.username, self.address.password)
+        if self.address.tls:
+            if tls_context is not None:
+                self._paho.tls_set_context(tls_context)
+            else:
+                self._paho.tls_set()
+        if will is not None:
+            topic, payload, qos, retain = will
+            self._paho.will_set(topic, payload, qos=qos, retain=retain)
+        self._paho.on_connect = self._on_connect
+        self._paho.on_disconnect = self._on_disconnect
+        self._paho.on_message = self._on_message
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    async def start(self) -> None:
+        """Begin connecting in the background. Never fails because the broker is down: it keeps trying."""
+        if self._started:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._connected_event = asyncio.Event()
+        self._started = True
+        self._paho.connect_async(self.address.host, self.address.port, keepalive=self._keepalive)
+        self._paho.loop_start()
+        log.info("mqtt %s: connecting to %s:%s", self.client_id, self.address.host, self.address.port)
+
+    async def stop(self) -> None:
+        """Disconnect cleanly (no Last Will) and join paho's thread. Safe to call twice."""
+        if not self._started:
+            return
+        self._started = False
+        self._paho.disconnect()
+        await asyncio.to_thread(self._paho.loop_stop)
+        self._set_connected(False)
+        for task in list(self._tasks):
+            task.cancel()
+        log.info("mqtt %s: stopped", self.client_id)
+
+    async def abort(self) -> None:
+        """Drop the TCP connection without DISCONNECT, as a crash or pulled cable would.
+
+        The broker then publishes our Last Will. For tests and fault injection only.
+        """
+        if not self._started:
+            return
+        self._started = False
+        # no public setter; without it paho's thread would reconnect instead of ending
+        self._paho._reconnect_on_failure = False
+        sock = self._paho.socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(2)  # socket.SHUT_RDWR
+        await asyncio.to_thread(self._paho.loop_stop)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+        self._set_connected(False)
+        log.info("mqtt %s: aborted", self.client_id)
+
+    async def __aenter__(self) -> MqttClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def wait_connected(self, timeout: float) -> None:
+        """Wait until connected; raises TimeoutError after ``timeout`` wall seconds."""
+        if self._connected_event is None:
+            raise MqttError(f"mqtt {self.client_id}: wait_connected before start()")
+        await asyncio.wait_for(self._connected_event.wait(), timeout)
+
+    def add_connection_listener(self, listener: ConnectionListener) -> Callable[[], None]:
+        """``listener(connected)`` on every connect/disconnect; returns a remover."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    # ------------------------------------------------------------------ pub/sub
+    def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> Callable[[], None]:
+        """Route messages matching ``topic_filter`` to ``handler``; kept across reconnects.
+
+        Returns a function that removes this handler (and unsubscribes when no other handler
+        uses the same filter).
+        """
+        sub = _Subscription(topic_filter, handler, qos)
+        with self._subs_lock:
+            self._subs.append(sub)
+            # Under the lock, against paho's on_connect snapshot: either that snapshot has this filter
+            # or paho is already connected here. Asking paho rather than self._connected closes the
+            # window before the loop learns of the connection; while disconnected this is a no-op.
+            if self._started:
+                self._paho.subscribe(topic_filter, qos=qos)
+
+        def remove() -> None:
+            with self._subs_lock:
+                if sub not in self._subs:
+                    return
+                self._subs.remove(sub)
+                still_used = any(s.topic_filter == topic_filter for s in self._subs)
+                if not still_used and self._started:
+                    self._paho.unsubscribe(topic_filter)
+
+        return remove
+
+    async def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
+        """Hand a message to paho. QoS 1 while disconnected is queued and sent after reconnect;
+        QoS 0 while disconnected is dropped (logged)."""
+        info = self._paho.publish(topic, payload, qos=qos, retain=retain)
+        rc = info.rc
+        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return
+        if rc in (MQTTErrorCode.MQTT_ERR_NO_CONN, MQTTErrorCode.MQTT_ERR_CONN_LOST):
+            # paho keeps QoS > 0 messages in its out-queue and resends them after the reconnect
+            if qos == 0:
+                log.debug("mqtt %s: dropped QoS 0 publish to %s while disconnected", self.client_id, topic)
+            else:
+                log.info("mqtt %s: queued publish to %s until reconnect", self.client_id, topic)
+            return
+        raise MqttError(f"mqtt {self.client_id}: publish to {topic} failed: {paho.error_string(rc)}")
+
+    # ------------------------------------------------------------------ paho thread side
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        if reason_code.is_failure:
+            log.warning("mqtt %s: connection refused: %s", self.client_id, reason_code)
+            return
+        # re-subscribe straight from paho's thread so nothing is missed between CONNACK and the loop
+        with self._subs_lock:
+            filters = {s.topic_filter: s.qos for s in self._subs}
+        for topic_filter, qos in filters.items():
+            client.subscribe(topic_filter, qos=qos)
+        self._call_on_loop(self._set_connected, True)
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        self._call_on_loop(self._set_connected, False)
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        self._call_on_loop(self._dispatch, message.topic, bytes(message.payload), bool(message.retain))
+
+    def _call_on_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # loop closed between the check and the call
+            loop.call_soon_threadsafe(fn, *args)
+
+    # ------------------------------------------------------------------ loop side
+    def _set_connected(self, connected: bool) -> None:
+        if connected == self._connected:
+            return
+        self._connected = connected
+        if self._connected_event is not None:
+            if connected:
+                self._connected_event.set()
+            else:
+                self._connected_event.clear()
+        log.info("mqtt %s: %s", self.client_id, "connected" if connected else "disconnected")
+        for listener in list(self._listeners):
+            try:
+                listener(connected)
+            except Exception:
+                log.exception("mqtt %s: connection listener failed", self.client_id)
+
+    def _dispatch(self, topic: str, payload: bytes, retained: bool) -> None:
+        with self._subs_lock:
+            handlers = [s.handler for s in self._subs if paho.topic_matches_sub(s.topic_filter, topic)]
+        for handler in handlers:
+            try:
+                result = handler(topic, payload, retained)
+            except Exception:
+                log.exception("mqtt %s: handler for %s failed", self.client_id, topic)
+                continue
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(result)
+                self._tasks.add(task)
+                task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("mqtt %s: async handler failed", self.client_id, exc_info=task.exception())

@@ -1,0 +1,103 @@
+"""Simulated station display + lane signal.
+
+It renders nothing: it keeps the last message the controller showed and tells in-process
+listeners (the traffic simulator's virtual drivers watch the signal to know when to move).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from devices.display import codec
+from devices.mqtt_codec import Topics, decode
+from devices.mqtt_device import MqttDeviceSimulator
+from devices.transport.mqtt import MqttClient
+from lane.clock import Clock
+from lane.errors import ProtocolError
+from lane.ports import DisplayMessage
+from simulators.ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+DisplayListener = Callable[[DisplayMessage], None]
+
+
+class DisplaySimulator(MqttDeviceSimulator):
+    faults_supported = frozenset({"offline"})
+
+    def __init__(
+        self,
+        client: MqttClient,
+        topics: Topics,
+        clock: Clock | None = None,
+        lane: str = "lane-1",
+        ledger: Ledger | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(client, topics, clock=clock, lane=lane, ledger=ledger, name=name)
+        self.shown: DisplayMessage | None = None
+        self.history: deque[DisplayMessage] = deque(maxlen=200)
+        self._display_listeners: list[DisplayListener] = []
+        self._latest: DisplayMessage | None = None
+
+    @property
+    def station(self) -> str:
+        return self.topics.device.removeprefix(codec.DEVICE_PREFIX)
+
+    async def start(self) -> None:
+        self._unsub_state = self.client.subscribe(self.topics.state, self._on_state)
+        await super().start()
+
+    async def stop(self) -> None:
+        self._unsub_state()
+        await super().stop()
+
+    def add_listener(self, listener: DisplayListener) -> Callable[[], None]:
+        """``listener(message)`` each time the display changes (on the loop thread)."""
+        self._display_listeners.append(listener)
+        return lambda: self._display_listeners.remove(listener) if listener in self._display_listeners else None
+
+    def _on_state(self, topic: str, payload: bytes, retained: bool) -> None:
+        if not payload:
+            return
+        try:
+            message = codec.parse_display_state(decode(payload))
+        except ProtocolError as exc:
+            self.malformed_counter.record(topic, payload, exc)
+            return
+        self._latest = message
+        if "offline" not in self.faults:
+            self._render(message)
+
+    async def set_fault(self, fault: str, active: bool = True) -> None:
+        await super().set_fault(fault, active)
+        if fault == "offline" and not active and self._latest is not None:
+            self._render(self._latest)  # back on: show what the controller wants now
+
+    def _render(self, message: DisplayMessage) -> None:
+        if message == self.shown:
+            return
+        self.shown = message
+        self.history.append(message)
+        for listener in list(self._display_listeners):
+            try:
+                listener(message)
+            except Exception:
+                log.exception("%s: display listener failed", self.name)
+
+
+if __name__ == "__main__":  # pragma: no cover - technicians' tool
+    import sys
+
+    from devices.mqtt_device import simulator_main
+
+    def _print(sim: DisplaySimulator) -> None:
+        sim.add_listener(lambda m: print(f"[{m.signal}] {m.step}: {m.text_id} / {m.text_en} {m.plate or ''}",
+                                         flush=True))
+
+    station = sys.argv[sys.argv.index("--station") + 1] if "--station" in sys.argv else "entry"
+    argv = [a for i, a in enumerate(sys.argv[1:]) if a != "--station" and sys.argv[i] != "--station"]
+    simulator_main(DisplaySimulator, codec.device_name(station), argv, setup=_print)

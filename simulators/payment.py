@@ -1,0 +1,99 @@
+"""Simulated payment terminal (QRIS/EDC) speaking the same codec as the driver.
+
+A charge asks a pluggable ``payer`` — ``async (reference, amount) -> status`` — what the human in
+the car does; the traffic simulator plugs its virtual drivers in there, the default pays after
+``pay_delay`` seconds of clock time. Settled references are remembered: a repeated charge
+re-announces the result and the ledger's ``charge_made`` is written once per reference.
+Faults: ``declined`` (the bank refuses), ``timeout`` (the terminal never answers), ``offline``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from devices.mqtt_codec import Topics
+from devices.mqtt_device import CommandRejected, MqttDeviceSimulator
+from devices.payment import codec
+from devices.transport.mqtt import MqttClient
+from lane.clock import Clock
+from lane.ports import PaymentOutcome
+from simulators.ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+Payer = Callable[[str, int], Awaitable[PaymentOutcome | str]]
+
+
+class PaymentSimulator(MqttDeviceSimulator):
+    faults_supported = frozenset({"offline", "timeout", "declined"})
+
+    def __init__(
+        self,
+        client: MqttClient,
+        topics: Topics,
+        clock: Clock | None = None,
+        lane: str = "lane-1",
+        ledger: Ledger | None = None,
+        *,
+        payer: Payer | None = None,
+        pay_delay: float = 5.0,
+        name: str = codec.DEVICE,
+    ) -> None:
+        super().__init__(client, topics, clock=clock, lane=lane, ledger=ledger, name=name)
+        self.payer: Payer = payer or self._default_payer
+        self.pay_delay = pay_delay
+        self.settled: dict[str, dict[str, Any]] = {}
+        """reference → the payment event already announced for it."""
+        self.charges_made = 0
+        self._collecting: set[str] = set()
+
+    async def start(self) -> None:
+        self._state = {"status": "idle"}
+        await super().start()
+
+    async def _default_payer(self, reference: str, amount: int) -> PaymentOutcome:
+        await self.clock.sleep(self.pay_delay)
+        return PaymentOutcome.PAID
+
+    async def handle_command(self, cmd: dict[str, Any]) -> None:
+        if cmd["op"] != codec.OP_CHARGE:
+            raise CommandRejected(f"unknown op {cmd['op']!r}")
+        reference, amount = codec.parse_charge(cmd)
+        if reference in self.settled:
+            log.info("%s: %s already settled, re-announcing", self.name, reference)
+            self.spawn(self.publish_event(codec.EVENT_PAYMENT, **{**self.settled[reference], "repeat": True}))
+            return
+        if reference in self._collecting:
+            return  # the customer is already paying this one; its result will be announced
+        self._collecting.add(reference)
+        self.spawn(self._collect(reference, amount))
+
+    async def _collect(self, reference: str, amount: int) -> None:
+        await self.publish_state(status="waiting", reference=reference, amount=amount)
+        try:
+            status = PaymentOutcome(await self.payer(reference, amount))
+            detail = ""
+            if "declined" in self.faults and status == PaymentOutcome.PAID:
+                status, detail = PaymentOutcome.FAILED, "declined"
+        except Exception as exc:
+            log.exception("%s: payer for %s failed", self.name, reference)
+            status, detail = PaymentOutcome.FAILED, f"terminal_error: {exc}"
+        finally:
+            self._collecting.discard(reference)
+        body = codec.payment_event(reference, status, amount, detail)
+        body.pop("type")
+        self.settled[reference] = body
+        if status == PaymentOutcome.PAID:
+            self.charges_made += 1
+            if self.ledger is not None:
+                self.ledger.record(self.lane, self.name, "charge_made", reference=reference, amount=amount)
+        await self.publish_state(status="idle")
+        await self.publish_event(codec.EVENT_PAYMENT, **body)
+
+
+if __name__ == "__main__":  # pragma: no cover - technicians' tool
+    from devices.mqtt_device import simulator_main
+
+    simulator_main(PaymentSimulator, codec.DEVICE)
