@@ -1,0 +1,43 @@
+"""Confidence calibration: a monotone fit of raw confidence -> probability of being right.
+
+The fit is made on the dev split only, by ``python bench/vision.py --calibrate`` (``lajur bench vision
+--calibrate``), which writes ``vision/data/calibration.json``: for ``id`` from rendered frames (seeds disjoint
+from the benchmark's) and the dev split of the real Indonesian crops, for ``generic`` from the dev split of
+the US scenes. The test split is never read for it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def isotonic(x: np.ndarray, y: np.ndarray, n_bins: int = 8) -> list[tuple[float, float]]:
+    """Equal-count bins of raw confidence, each bin's share right (shrunk towards 1/2 by one
+    pseudo-observation each way), made monotone by pooling adjacent violators. Returns (raw, p) points."""
+    order = np.argsort(x, kind="stable")
+    x, y = np.asarray(x, np.float64)[order], np.asarray(y, np.float64)[order]
+    n = len(x)
+    edges = np.unique(np.linspace(0, n, min(n_bins, n) + 1).round().astype(int))
+    bins = []  # [sum_right, count, x_max]
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        if b > a:
+            bins.append([float(y[a:b].sum()), float(b - a), float(x[b - 1])])
+    pooled: list[list[float]] = []
+    for blk in bins:
+        pooled.append(list(blk))
+        while len(pooled) > 1 and ((pooled[-2][0] + 0.5) / (pooled[-2][1] + 1)
+                                   > (pooled[-1][0] + 0.5) / (pooled[-1][1] + 1)):
+            s, c, xm = pooled.pop()
+            pooled[-1][0] += s
+            pooled[-1][1] += c
+            pooled[-1][2] = xm
+    pts = [(0.0, 0.0)]
+    for s, c, xm in pooled:
+        p = (s + 0.5) / (c + 1.0)
+        if xm <= pts[-1][0]:
+            pts[-1] = (pts[-1][0], max(pts[-1][1], p))
+        else:
+            pts.append((xm, p))
+    if pts[-1][0] < 1.0:
+        pts.append((1.0, pts[-1][1]))
+    return [(round(float(a), 8), round(float(b), 4)) for a, b in pts]

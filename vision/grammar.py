@@ -1,0 +1,180 @@
+"""Plate formats and grammar-constrained decoding.
+
+Two formats:
+
+* ``id`` (default): Indonesian TNKB plates: region code of 1-2 letters, 1-4 digits, 0-3 suffix letters
+  (``G 1234 ABC``, ``H 12 A``, ``AD 5678 XY``). On these plates the letter O and the digit 0 are the same
+  glyph, so only the position decides; I/1, B/8, S/5, Z/2 are also fixed by position.
+* ``generic``: any 2-10 letters and digits (real photographs from other countries).
+
+The decoder takes, for each segmented character, a probability per class (``CLASSES``) and returns the most
+probable string the format accepts, with the probability of each chosen character.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+DIGITS = "0123456789"
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+CLASSES = DIGITS + LETTERS  # classifier output order
+CLASS_INDEX = {c: i for i, c in enumerate(CLASSES)}
+
+# Glyphs that are read as the other kind depending on the position (digit <-> letter).
+DIGIT_FOR_LETTER = {"O": "0", "D": "0", "Q": "0", "I": "1", "L": "1", "T": "1", "B": "8", "S": "5",
+                    "Z": "2", "G": "6", "A": "4"}
+LETTER_FOR_DIGIT = {"0": "O", "1": "I", "8": "B", "5": "S", "2": "Z", "6": "G", "4": "A", "7": "T"}
+# Weight given to a confusable glyph of the other kind (O/0 is one glyph on Indonesian plates: weight 1).
+_SAME_GLYPH = {("O", "0"), ("0", "O")}
+_CONFUSION_WEIGHT = 0.6
+_MINOR_CONFUSION = {("D", "0"), ("Q", "0"), ("L", "1"), ("T", "1"), ("G", "6"), ("A", "4"), ("4", "A"),
+                    ("6", "G"), ("7", "T")}
+_MINOR_WEIGHT = 0.15
+
+_ID_RE = re.compile(r"^([A-Z]{1,2})([0-9]{1,4})([A-Z]{0,3})$")
+_GENERIC_RE = re.compile(r"^[A-Z0-9]{2,10}$")
+
+
+class PlateFormat(StrEnum):
+    ID = "id"
+    GENERIC = "generic"
+
+
+def normalise(plate: str | None) -> str:
+    """Upper case, without spaces, dots, dashes or anything that is not a letter or a digit."""
+    if not plate:
+        return ""
+    return "".join(ch for ch in plate.upper() if ch.isascii() and ch.isalnum())
+
+
+def parse_id_plate(plate: str) -> tuple[str, str, str] | None:
+    """Split an Indonesian plate into (region, number, suffix), or None when it does not fit the grammar."""
+    m = _ID_RE.match(normalise(plate))
+    if not m:
+        return None
+    return m.group(1), m.group(2), m.group(3)
+
+
+def is_valid(plate: str, fmt: PlateFormat | str = PlateFormat.ID) -> bool:
+    p = normalise(plate)
+    if PlateFormat(fmt) is PlateFormat.ID:
+        return _ID_RE.match(p) is not None
+    return _GENERIC_RE.match(p) is not None
+
+
+def canonical(plate: str | None, fmt: PlateFormat | str = PlateFormat.ID) -> str:
+    """Normalised plate; for ``id``, O/0 and I/1 etc. put right by position (used for comparisons)."""
+    p = normalise(plate)
+    if PlateFormat(fmt) is not PlateFormat.ID or not p:
+        return p
+    # Re-decode with one-hot probabilities so position-aware fixes apply.
+    probs = np.zeros((len(p), len(CLASSES)), dtype=np.float64)
+    for i, ch in enumerate(p):
+        probs[i, CLASS_INDEX[ch]] = 1.0
+    res = decode(probs, PlateFormat.ID)
+    return res.plate if res.plate else p
+
+
+def plates_match(a: str | None, b: str | None, fmt: PlateFormat | str = PlateFormat.ID) -> bool:
+    """Exit match: the same plate, compared normalised (and, for ``id``, O/0 etc. fixed by position)."""
+    if not a or not b:
+        return False
+    return canonical(a, fmt) == canonical(b, fmt)
+
+
+@dataclass
+class Decoded:
+    plate: str | None
+    confidence: float
+    char_probs: list[float]
+
+
+def _kind_scores(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-position scores for each digit (as a digit position) and each letter (as a letter position)."""
+    digit = p[:, :10].copy()
+    letter = p[:, 10:].copy()
+    for lch, dch in DIGIT_FOR_LETTER.items():
+        li, di = CLASS_INDEX[lch] - 10, CLASS_INDEX[dch]
+        w = 1.0 if (lch, dch) in _SAME_GLYPH else (_MINOR_WEIGHT if (lch, dch) in _MINOR_CONFUSION
+                                                     else _CONFUSION_WEIGHT)
+        digit[:, di] += w * p[:, CLASS_INDEX[lch]]
+    for dch, lch in LETTER_FOR_DIGIT.items():
+        li = CLASS_INDEX[lch] - 10
+        w = 1.0 if (dch, lch) in _SAME_GLYPH else (_MINOR_WEIGHT if (dch, lch) in _MINOR_CONFUSION
+                                                     else _CONFUSION_WEIGHT)
+        letter[:, li] += w * p[:, CLASS_INDEX[dch]]
+    digit = np.clip(digit, 0.0, 1.0)
+    letter = np.clip(letter, 0.0, 1.0)
+    return digit, letter
+
+
+def decode(probs: np.ndarray, fmt: PlateFormat | str = PlateFormat.ID,
+           breaks: np.ndarray | list[float] | None = None) -> Decoded:
+    """Best string accepted by the format, given ``probs`` (n_positions x len(CLASSES)).
+
+    For ``id`` every position is assigned to a section (region letters, digits, suffix letters) by dynamic
+    programming over the grammar; inside a section the glyph is read as the section's kind, so ``0``
+    in the region becomes ``O`` and ``O`` among the digits becomes ``0``. The confidence is the product of
+    the chosen characters' probabilities (each the share of the position's mass given to it).
+
+    ``breaks`` (optional, ``id`` only): for each of the n-1 gaps between neighbours, the probability that
+    it separates two sections (a wide gap on the plate); it decides e.g. ``H 41 OY`` against ``H 410 Y``.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] < len(CLASSES):
+        raise ValueError(f"probs must be (n, {len(CLASSES)})")
+    p = p[:, : len(CLASSES)]
+    n = p.shape[0]
+    fmt = PlateFormat(fmt)
+    if fmt is PlateFormat.GENERIC:
+        if not 2 <= n <= 10:
+            return Decoded(None, 0.0, [])
+        tot = p.sum(axis=1) + 1e-12
+        idx = p.argmax(axis=1)
+        cps = [float(p[i, idx[i]] / tot[i]) for i in range(n)]
+        return Decoded("".join(CLASSES[i] for i in idx), float(np.prod(cps)), cps)
+
+    if not 2 <= n <= 9:
+        return Decoded(None, 0.0, [])
+    digit, letter = _kind_scores(p)
+    tot = p.sum(axis=1) + 1e-12
+    best_d = digit.argmax(axis=1)
+    best_l = letter.argmax(axis=1)
+    ld = np.log(np.maximum(digit[np.arange(n), best_d] / tot, 1e-9))
+    ll = np.log(np.maximum(letter[np.arange(n), best_l] / tot, 1e-9))
+    # Sections: region r in 1..2, digits d in 1..4, suffix s = n - r - d in 0..3.
+    lb = lnb = None
+    if breaks is not None and len(breaks) == n - 1:
+        bp = np.clip(np.asarray(breaks, np.float64), 0.02, 0.98)
+        lb, lnb = np.log(bp), np.log(1 - bp)
+    best: tuple[float, int, int] | None = None
+    for r in (1, 2):
+        for d in range(1, 5):
+            s = n - r - d
+            if not 0 <= s <= 3:
+                continue
+            # (a tiny preference for a longer number makes ties, e.g. "A10" / "A1O", deterministic)
+            score = ll[:r].sum() + ld[r:r + d].sum() + ll[r + d:].sum() + 1e-6 * d
+            if lb is not None:
+                cuts = {r - 1} | ({r + d - 1} if s > 0 else set())
+                score += sum(lb[i] if i in cuts else lnb[i] for i in range(n - 1))
+            if best is None or score > best[0]:
+                best = (score, r, d)
+    if best is None:
+        return Decoded(None, 0.0, [])
+    _, r, d = best
+    chars: list[str] = []
+    cps: list[float] = []
+    for i in range(n):
+        if r <= i < r + d:
+            chars.append(DIGITS[best_d[i]])
+            cps.append(float(min(1.0, math.exp(ld[i]))))
+        else:
+            chars.append(LETTERS[best_l[i]])
+            cps.append(float(min(1.0, math.exp(ll[i]))))
+    return Decoded("".join(chars), float(np.prod(cps)), cps)

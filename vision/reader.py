@@ -1,0 +1,585 @@
+"""Plate reading with OpenCV: localisation, rectification, segmentation, classification, grammar decoding.
+
+Pipeline (``PlateReader.read``):
+
+1. Grey, and for each colour scheme (dark characters on a light plate, light characters on a dark plate)
+   an adaptive threshold at the expected stroke scale; connected components of character size and shape.
+2. Localisation by text-line grouping: components of similar height, aligned along a line (a tilt or a
+   perspective view keeps them aligned), with character-sized gaps, form a candidate plate. Bars of a
+   grille, headlights and the small validity line under the number do not group with the main characters
+   (too small, too wide, or out of line), and the ``junk`` class of the classifier drops what remains.
+3. Rectification: the line through the characters' centres gives the tilt; the plate region is rotated
+   level and re-read at a standard character height with several thresholds (``read_crop`` does only this
+   step on an image that is already the plate).
+4. Each character crop is classified (HOG + pixels into a small MLP, ``vision.classifier``), and the
+   sequence is decoded with the plate grammar (``vision.grammar.decode``): for ``id`` the position decides
+   O/0, I/1, B/8, S/5, Z/2.
+5. Confidence: the product of the chosen characters' probabilities, through a calibration curve fitted on
+   the dev split (``vision/data/calibration.json``), so that e.g. 0.9 means about 9 in 10 right.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision.classifier import JUNK, fast_percentiles, features, get_classifier, normalise_patch
+from vision.grammar import PlateFormat, decode, plates_match
+
+__all__ = ["PlateReader", "PlateReading", "plates_match"]
+
+CALIBRATION_PATH = Path(__file__).with_name("data") / "calibration.json"
+
+
+@dataclass
+class PlateReading:
+    plate: str | None
+    confidence: float
+    bbox: tuple[int, int, int, int] | None
+    ms: float
+    crop: np.ndarray | None = None
+    candidates: int = 0  # how many plausible plates were seen in the frame (2+ = several plates)
+    char_confidences: list[float] = field(default_factory=list)
+    char_probs: np.ndarray | None = None  # (n, classes) after decoding, for multi-frame voting
+    reason: str | None = None  # why no plate: "no_plate", "unreadable", "blank"
+    raw_confidence: float = 0.0  # before calibration
+
+    def to_json(self, file: str | None = None) -> dict:
+        d = {"plate": self.plate, "confidence": round(float(self.confidence), 4),
+             "bbox": list(self.bbox) if self.bbox else None, "ms": round(self.ms, 2)}
+        if file is not None:
+            d = {"file": file, **d}
+        return d
+
+
+@dataclass
+class _Comp:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+    @property
+    def cy(self) -> float:
+        return self.y + self.h / 2
+
+
+@dataclass
+class _Candidate:
+    plate: str | None
+    raw_conf: float
+    chars: list[_Comp]
+    light: bool
+    char_conf: list[float]
+    probs: np.ndarray | None
+    box: tuple[int, int, int, int]
+
+
+def _load_calibration(fmt: str) -> list[tuple[float, float]] | None:
+    try:
+        data = json.loads(CALIBRATION_PATH.read_text())
+        return [(float(a), float(b)) for a, b in data[fmt]["points"]]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+class PlateReader:
+    """Reads one plate per image. ``format`` is ``id`` (Indonesian grammar) or ``generic``."""
+
+    def __init__(self, format: PlateFormat | str = PlateFormat.ID, min_confidence: float = 0.5):
+        self.format = PlateFormat(format)
+        self.min_confidence = float(min_confidence)
+        self.clf = get_classifier()
+        self._calib = _load_calibration(self.format.value)
+        self.scales = (0.5, 1.0)
+        self.max_len = 9 if self.format is PlateFormat.ID else 10
+        self.min_len = 2
+
+    # ------------------------------------------------------------------ public
+    def read(self, image_bgr: np.ndarray) -> PlateReading:
+        """Find and read the plate in a camera frame."""
+        t0 = time.perf_counter()
+        gray = _to_gray(image_bgr)
+        if gray is None:
+            return PlateReading(None, 0.0, None, _ms(t0), reason="unreadable")
+        if float(gray[::8, ::8].std()) < 4.0:
+            return PlateReading(None, 0.0, None, _ms(t0), reason="blank")
+        cands: list[_Candidate] = []
+        unread = 0
+        # Localise at half resolution first (fast, enough for the lane camera's plate size); only when
+        # nothing confident is found, again at full resolution (small or distant plates).
+        for sc in self.scales:
+            g = gray if sc == 1.0 else cv2.resize(gray, None, fx=sc, fy=sc, interpolation=cv2.INTER_AREA)
+            groups = [(grp, light) for light in (False, True) for grp in self._groups(g, light)]
+            # plate-like lines first: 4-10 characters, then by size
+            groups.sort(key=lambda gl: (not 4 <= len(gl[0]) <= 10, -sum(c.h for c in gl[0])))
+            done_at = None
+            for k, (group, light) in enumerate(groups[:10]):
+                if sc != 1.0:
+                    group = [_Comp(int(c.x / sc), int(c.y / sc), int(round(c.w / sc)), int(round(c.h / sc)))
+                             for c in group]
+                cand = self._read_group(gray, group, light)
+                if cand is not None:
+                    cands.append(cand)
+                    if cand.raw_conf > 0.995 and len(cand.chars) >= 4:
+                        done_at = (k, cand, sc)
+                        break
+            if done_at is not None:
+                # other plate-like text lines are counted (several plates in view), not read
+                k, cand, sc = done_at
+                h_ref = cand.box[3] * sc
+                bx = tuple(int(v * sc) for v in cand.box)
+                for grp, _ in groups[k + 1:]:
+                    if len(grp) < 4:
+                        continue
+                    hg = float(np.median([c.h for c in grp]))
+                    x0, y0 = min(c.x for c in grp), min(c.y for c in grp)
+                    gb = (x0, y0, max(c.x + c.w for c in grp) - x0, max(c.y + c.h for c in grp) - y0)
+                    if hg >= 0.6 * h_ref and _iou(gb, bx) < 0.1 and not _near(gb, bx):
+                        unread += 1
+                break
+            best = self._pick(cands)
+            if best is not None and best.raw_conf > 0.9:
+                break
+        self._unread = unread
+        return self._finish(cands, gray, t0)
+
+    def read_crop(self, image_bgr: np.ndarray) -> PlateReading:
+        """Read an image that is already the plate, cut out (no localisation)."""
+        t0 = time.perf_counter()
+        gray = _to_gray(image_bgr)
+        if gray is None:
+            return PlateReading(None, 0.0, None, _ms(t0), reason="unreadable")
+        h, w = gray.shape
+        cands = self._read_region(gray, 0.0)
+        best = self._vote_pick(cands)
+        ms = _ms(t0)
+        if best is None or best.plate is None:
+            return PlateReading(None, 0.0, (0, 0, w, h), ms, crop=image_bgr, reason="no_plate")
+        return self._reading(best, (0, 0, w, h), image_bgr, len([c for c in cands if c.plate]), ms)
+
+    def segment_patches(self, image_bgr: np.ndarray) -> list[list[np.ndarray]]:
+        """Normalised character patches of a plate crop, one list per segmentation tried (most
+        confident first); used by the trainer to harvest real characters from the dev split."""
+        gray = _to_gray(image_bgr)
+        if gray is None:
+            return []
+        scale = 100.0 / max(1, gray.shape[0])
+        g = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1
+                       else cv2.INTER_CUBIC)
+        cands = sorted(self._read_region(g, 0.0, scale=1.0, exhaustive=True), key=lambda c: -c.raw_conf)
+        out = []
+        for c in cands:
+            out.append([normalise_patch(g[ch.y: ch.y + ch.h, ch.x: ch.x + ch.w], c.light) for ch in c.chars])
+        return out
+
+    def calibrated(self, raw: float) -> float:
+        if not self._calib:
+            return raw
+        xs = [a for a, _ in self._calib]
+        ys = [b for _, b in self._calib]
+        return float(np.interp(raw, xs, ys))
+
+    # ------------------------------------------------------------------ stages
+    def _components(self, gray: np.ndarray, light: bool, block: int, c: float,
+                    min_h: int, max_h: int, with_binary: bool = False, remove_frame: bool = False):
+        block = max(3, block | 1)
+        if light:
+            binimg = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, -c)
+        else:
+            binimg = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV,
+                                           block, c)
+        if remove_frame:
+            _remove_frame(binimg)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(binimg, connectivity=8)
+        if n <= 1:
+            return ([], binimg) if with_binary else []
+        s = stats[1:]
+        x, y, w, h, area = s[:, 0], s[:, 1], s[:, 2], s[:, 3], s[:, 4]
+        fill = area / np.maximum(1, w * h)
+        keep = ((h >= min_h) & (h <= max_h) & (w <= 2.6 * h) & (w >= 0.08 * h) & (fill > 0.15)
+                & ((fill < 0.92) | ((w < 0.3 * h) & (fill < 0.99))))
+        idx = np.nonzero(keep)[0]
+        comps = [_Comp(int(x[i]), int(y[i]), int(w[i]), int(h[i])) for i in idx]
+        return (comps, binimg) if with_binary else comps
+
+    def _group(self, comps: list[_Comp], max_gap: float = 2.2) -> list[list[_Comp]]:
+        """Text-line grouping: similar height, aligned, character-sized gaps."""
+        comps = sorted(comps, key=lambda c: c.x)
+        n = len(comps)
+        parent = list(range(n))
+
+        def find(a: int) -> int:
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        for i in range(n):
+            a = comps[i]
+            for j in range(i + 1, n):
+                b = comps[j]
+                gap = b.x - (a.x + a.w)
+                if gap > max_gap * max(a.h, b.h):
+                    break
+                if gap < -0.2 * min(a.w, b.w):
+                    continue
+                r = a.h / b.h
+                if r < 0.8 or r > 1.25:
+                    continue
+                if abs(a.cy - b.cy) > 0.3 * max(a.h, b.h):
+                    continue
+                parent[find(i)] = find(j)
+        groups: dict[int, list[_Comp]] = {}
+        for i in range(n):
+            groups.setdefault(find(i), []).append(comps[i])
+        out = [sorted(g, key=lambda c: c.x) for g in groups.values() if len(g) >= self.min_len]
+        return out
+
+    def _groups(self, gray: np.ndarray, light: bool) -> list[list[_Comp]]:
+        h = gray.shape[0]
+        comps = self._components(gray, light, block=max(15, h // 24) if h > 500 else 15, c=12,
+                                 min_h=max(8, h // 80), max_h=h // 6)
+        groups = [g for g in self._group(comps) if len(g) >= 3 or self.format is PlateFormat.ID]
+        # largest groups first, limited (time budget)
+        groups.sort(key=lambda g: -sum(c.h for c in g))
+        return groups[:8]
+
+    def _classify(self, gray: np.ndarray, chars: list[_Comp], light: bool) -> np.ndarray:
+        patches = []
+        H, W = gray.shape
+        for c in chars:
+            x0, y0 = max(0, c.x), max(0, c.y)
+            x1, y1 = min(W, c.x + c.w), min(H, c.y + c.h)
+            patches.append(normalise_patch(gray[y0:y1, x0:x1], light))
+        X = np.stack([features(p) for p in patches])
+        return self.clf.predict_proba(X)
+
+    def _classify_splitting(self, gray: np.ndarray, chars: list[_Comp], light: bool,
+                            binimg: np.ndarray) -> tuple[list[_Comp], np.ndarray]:
+        """Classify; a wide component is replaced by its split pieces unless it reads well whole
+        (touching characters vs. a wide W or M)."""
+        pieces: list[list[_Comp]] = []
+        flat: list[_Comp] = []
+        for c in chars:
+            alt = _split_wide([c], binimg, 0.95) if c.w > 0.95 * c.h else [c]
+            if len(alt) < 2:
+                alt = [c]
+            pieces.append(alt)
+            flat.append(c)
+            if len(alt) > 1:
+                flat.extend(alt)
+        probs = self._classify(gray, flat, light)
+        out_c: list[_Comp] = []
+        out_p: list[np.ndarray] = []
+        k = 0
+        for c, alt in zip(chars, pieces, strict=True):
+            whole = probs[k]
+            k += 1
+            if len(alt) == 1:
+                out_c.append(c)
+                out_p.append(whole)
+                continue
+            sub = probs[k: k + len(alt)]
+            k += len(alt)
+            whole_score = float(whole[:JUNK].max())
+            split_score = float(np.prod(sub[:, :JUNK].max(axis=1)) ** (1 / len(alt)))
+            if whole[JUNK] > 0.5 or split_score > whole_score + 0.05 or c.w > 1.25 * c.h:
+                out_c.extend(alt)
+                out_p.extend(sub)
+            else:
+                out_c.append(c)
+                out_p.append(whole)
+        return out_c, np.stack(out_p)
+
+    def _decode(self, chars: list[_Comp], probs: np.ndarray, light: bool,
+                box: tuple[int, int, int, int]) -> _Candidate | None:
+        keep = probs[:, JUNK] < 0.5
+        chars = [c for c, k in zip(chars, keep, strict=True) if k]
+        probs = probs[keep]
+        if len(chars) < self.min_len:
+            return None
+        # Too many characters: drop the weakest at either end until it fits.
+        while len(chars) > self.max_len:
+            if probs[0, :JUNK].max() < probs[-1, :JUNK].max():
+                chars, probs = chars[1:], probs[1:]
+            else:
+                chars, probs = chars[:-1], probs[:-1]
+        breaks = _break_probs(chars) if self.format is PlateFormat.ID else None
+        best = None
+        options = [(0, len(chars))]
+        if len(chars) > self.min_len + 1:
+            options += [(1, len(chars)), (0, len(chars) - 1)]
+        for a, b in options:
+            res = decode(probs[a:b, :JUNK] / np.maximum(1e-9, 1 - probs[a:b, JUNK:JUNK + 1]), self.format,
+                         breaks=None if breaks is None else breaks[a:b - 1])
+            if res.plate is None:
+                continue
+            # Dropping an end character must be clearly better (a weak end char is likely junk).
+            pen = 1.0 if (a, b) == (0, len(chars)) else 0.5
+            if best is None or res.confidence * pen > best[0]:
+                best = (res.confidence * pen, res, a, b)
+        if best is None:
+            return None
+        _, res, a, b = best
+        # fences, railings and grilles read as rows of I/1: not a plate
+        if sum(ch in "I1" for ch in res.plate) > 0.75 * len(res.plate):
+            return None
+        return _Candidate(res.plate, res.confidence, chars[a:b], light, res.char_probs, probs[a:b], box)
+
+    def _read_group(self, gray: np.ndarray, group: list[_Comp], light: bool) -> _Candidate | None:
+        """Rectify the region around a character group and read it at a standard scale."""
+        hs = np.array([c.h for c in group], np.float32)
+        ch = float(np.median(hs))
+        xs = np.array([c.cx for c in group], np.float32)
+        ys = np.array([c.cy for c in group], np.float32)
+        slope = float(np.polyfit(xs, ys, 1)[0]) if len(group) >= 2 and np.ptp(xs) > 0 else 0.0
+        angle = math.degrees(math.atan(slope))
+        x0 = min(c.x for c in group)
+        x1 = max(c.x + c.w for c in group)
+        y0 = min(c.y for c in group)
+        y1 = max(c.y + c.h for c in group)
+        mx, my = 1.5 * ch, 0.45 * ch
+        H, W = gray.shape
+        rx0, ry0 = int(max(0, x0 - mx)), int(max(0, y0 - my - abs(slope) * (x1 - x0) / 2))
+        rx1, ry1 = int(min(W, x1 + mx)), int(min(H, y1 + 0.9 * ch + abs(slope) * (x1 - x0) / 2))
+        region = gray[ry0:ry1, rx0:rx1]
+        if region.size == 0:
+            return None
+        scale = 48.0 / ch
+        cands = self._read_region(region, angle, scale=scale, light_only=light, trim_edges=True)
+        best = self._vote_pick(cands)
+        if best is None:
+            return None
+        bx, by, bw, bh = best.box
+        # map the region box back to the frame (approximate after rotation)
+        best.box = (int(rx0 + bx / scale), int(ry0 + by / scale), int(bw / scale), int(bh / scale))
+        return best
+
+    def _read_region(self, gray: np.ndarray, angle: float, scale: float | None = None,
+                     light_only: bool | None = None, exhaustive: bool = False,
+                     trim_edges: bool = False) -> list[_Candidate]:
+        """Segment and read a plate region (optionally rotated by ``angle`` and rescaled)."""
+        if scale is None:
+            # crops: characters are about half the plate height
+            scale = 100.0 / max(1, gray.shape[0])
+        if abs(scale - 1) > 0.02:
+            gray = cv2.resize(gray, None, fx=scale, fy=scale,
+                              interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        if abs(angle) > 0.5:
+            h, w = gray.shape
+            M = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+            gray = cv2.warpAffine(gray, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        h, w = gray.shape
+        lo, hi = fast_percentiles(gray[:: 2, :: 2], 0.02, 0.98)
+        if hi - lo > 10:
+            gray = cv2.convertScaleAbs(gray, alpha=255.0 / (hi - lo), beta=-lo * 255.0 / (hi - lo))
+        out: list[_Candidate] = []
+        polarities = (False, True) if light_only is None else (light_only,)
+        for light in polarities:
+            for block, c in ((31, 8), (51, 5), (21, 12)):
+                comps, binimg = self._components(gray, light, block, c, min_h=max(10, int(h * 0.22)),
+                                                 max_h=int(h * 0.9), with_binary=True, remove_frame=True)
+                if not comps:
+                    continue
+                for g in self._group(comps, max_gap=3.2):
+                    hs = np.median([c.h for c in g])
+                    g = [c for c in g if 0.78 * hs <= c.h <= 1.15 * hs or c.w > 0.3 * c.h]
+                    if trim_edges:  # plate border pieces touch the region's sides
+                        g = [c for c in g if c.x > 0 and c.x + c.w < w]
+                    if len(g) < self.min_len:
+                        continue
+                    g, probs = self._classify_splitting(gray, g, light, binimg)
+                    bx0, by0 = min(c.x for c in g), min(c.y for c in g)
+                    bx1, by1 = max(c.x + c.w for c in g), max(c.y + c.h for c in g)
+                    cand = self._decode(g, probs, light, (bx0, by0, bx1 - bx0, by1 - by0))
+                    if cand is not None:
+                        out.append(cand)
+                if not exhaustive and _agreeing(out) >= 2:
+                    return out
+        return out
+
+    def _pick(self, cands: list[_Candidate]) -> _Candidate | None:
+        valid = _suppress_small_lines([c for c in cands if c.plate])
+        if not valid:
+            return None
+        return max(valid, key=lambda c: (c.raw_conf * min(1.0, len(c.chars) / 4), len(c.chars)))
+
+    def _vote_pick(self, cands: list[_Candidate]) -> _Candidate | None:
+        """Among readings of one region with several thresholds: the plate most of them agree on."""
+        valid = _suppress_small_lines([c for c in cands if c.plate])
+        if not valid:
+            return None
+        score: dict[str, float] = {}
+        for c in valid:
+            # confident readings count much more than several doubtful ones
+            score[c.plate] = score.get(c.plate, 0.0) + (c.raw_conf ** 4) * min(1.0, len(c.chars) / 4)
+        top = max(score, key=lambda k: (score[k], len(k)))
+        return max((c for c in valid if c.plate == top), key=lambda c: c.raw_conf)
+
+    def _finish(self, cands: list[_Candidate], gray: np.ndarray, t0: float) -> PlateReading:
+        valid = [c for c in cands if c.plate and c.raw_conf > 0.05]
+        best = self._pick(valid)
+        if best is None:
+            return PlateReading(None, 0.0, None, _ms(t0), reason="no_plate")
+        # distinct plates (different places) seen in the frame
+        distinct = []
+        for c in valid:
+            if c.raw_conf < 0.3:
+                continue
+            if all(_iou(c.box, d.box) < 0.3 for d in distinct):
+                distinct.append(c)
+        x, y, w, h = best.box
+        # plate box: characters plus the plate margin around them
+        px0, py0 = max(0, int(x - 0.25 * h)), max(0, int(y - 0.3 * h))
+        px1 = min(gray.shape[1], int(x + w + 0.25 * h))
+        py1 = min(gray.shape[0], int(y + h + 0.7 * h))
+        bbox = (px0, py0, px1 - px0, py1 - py0)
+        crop = gray[py0:py1, px0:px1].copy()
+        return self._reading(best, bbox, crop, max(1, len(distinct)) + getattr(self, "_unread", 0), _ms(t0))
+
+    def _reading(self, best: _Candidate, bbox: tuple[int, int, int, int], crop: np.ndarray | None,
+                 n: int, ms: float) -> PlateReading:
+        conf = self.calibrated(best.raw_conf)
+        plate = best.plate if conf >= 0 else None
+        return PlateReading(plate, conf, bbox, ms, crop=crop, candidates=n,
+                            char_confidences=list(best.char_conf), char_probs=best.probs,
+                            raw_confidence=best.raw_conf)
+
+
+def _remove_frame(binimg: np.ndarray) -> None:
+    """Clear the plate's frame from a binary plate image: long horizontal runs (rows mostly set) and
+    mostly-set columns near the sides, so that characters touching the frame separate from it."""
+    h, w = binimg.shape
+    rows = (binimg > 0).mean(axis=1)
+    binimg[rows > 0.7, :] = 0
+    cols = (binimg > 0).mean(axis=0)
+    edge = max(2, w // 12)
+    side = np.zeros(w, bool)
+    side[:edge] = True
+    side[-edge:] = True
+    binimg[:, side & (cols > 0.6)] = 0
+
+
+def _agreeing(cands: list[_Candidate]) -> int:
+    """How many confident readings agree on the most common plate."""
+    counts: dict[str, int] = {}
+    for c in cands:
+        if c.plate and c.raw_conf > 0.9:
+            counts[c.plate] = counts.get(c.plate, 0) + 1
+    return max(counts.values(), default=0)
+
+
+def _split_wide(chars: list[_Comp], binimg: np.ndarray, min_ratio: float = 1.25) -> list[_Comp]:
+    """Split components wider than a character (touching characters) at the weakest columns."""
+    out: list[_Comp] = []
+    for c in chars:
+        if c.w <= min_ratio * c.h:
+            out.append(c)
+            continue
+        k = max(2, int(round(c.w / (0.7 * c.h))))
+        cols = (binimg[c.y: c.y + c.h, c.x: c.x + c.w] > 0).sum(axis=0).astype(np.float32)
+        cuts = [0]
+        for j in range(1, k):
+            centre = int(c.w * j / k)
+            lo, hi = max(cuts[-1] + 2, centre - int(0.18 * c.w / k * 2)), min(c.w - 2, centre + int(0.18 * c.w))
+            if hi <= lo:
+                continue
+            cuts.append(lo + int(np.argmin(cols[lo:hi])))
+        cuts.append(c.w)
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            if b - a >= 2:
+                sub = binimg[c.y: c.y + c.h, c.x + a: c.x + b]
+                rows = np.nonzero(sub.any(axis=1))[0]
+                y0, y1 = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, c.h)
+                if y1 - y0 < 0.6 * c.h:
+                    continue
+                out.append(_Comp(c.x + a, c.y + y0, b - a, y1 - y0))
+    return out
+
+
+def _break_probs(chars: list[_Comp]) -> np.ndarray:
+    """Probability that each gap between neighbouring characters is a section break (a wide gap)."""
+    if len(chars) < 2:
+        return np.zeros(0)
+    gaps = np.array([b.x - (a.x + a.w) for a, b in zip(chars[:-1], chars[1:], strict=True)], np.float64)
+    h = float(np.median([c.h for c in chars]))
+    # gaps inside a section are a fraction of the character height; with few characters every gap may be a
+    # section gap, so the reference is capped by the height
+    ref = max(0.08 * h, min(0.22 * h, float(np.percentile(gaps, 30))))
+    ratio = gaps / ref
+    # a section gap is about a character width; inside a section, gaps are a stroke or two
+    return 0.25 + 0.65 / (1.0 + np.exp(-(ratio - 1.8) * 4.0))
+
+
+def _suppress_small_lines(cands: list[_Candidate]) -> list[_Candidate]:
+    """Drop candidates that are a smaller line of text just under a bigger one (the validity line)."""
+    out = []
+    for c in cands:
+        cx, cy, cw, ch = c.box
+        hc = ch
+        under = False
+        for d in cands:
+            if d is c:
+                continue
+            dx, dy, dw, dh = d.box
+            hd = dh
+            if (hc < 0.75 * hd and d.raw_conf >= 0.5 and dx - hd < cx + cw / 2 < dx + dw + hd
+                    and dy + 0.8 * dh < cy + ch / 2 < dy + dh + 2.0 * hd):
+                under = True
+                break
+        if not under:
+            out.append(c)
+    return out
+
+
+def _near(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Same plate: boxes overlapping after growing ``b`` by its height (other polarity, validity line)."""
+    bx, by, bw, bh = b
+    grown = (bx - bh, by - bh, bw + 2 * bh, 3 * bh)
+    return _iou(a, grown) > 0 and _overlap(a, grown) > 0.5
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Share of ``a`` inside ``b``."""
+    ax0, ay0, aw, ah = a
+    bx0, by0, bw, bh = b
+    ix = max(0, min(ax0 + aw, bx0 + bw) - max(ax0, bx0))
+    iy = max(0, min(ay0 + ah, by0 + bh) - max(ay0, by0))
+    return ix * iy / max(1, aw * ah)
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ax0, ay0, aw, ah = a
+    bx0, by0, bw, bh = b
+    ix = max(0, min(ax0 + aw, bx0 + bw) - max(ax0, bx0))
+    iy = max(0, min(ay0 + ah, by0 + bh) - max(ay0, by0))
+    inter = ix * iy
+    union = aw * ah + bw * bh - inter
+    return inter / union if union else 0.0
+
+
+def _to_gray(image: np.ndarray | None) -> np.ndarray | None:
+    if image is None or not isinstance(image, np.ndarray) or image.size == 0:
+        return None
+    if image.ndim == 2:
+        return image if image.dtype == np.uint8 else np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    return None
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
