@@ -18,22 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from typing import Any
 
+from lane.aio import cancel_all
 from lane.clock import Clock
 from lane.errors import (
     DeviceError,
     DeviceFault,
-    DeviceOffline,
-    DeviceTimeout,
     GateSafetyError,
     LajurError,
     PersistenceError,
-    ValidationError,
     WorkflowError,
 )
 from lane.events import EventBus, LaneEvent
@@ -47,6 +46,7 @@ from lane.ports import (
     CardPrinter,
     CardReader,
     Display,
+    DisplayMessage,
     LicenceRegistry,
     PaymentOutcome,
     PaymentTerminal,
@@ -134,15 +134,22 @@ class LaneController:
         self._tasks: list[asyncio.Task[None]] = []
         self._removers: list[Callable[[], None]] = []
         self._running = False
+        self._left: dict[str, int] = {}
         self.finished: list[dict[str, Any]] = []
         """Summaries of visits that ended in this process (for the demo and benchmarks)."""
         self.on_visit_finished: list[Callable[[dict[str, Any]], None]] = []
+        self.shown: dict[str, DisplayMessage] = {}
+        """The last message shown per station (the console's and the web driver display's copy)."""
+        self.plate_crops: dict[str, bytes] = {}
+        """JPEG of the entry camera's plate crop per open visit (the console shows it beside the read)."""
 
     # ================================================================ lifecycle
     async def start(self) -> None:
         self.store.ensure_lane(self.name, self.settings.site)
         for dev in self.devices.all_devices():
             self._removers.append(dev.add_listener(lambda _ev, d=dev: self._device_changed(d)))
+        for name, gate in (("entry-gate", self.devices.entry_gate), ("exit-gate", self.devices.exit_gate)):
+            self._removers.append(gate.add_listener(self._edge_counter(name, gate)))
         self._running = True
         self._recover()
         self._tasks.append(asyncio.create_task(self._entry_loop(), name=f"{self.name}:entry"))
@@ -153,17 +160,34 @@ class LaneController:
         """Stop work; gates are left as they are (a gate is never commanded closed on the way out)."""
         self._running = False
         tasks = self._tasks + [v.task for v in self.visits.values() if v.task]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_all(tasks)
         self._tasks.clear()
         for remove in self._removers:
             remove()
         self._removers.clear()
 
     # ================================================================ waiting
+    def _edge_counter(self, name: str, gate: BarrierGate) -> Callable[[Any], None]:
+        """Count vehicles leaving a gate's arming loop. A car that drove under the boom is known by
+        that falling edge: the next car may already be on the loop, so "both loops clear" would wait
+        for ever in a busy lane."""
+        self._left[name] = 0
+        last = {"presence": gate.status.presence_loop}
+
+        def on_status(_event: Any) -> None:
+            presence = gate.status.presence_loop
+            if last["presence"] and not presence:
+                self._left[name] += 1
+            last["presence"] = presence
+
+        return on_status
+
+    async def _vehicle_through(self, visit: Visit, gate: BarrierGate, name: str, left_before: int) -> None:
+        """Wait until the vehicle that was on the arming loop has driven under the boom and cleared it."""
+        await self._wait(lambda: self._left[name] > left_before
+                         or (not gate.status.presence_loop and not gate.status.safety_loop), visit=visit)
+        await self._wait(lambda: not gate.status.safety_loop, visit=visit)
+
     def _device_changed(self, device: Any) -> None:
         self._notify()
 
@@ -185,14 +209,17 @@ class LaneController:
                 while not predicate():
                     self._check_abort(visit)
                     # Re-check periodically too: a listener may fire between check and wait.
+                    # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), timeout=0.5)
+                        async with asyncio.timeout(0.5):
+                            await self._changed.wait()
                 self._check_abort(visit)
 
         if timeout is None:
             await _loop()
         else:
-            await asyncio.wait_for(_loop(), timeout=self.clock.to_wall(timeout))
+            async with asyncio.timeout(self.clock.to_wall(timeout)):
+                await _loop()
 
     def _check_abort(self, visit: Visit | None) -> None:
         if visit is not None and any(a == "abort" for a, _ in visit.pending):
@@ -217,9 +244,9 @@ class LaneController:
         r.plate_confidence = s.plate_confidence
         r.stage_seconds = {k: round(v, 3) for k, v in s.stage_seconds(now).items()}
         if s.finished:
-            r.ended_at = utcnow()
+            r.ended_at = self.clock.now()
             r.sim_ended = s.ended
-        visit.row = self.store.save_visit(r)
+        self.store.save_visit(r)  # our row stays the one source of truth; the store merges a copy
         if transition_from is not None or note:
             self.store.record_transition(visit.id, transition_from.value if transition_from else None,
                                          s.stage.value, now, note)
@@ -304,7 +331,9 @@ class LaneController:
         if visit.state.plate is None:
             await self._show(Station.ENTRY, "plate_check")
             read = await self._guarded(visit, "entry-camera",
-                                       lambda: self.devices.entry_camera.read_plate(timeout=self.clock.to_wall(10)))
+                                       lambda: self.devices.entry_camera.read_plate(timeout=self._camera_timeout()))
+            if read is not None and getattr(read, "crop_jpeg", None):
+                self.plate_crops[visit.id] = read.crop_jpeg
             if read is not None and read.plate and read.confidence >= timing.plate_min_confidence:
                 visit.state.plate, visit.state.plate_confidence = read.plate, read.confidence
                 self._persist(visit, note=f"plate read {read.plate} ({read.confidence:.2f})")
@@ -328,11 +357,10 @@ class LaneController:
             await self._show(Station.ENTRY, "wait", plate=plate)
         # Admission: the next vehicle enters only when window 1 is free.
         await self._wait(lambda: self.occupancy[Station.WINDOW_1] in (None, visit.id), visit=visit)
+        left_before = self._left["entry-gate"]
         await self._show(Station.ENTRY, "enter", plate=plate, signal=Signal.GREEN)
         await self._open_gate(visit, gate, "entry-gate")
-        # The vehicle passes: safety loop occupied, then both loops clear.
-        await self._wait(lambda: gate.status.safety_loop or not gate.status.presence_loop, visit=visit)
-        await self._wait(lambda: not gate.status.safety_loop and not gate.status.presence_loop, visit=visit)
+        await self._vehicle_through(visit, gate, "entry-gate", left_before)
         self._move(visit, Station.WINDOW_1)
         self._advance(visit, Stage.VERIFYING, note="vehicle passed the entry gate")
         await self._show(Station.ENTRY, "idle")
@@ -439,6 +467,11 @@ class LaneController:
         self._take_action(visit, "retry")
         return "retry"
 
+    def _camera_timeout(self) -> float:
+        """Ten simulated seconds, but never less than the real time a few OpenCV reads take: image
+        processing does not get faster when the clock is speeded up."""
+        return max(self.clock.to_wall(10.0), 1.0)
+
     def _device_online(self, device: str) -> bool:
         for dev in self.devices.all_devices():
             if getattr(dev, "name", None) == device:
@@ -446,8 +479,12 @@ class LaneController:
         return True
 
     # ---------------------------------------------------------------- stations
+    def where(self, visit: Visit) -> Station | None:
+        """The station the vehicle physically occupies (a stage names where it is *going*)."""
+        return next((st for st in Station if self.occupancy[st] == visit.id), None)
+
     def _move(self, visit: Visit, target: Station) -> None:
-        current = visit.state.station
+        current = self.where(visit)
         for st in Station:
             if self.occupancy[st] == visit.id:
                 self.occupancy[st] = None
@@ -461,16 +498,20 @@ class LaneController:
                 self.occupancy[st] = None
         self._notify()
 
-    async def _go_to(self, visit: Visit, target: Station) -> None:
-        """Drive to ``target`` once every station on the way is free (no overtaking)."""
-        path = stations_between(visit.state.station, target)
-        if visit.state.station is target:
+    async def _go_to(self, visit: Visit, target: Station, step: str) -> None:
+        """Drive to ``target`` once every station on the way is free (no overtaking). The display at
+        the current station says ``step`` with a green signal only then, so nobody drives into a
+        window that is still busy."""
+        previous = self.where(visit)
+        if previous is target:
             return
+        path = stations_between(previous, target)
+        if not all(self.occupancy[s] in (None, visit.id) for s in path) and previous is not None:
+            await self._show(previous, "wait", plate=visit.state.plate)
         await self._wait(lambda: all(self.occupancy[s] in (None, visit.id) for s in path), visit=visit)
-        previous = visit.state.station
-        self._move(visit, target)
         if previous is not None:
-            await self._show(previous, "idle")
+            await self._show(previous, step, plate=visit.state.plate, signal=Signal.GREEN)
+        self._move(visit, target)
 
     # ---------------------------------------------------------------- stages
     async def _stage_verifying(self, visit: Visit) -> None:
@@ -553,15 +594,13 @@ class LaneController:
             qr=f"LAJUR:{r.payment_reference}:{fee}"))
 
     async def _stage_capturing(self, visit: Visit) -> None:
-        await self._show(Station.WINDOW_1, "to_window_2", plate=visit.state.plate, signal=Signal.GREEN)
-        await self._go_to(visit, Station.WINDOW_2)
+        await self._go_to(visit, Station.WINDOW_2, "to_window_2")
         await self._show(Station.WINDOW_2, "capture", plate=visit.state.plate)
         await self._guarded(visit, "biometric", lambda: self.devices.biometric.capture(
             visit.id, timeout=self.clock.to_wall(HUMAN_TIMEOUT["biometric"])))
 
     async def _stage_printing(self, visit: Visit) -> None:
-        await self._show(Station.WINDOW_2, "to_window_3", plate=visit.state.plate, signal=Signal.GREEN)
-        await self._go_to(visit, Station.WINDOW_3)
+        await self._go_to(visit, Station.WINDOW_3, "to_window_3")
         await self._show(Station.WINDOW_3, "printing", plate=visit.state.plate)
         r = visit.row
         key = f"{visit.id}-card"
@@ -582,27 +621,28 @@ class LaneController:
     async def _stage_exiting(self, visit: Visit) -> None:
         gate = self.devices.exit_gate
         step = {Outcome.REFUSED: "refused", Outcome.ABORTED: "aborted"}.get(visit.state.outcome, "to_exit")
-        if visit.state.station is not None:
-            await self._show(visit.state.station, step, plate=visit.state.plate, signal=Signal.GREEN)
-        await self._go_to(visit, Station.EXIT)
+        previous = self.where(visit)
+        await self._go_to(visit, Station.EXIT, step)
         await self._show(Station.EXIT, "to_exit", plate=visit.state.plate)
         await self._wait(lambda: gate.status.presence_loop, visit=visit)
         if self.settings.timing.exit_plate_match and self.devices.exit_camera is not None:
             await self._match_exit_plate(visit)
+        left_before = self._left["exit-gate"]
         await self._show(Station.EXIT, "exit_open", plate=visit.state.plate, signal=Signal.GREEN)
         await self._open_gate(visit, gate, "exit-gate")
-        await self._wait(lambda: gate.status.safety_loop or not gate.status.presence_loop, visit=visit)
-        await self._wait(lambda: not gate.status.safety_loop and not gate.status.presence_loop, visit=visit)
+        await self._vehicle_through(visit, gate, "exit-gate", left_before)
         self._advance(visit, Stage.DONE, note="vehicle left by the exit")
         self._release(visit)
         await self._show(Station.EXIT, "idle")
+        if previous is not None and previous is not Station.EXIT and self.occupancy[previous] is None:
+            await self._show(previous, "idle")
         self._finished(visit)
         await self._close_gate(visit, gate, "exit-gate", after_exit=True)
 
     async def _match_exit_plate(self, visit: Visit) -> None:
         cam = self.devices.exit_camera
         assert cam is not None
-        read = await self._guarded(visit, "exit-camera", lambda: cam.read_plate(timeout=self.clock.to_wall(10)))
+        read = await self._guarded(visit, "exit-camera", lambda: cam.read_plate(timeout=self._camera_timeout()))
         if read and read.plate and read.plate == visit.state.plate:
             return
         visit.state.hold("exit_plate_mismatch")
@@ -647,12 +687,14 @@ class LaneController:
     # ---------------------------------------------------------------- displays
     async def _show(self, station: Station, step: str, *, plate: str | None = None, fee: int | None = None,
                     signal: Signal = Signal.RED) -> None:
+        shown = message(station.value, step, plate=format_plate(plate) if plate else None, fee=fee, signal=signal)
+        self.shown[station.value] = shown
+        self.bus.publish(LaneEvent(self.name, "display", dataclasses.asdict(shown)))
         display = self.devices.displays.get(station.value)
         if display is None:
             return
         try:
-            await display.show(message(station.value, step, plate=format_plate(plate) if plate else None,
-                                       fee=fee, signal=signal))
+            await display.show(shown)
         except DeviceError as exc:  # a dark display must not stop the lane
             log.warning("%s: display %s: %s", self.name, station, exc)
 
@@ -672,6 +714,7 @@ class LaneController:
         summary = self.visit_summary(visit)
         self.finished.append(summary)
         self.visits.pop(visit.id, None)
+        self.plate_crops.pop(visit.id, None)
         for cb in self.on_visit_finished:
             cb(summary)
 
@@ -771,7 +814,7 @@ class LaneController:
         s = visit.state
         return {
             "id": s.id, "lane": s.lane, "plate": s.plate, "outcome": s.outcome.value if s.outcome else None,
-            "reason": s.reason, "seconds": round(s.elapsed(now), 1),
+            "reason": s.reason, "seconds": round(s.elapsed(now), 1), "started": s.started,
             "stages": {k: round(v, 1) for k, v in s.stage_seconds(now).items()},
         }
 
@@ -786,13 +829,4 @@ class LaneController:
         }
 
 
-def parse_plate_or_none(text: str | None) -> str | None:
-    if not text:
-        return None
-    try:
-        return validate_plate(text)
-    except ValidationError:
-        return None
-
-
-__all__ = ["LaneController", "LaneDevices", "Visit", "VisitAborted", "datetime", "DeviceOffline", "DeviceTimeout"]
+__all__ = ["LaneController", "LaneDevices", "TakenOver", "Visit", "VisitAborted"]

@@ -27,6 +27,7 @@ class FaultBody(BaseModel):
 class RegistrySimulator:
     def __init__(self, people: list[Person] | None = None) -> None:
         self.by_nik: dict[str, Person] = {}
+        self.by_sim: dict[str, Person] = {}
         self.fault = "none"
         self.delay = 0.0
         self.requests = 0
@@ -37,9 +38,12 @@ class RegistrySimulator:
 
     def add(self, person: Person) -> None:
         self.by_nik[person.nik] = person
+        self.by_sim[person.sim_number] = person
 
-    def _answer(self, nik: str) -> dict[str, Any]:
-        p = self.by_nik.get(nik)
+    def _answer(self, nik: str, sim_number: str) -> dict[str, Any]:
+        # The licence is found by the old SIM's number; the lane's rules then compare the holder's
+        # NIK with the e-KTP (a mismatch is a refusal, not "not found").
+        p = self.by_sim.get(sim_number) or self.by_nik.get(nik)
         if p is None:
             return {"v": 1, "licence": None, "certificates": []}
         return {
@@ -62,7 +66,7 @@ class RegistrySimulator:
                 raise HTTPException(503, "registry unavailable (simulated)")
             if self.fault == "slow" and self.delay:
                 await asyncio.sleep(self.delay)
-            return self._answer(nik)
+            return self._answer(nik, sim_number)
 
         @app.post("/control/fault")
         async def set_fault(body: FaultBody) -> dict[str, Any]:

@@ -1,0 +1,180 @@
+"""What the long-running commands do: ``demo``, ``serve`` and ``sim site``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from cli.compose import Site
+from lane.clock import ScaledClock, SystemClock
+from lane.settings import LaneConfig, Settings, load_settings
+from simulators.ledger import Ledger
+from simulators.officer import OfficerSimulator
+from simulators.site import SimulatedSite
+from simulators.traffic import TrafficSimulator
+
+
+def _stop_event() -> asyncio.Event:
+    ev = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, ev.set)
+    return ev
+
+
+def poll_interval_for(speed: float) -> float:
+    """Real gates are polled every 100 ms; a speeded-up demo polls faster so a simulated second of
+    gate movement is still seen (bounded at 10 ms to keep the serial lines sane)."""
+    return max(0.01, min(0.1, 2.0 / max(speed, 1.0)))
+
+
+def settings_for_simulated_site(base: Settings, sim: SimulatedSite) -> Settings:
+    cfg = sim.config()
+    lanes = [LaneConfig.model_validate(lane) for lane in cfg["lanes"]]
+    return base.model_copy(update={"mqtt_url": cfg["mqtt_url"], "registry_url": cfg["registry_url"],
+                                   "lanes": lanes, "site": cfg["site"]})
+
+
+def summarise(visits: list[dict[str, Any]]) -> dict[str, Any]:
+    seconds = sorted(v["seconds"] for v in visits)
+    p95 = seconds[min(len(seconds) - 1, max(0, int(round(0.95 * len(seconds) + 0.5)) - 1))] if seconds else None
+    span = None
+    if visits:
+        starts = [v["started"] for v in visits]
+        ends = [v["started"] + v["seconds"] for v in visits]
+        span = max(ends) - min(starts)
+    return {
+        "visits": [{"plate": v["plate"], "outcome": v["outcome"], "reason": v["reason"], "seconds": v["seconds"],
+                    "stages": v["stages"], "lane": v["lane"], "id": v["id"]} for v in visits],
+        "throughput_per_hour": round(len(visits) * 3600.0 / span, 2) if span else 0.0,
+        "p95_seconds": p95,
+    }
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    overrides: dict[str, Any] = {}
+    base = load_settings(args.config)
+    if "database_url" not in base.model_fields_set and not args.config:
+        demo_db = Path("var/demo.db")
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{demo_db}{suffix}").unlink()
+        overrides["database_url"] = f"sqlite:///{demo_db}"
+    base = base.model_copy(update=overrides)
+    clock = ScaledClock(args.speed)
+    out = sys.stderr if args.json else sys.stdout
+    sim = SimulatedSite(site=base.site, lanes=args.lanes, clock=clock, mqtt_url=base.mqtt_url,
+                        ledger=Ledger(Path("var/demo-ledger.jsonl")))
+    site: Site | None = None
+    traffic: TrafficSimulator | None = None
+    officer: OfficerSimulator | None = None
+    stop = _stop_event()
+    finished: list[dict[str, Any]] = []
+    all_done = asyncio.Event()
+    try:
+        await sim.start()
+        settings = settings_for_simulated_site(base, sim)
+        site = Site(settings, clock, poll_interval=poll_interval_for(args.speed))
+        await site.start()
+        url = site.serve_api(args.host, args.port)
+        print(f"Lajur console: {url}/  (API {url}/api/v1/lanes, docs {url}/docs)", file=out, flush=True)
+        # Console accounts and the technician page's simulator faults (api/, issue #4).
+        from api.demo_support import attach_demo
+
+        attach_demo(site, sim, out)
+        print(f"MQTT broker: {settings.mqtt_url}  registry: {settings.registry_url}", file=out, flush=True)
+
+        def on_finished(summary: dict[str, Any]) -> None:
+            finished.append(summary)
+            if not args.json:
+                print(f"  {summary['lane']} {summary['plate']}: {summary['outcome']}"
+                      f"{' (' + summary['reason'] + ')' if summary['reason'] else ''} in "
+                      f"{summary['seconds'] / 60:.1f} simulated min", file=out, flush=True)
+            if args.drivers is not None and len(finished) >= args.drivers:
+                all_done.set()
+
+        for ctl in site.controllers.values():
+            ctl.on_visit_finished.append(on_finished)
+        traffic = TrafficSimulator(sim, clock, drivers=args.drivers, rate_per_hour=args.rate, seed=args.seed)
+        traffic.start()
+
+        def plate_at_entry(lane: str) -> str | None:
+            d = traffic.driver_at(lane, "entry") if traffic else None
+            return d.plate if d else None
+
+        officer = OfficerSimulator(lambda lane: site.controllers[lane].act, site.bus, clock,
+                                   plate_at_entry=plate_at_entry)
+        officer.start()
+        waiters = [asyncio.ensure_future(stop.wait())]
+        if args.exit_when_done and args.drivers is not None:
+            waiters.append(asyncio.ensure_future(all_done.wait()))
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for w in waiters:
+            w.cancel()
+    finally:
+        if officer:
+            await officer.stop()
+        if traffic:
+            await traffic.stop()
+        if site:
+            await site.stop()
+        await sim.stop()
+    if args.exit_when_done:
+        summary = summarise(finished)
+        if args.json:
+            print(json.dumps(summary), flush=True)
+        else:
+            print(f"{len(finished)} visits, throughput {summary['throughput_per_hour']}/h, "
+                  f"p95 {summary['p95_seconds']} s", flush=True)
+        if args.drivers is not None and len(finished) < args.drivers:
+            return 1
+    return 0
+
+
+async def run_serve(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    clock = SystemClock() if settings.speed == 1 else ScaledClock(settings.speed)
+    site = Site(settings, clock, poll_interval=poll_interval_for(settings.speed))
+    stop = _stop_event()
+    try:
+        await site.start()
+        url = site.serve_api(args.host or settings.host, args.port if args.port is not None else settings.port)
+        print(f"Lajur console: {url}/  lanes: {', '.join(site.controllers)}", flush=True)
+        await stop.wait()
+    finally:
+        await site.stop()
+    return 0
+
+
+async def run_sim_site(args: argparse.Namespace) -> int:
+    base = load_settings()
+    clock = ScaledClock(args.speed)
+    sim = SimulatedSite(site=base.site, lanes=args.lanes, clock=clock, mqtt_url=base.mqtt_url,
+                        ledger=Ledger(args.ledger) if args.ledger else None)
+    stop = _stop_event()
+    traffic: TrafficSimulator | None = None
+    try:
+        await sim.start()
+        path = sim.write_config(args.out, {"speed": args.speed})
+        print(f"simulated site written to {path}", flush=True)
+        print(f"  MQTT {sim.mqtt_url}  registry {sim.registry.url}", flush=True)
+        for name, lane in sim.lanes.items():
+            print(f"  {name}: entry-gate {lane.entry_gate_sim.port_path}  exit-gate {lane.exit_gate_sim.port_path}"
+                  f"  card-printer {lane.card_printer.port_path}  receipt {lane.receipt_printer.port_path}",
+                  flush=True)
+        if args.drivers:
+            traffic = TrafficSimulator(sim, clock, drivers=args.drivers, seed=args.seed)
+            traffic.start()
+        await stop.wait()
+    finally:
+        if traffic:
+            await traffic.stop()
+        await sim.stop()
+    return 0

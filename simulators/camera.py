@@ -1,0 +1,147 @@
+"""Camera simulator: an HTTP snapshot server for every lane camera of a site.
+
+``GET /<lane>/<camera>/snapshot.jpg`` returns the current scene: the vehicle the traffic simulator
+placed in front of the camera, rendered with its plate (`simulators.plate_render`), or an empty lane.
+Faults at run time: ``blank`` (black frames), ``blurred``, ``no_plate`` (vehicle without plate),
+``down`` (HTTP 503) via ``POST /control/<lane>/<camera>/fault {"fault": …}`` or :meth:`inject_fault`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from fastapi import FastAPI, HTTPException, Response
+from pydantic import BaseModel
+
+from simulators.http_server import ThreadedServer
+from simulators.plate_render import render_scene
+
+FAULTS = ("none", "blank", "blurred", "no_plate", "down")
+
+
+@dataclass
+class Scene:
+    plate: str | None = None
+    seed: int = 0
+    frame: int = 0
+
+
+class FaultBody(BaseModel):
+    fault: str
+
+
+class CameraSimulator:
+    def __init__(self, width: int = 1280, height: int = 720) -> None:
+        self.width, self.height = width, height
+        self.scenes: dict[tuple[str, str], Scene] = {}
+        self.faults: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str | None, int, str], bytes] = {}
+        self.app = self._build_app()
+        self._server: ThreadedServer | None = None
+
+    # ------------------------------------------------------------ scene control (traffic simulator)
+    def show(self, lane: str, camera: str, plate: str, seed: int = 0) -> None:
+        with self._lock:
+            self.scenes[(lane, camera)] = Scene(plate, seed)
+
+    def clear(self, lane: str, camera: str) -> None:
+        with self._lock:
+            self.scenes[(lane, camera)] = Scene()
+
+    def inject_fault(self, lane: str, camera: str, fault: str) -> None:
+        if fault not in FAULTS:
+            raise ValueError(f"fault must be one of {FAULTS}")
+        with self._lock:
+            self.faults[(lane, camera)] = fault
+
+    # ------------------------------------------------------------ frames
+    def frame_jpeg(self, lane: str, camera: str) -> bytes:
+        with self._lock:
+            scene = self.scenes.get((lane, camera), Scene())
+            fault = self.faults.get((lane, camera), "none")
+            frame_no = scene.frame % 3  # a few different frames per vehicle: noise/lighting vary
+            scene.frame += 1
+        if fault == "down":
+            raise HTTPException(503, "camera offline (simulated)")
+        key = (scene.plate, scene.seed * 10 + frame_no, fault)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        if fault == "blank":
+            img = np.zeros((self.height, self.width, 3), np.uint8)
+        elif scene.plate is None or fault == "no_plate":
+            img = self._empty_lane(scene.seed)
+        else:
+            img, _ = render_scene(scene.plate, seed=scene.seed * 10 + frame_no, width=self.width,
+                                  height=self.height, blur=6.0 if fault == "blurred" else None)
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        data = buf.tobytes()
+        if len(self._cache) > 64:
+            self._cache.clear()
+        self._cache[key] = data
+        return data
+
+    def _empty_lane(self, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        img = np.full((self.height, self.width, 3), 90, np.uint8)
+        img[self.height // 2:, :] = 60  # asphalt
+        return cv2.add(img, rng.integers(0, 12, img.shape, dtype=np.uint8))
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(title="Lajur camera simulator")
+
+        @app.get("/{lane}/{camera}/snapshot.jpg")
+        def snapshot(lane: str, camera: str) -> Response:
+            return Response(self.frame_jpeg(lane, camera), media_type="image/jpeg")
+
+        @app.post("/control/{lane}/{camera}/fault")
+        def fault(lane: str, camera: str, body: FaultBody) -> dict[str, str]:
+            try:
+                self.inject_fault(lane, camera, body.fault)
+            except ValueError as exc:
+                raise HTTPException(422, str(exc)) from exc
+            return {"fault": body.fault}
+
+        return app
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._server = ThreadedServer(self.app, host, port)
+        self._server.start()
+        return self._server.url
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.stop()
+
+    def snapshot_url(self, lane: str, camera: str) -> str:
+        assert self._server is not None
+        return f"{self._server.url}/{lane}/{camera}/snapshot.jpg"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="lajur sim camera", description="Camera simulator (HTTP snapshots).")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--lane", default="lane-1")
+    ap.add_argument("--camera", default="entry-camera")
+    ap.add_argument("--plate", default="G1234ABC", help="plate to show in front of the camera")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--fault", choices=FAULTS, default="none")
+    args = ap.parse_args(argv)
+    sim = CameraSimulator()
+    sim.show(args.lane, args.camera, args.plate, args.seed)
+    sim.inject_fault(args.lane, args.camera, args.fault)
+    sim.start(args.host, args.port)
+    print(f"camera simulator: {sim.snapshot_url(args.lane, args.camera)}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        sim.stop()
+    return 0

@@ -1,0 +1,187 @@
+"""A whole simulated site: every device of N lanes on its real transport, in one process.
+
+Gates, card printers and receipt printers sit on pseudo-terminals; payment terminals, biometric
+stations, e-KTP readers and displays talk MQTT (to the given broker, or an embedded one); the
+registry and cameras answer HTTP. :meth:`SimulatedSite.config` tells a controller where everything
+is, and :meth:`write_config` writes it as the TOML that ``lajur serve --config`` reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devices.mqtt_codec import Topics
+from devices.mqtt_device import simulator_client
+from devices.transport.mqtt import MqttClient
+from lane.clock import Clock
+from lane.workflow import Station
+from simulators.biometric import BiometricSimulator
+from simulators.broker import EmbeddedBroker
+from simulators.camera import CameraSimulator
+from simulators.card_printer import CardPrinterSimulator
+from simulators.card_reader import CardReaderSimulator
+from simulators.display import DisplaySimulator
+from simulators.gate import GateModel, SerialGateSimulator
+from simulators.ledger import Ledger
+from simulators.payment import PaymentSimulator
+from simulators.people import Person
+from simulators.receipt_printer import ReceiptPrinterSimulator
+from simulators.registry import RegistrySimulator
+
+log = logging.getLogger(__name__)
+
+MQTT_DEVICES = ("payment", "biometric", "card-reader")
+
+
+@dataclass
+class SimulatedLane:
+    name: str
+    entry_gate: GateModel
+    exit_gate: GateModel
+    entry_gate_sim: SerialGateSimulator
+    exit_gate_sim: SerialGateSimulator
+    card_printer: CardPrinterSimulator
+    receipt_printer: ReceiptPrinterSimulator
+    payment: PaymentSimulator
+    biometric: BiometricSimulator
+    card_reader: CardReaderSimulator
+    displays: dict[str, DisplaySimulator]
+    clients: list[MqttClient] = field(default_factory=list)
+
+    def device_config(self, camera: CameraSimulator) -> dict[str, dict[str, Any]]:
+        devs: dict[str, dict[str, Any]] = {
+            "entry-gate": {"transport": "serial", "port": self.entry_gate_sim.port_path},
+            "exit-gate": {"transport": "serial", "port": self.exit_gate_sim.port_path},
+            "card-printer": {"transport": "serial", "port": self.card_printer.port_path},
+            "receipt-printer": {"transport": "serial", "port": self.receipt_printer.port_path},
+            "entry-camera": {"transport": "camera", "url": camera.snapshot_url(self.name, "entry-camera")},
+            "exit-camera": {"transport": "camera", "url": camera.snapshot_url(self.name, "exit-camera")},
+        }
+        for name in (*MQTT_DEVICES, *(f"display-{s.value}" for s in Station)):
+            devs[name] = {"transport": "mqtt"}
+        return devs
+
+
+class SimulatedSite:
+    def __init__(self, *, site: str, lanes: int, clock: Clock, mqtt_url: str | None = None,
+                 ledger: Ledger | None = None, people: list[Person] | None = None,
+                 gate_seconds: float = 3.0) -> None:
+        self.site = site
+        self.lane_names = [f"lane-{i}" for i in range(1, lanes + 1)]
+        self.clock = clock
+        self.mqtt_url = mqtt_url
+        self.ledger = ledger or Ledger()
+        self.broker: EmbeddedBroker | None = None
+        self.registry = RegistrySimulator(people or [])
+        self.camera = CameraSimulator()
+        self.lanes: dict[str, SimulatedLane] = {}
+        self.gate_seconds = gate_seconds
+
+    async def start(self) -> None:
+        if self.mqtt_url is None:
+            self.broker = EmbeddedBroker()
+            await self.broker.start()
+            self.mqtt_url = self.broker.url
+        self.registry.start()
+        self.camera.start()
+        for name in self.lane_names:
+            self.lanes[name] = await self._start_lane(name)
+
+    async def _start_lane(self, lane: str) -> SimulatedLane:
+        assert self.mqtt_url is not None
+        clock, ledger = self.clock, self.ledger
+        entry = GateModel(name="entry-gate", lane=lane, clock=clock, open_seconds=self.gate_seconds,
+                          close_seconds=self.gate_seconds, ledger=ledger)
+        exit_ = GateModel(name="exit-gate", lane=lane, clock=clock, open_seconds=self.gate_seconds,
+                          close_seconds=self.gate_seconds, ledger=ledger)
+        entry_sim, exit_sim = SerialGateSimulator(entry), SerialGateSimulator(exit_)
+        await entry_sim.start()
+        await exit_sim.start()
+        card = CardPrinterSimulator(clock=clock, lane=lane, ledger=ledger, print_seconds=40.0)
+        receipt = ReceiptPrinterSimulator(lane=lane, ledger=ledger)
+        await card.start()
+        await receipt.start()
+
+        clients: list[MqttClient] = []
+
+        def client_for(device: str) -> tuple[MqttClient, Topics]:
+            topics = Topics(self.site, lane, device)
+            c = simulator_client(self.mqtt_url or "", topics)
+            clients.append(c)
+            return c, topics
+
+        payment = PaymentSimulator(*client_for("payment"), clock, lane, ledger)
+        biometric = BiometricSimulator(*client_for("biometric"), clock, lane, ledger)
+        reader = CardReaderSimulator(*client_for("card-reader"), clock, lane, ledger)
+        displays = {s.value: DisplaySimulator(*client_for(f"display-{s.value}"), clock, lane, ledger)
+                    for s in Station}
+        for c in clients:
+            await c.start()
+        for c in clients:
+            await c.wait_connected(10)
+        for sim in (payment, biometric, reader, *displays.values()):
+            await sim.start()
+        return SimulatedLane(lane, entry, exit_, entry_sim, exit_sim, card, receipt, payment, biometric, reader,
+                             displays, clients)
+
+    async def stop(self) -> None:
+        for sl in self.lanes.values():
+            for sim in (sl.payment, sl.biometric, sl.card_reader, *sl.displays.values()):
+                try:
+                    await sim.stop()
+                except Exception:  # noqa: BLE001 - stop everything we can
+                    log.exception("stopping %s", sim)
+            for c in sl.clients:
+                await c.stop()
+            for s in (sl.entry_gate_sim, sl.exit_gate_sim, sl.card_printer, sl.receipt_printer):
+                await s.stop()
+            for g in (sl.entry_gate, sl.exit_gate):
+                await g.aclose()
+        self.camera.stop()
+        self.registry.stop()
+        if self.broker is not None:
+            await self.broker.stop()
+
+    # ------------------------------------------------------------ configuration for a controller
+    def config(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "mqtt_url": self.mqtt_url,
+            "registry_url": self.registry.url,
+            "lanes": [{"name": n, "devices": sl.device_config(self.camera)} for n, sl in self.lanes.items()],
+        }
+
+    def write_config(self, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
+        path = Path(directory) / "lajur.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(to_toml({**self.config(), **(extra or {})}), encoding="utf-8")
+        return path
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    raise TypeError(f"cannot write {type(v)} to TOML")
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Just enough TOML for a site file: scalars, tables, and an array of lane tables."""
+    lines = ["# Written by `lajur sim site`: where each simulated device listens.", ""]
+    for k, v in data.items():
+        if not isinstance(v, dict | list) and v is not None:
+            lines.append(f"{k} = {_toml_value(v)}")
+    for k, v in data.items():
+        if isinstance(v, dict):
+            lines += ["", f"[{k}]"] + [f"{kk} = {_toml_value(vv)}" for kk, vv in v.items() if not isinstance(vv, dict)]
+    for lane in data.get("lanes", []):
+        lines += ["", "[[lanes]]", f"name = {_toml_value(lane['name'])}"]
+        for dev, cfg in lane["devices"].items():
+            lines += ["", f'[lanes.devices."{dev}"]'] + [f"{kk} = {_toml_value(vv)}" for kk, vv in cfg.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,288 @@
+"""Virtual drivers: they arrive, stop on the entry loop, tap their e-KTP, pay, pose for the camera,
+and leave, acting only through the simulated devices and reading only what the displays say.
+
+Each driver is a :class:`~simulators.people.Person` (some deliberately ineligible: expired SIM,
+someone else's e-KTP, an old health certificate). Human step durations are drawn from log-normal
+distributions in simulated seconds; arrivals are a Poisson process at a configurable rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from lane.aio import cancel_all
+from lane.clock import Clock
+from lane.ports import DisplayMessage, GatePosition, IdentityCard, PaymentOutcome, Signal
+from lane.rules import normalise_plate
+from simulators.camera import CameraSimulator
+from simulators.gate import GateModel
+from simulators.people import Person, make_nik, make_person
+from simulators.site import SimulatedLane, SimulatedSite
+
+log = logging.getLogger(__name__)
+
+PROBLEMS = ("expired", "nik_mismatch", "old_health")
+MOVES = {"to_window_2": "window-2", "to_window_3": "window-3", "to_exit": "exit", "refused": "exit",
+         "aborted": "exit"}
+
+
+@dataclass(frozen=True)
+class HumanTimes:
+    """Median simulated seconds of each human step; each draw is log-normal with ``spread``."""
+
+    drive_up: float = 4.0
+    gate_pass: float = 4.0
+    tap_ektp: float = 25.0
+    pay: float = 40.0
+    drive_between: float = 12.0
+    capture: float = 70.0
+    handover: float = 20.0
+    spread: float = 0.3
+
+    def draw(self, rng: random.Random, step: str) -> float:
+        median = getattr(self, step)
+        return max(0.5, median * math.exp(rng.gauss(0.0, self.spread)))
+
+
+@dataclass
+class VirtualDriver:
+    number: int
+    person: Person
+    card: IdentityCard
+    lane: str
+    seed: int
+    expected: str  # "completed" or the refusal problem
+    position: str | None = None
+    arrived: float | None = None
+    left: float | None = None
+
+    @property
+    def plate(self) -> str:
+        return self.person.plate
+
+
+def make_driver(number: int, rng: random.Random, today: date, lane: str) -> VirtualDriver:
+    problem = PROBLEMS[(number // 3 - 1) % len(PROBLEMS)] if number % 3 == 0 else None
+    person = make_person(rng, today, problem=None if problem == "nik_mismatch" else problem)
+    nik = person.nik
+    birth = person.birth_date
+    if problem == "nik_mismatch":  # hands over someone else's e-KTP
+        birth = date(1980 + rng.randint(0, 20), rng.randint(1, 12), rng.randint(1, 28))
+        nik = make_nik(rng, birth, False, ("33", "25", "01"))
+    card = IdentityCard(nik=nik, name=person.name, birth_date=birth, sim_number=person.sim_number)
+    return VirtualDriver(number, person, card, lane, seed=rng.randint(0, 10_000), expected=problem or "completed")
+
+
+class LaneTraffic:
+    """The physical lane as the drivers experience it: loops, cameras, windows, displays."""
+
+    def __init__(self, lane: SimulatedLane, camera: CameraSimulator, clock: Clock, rng: random.Random,
+                 times: HumanTimes) -> None:
+        self.lane = lane
+        self.camera = camera
+        self.clock = clock
+        self.rng = rng
+        self.times = times
+        self.at: dict[str, VirtualDriver | None] = {s: None for s in ("entry", "window-1", "window-2", "window-3",
+                                                                      "exit")}
+        self._changed = asyncio.Condition()
+        self._entry_lock = asyncio.Lock()
+        self._exit_lock = asyncio.Lock()
+        self._removers: list[Callable[[], None]] = []
+        lane.card_reader.supplier = self._supply_card
+        lane.payment.payer = self._pay
+        lane.biometric.capturer = self._capture
+        for d in lane.displays.values():
+            self._removers.append(d.add_listener(lambda _m: self._notify()))
+        for g in (lane.entry_gate, lane.exit_gate):
+            self._removers.append(g.add_listener(lambda _s: self._notify()))
+
+    def close(self) -> None:
+        for r in self._removers:
+            r()
+
+    def _notify(self) -> None:
+        async def _n() -> None:
+            async with self._changed:
+                self._changed.notify_all()
+
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().create_task(_n())
+
+    async def _wait(self, predicate: Callable[[], bool]) -> None:
+        async with self._changed:
+            while not predicate():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.5):
+                        await self._changed.wait()
+
+    async def _sleep(self, step: str) -> None:
+        await self.clock.sleep(self.times.draw(self.rng, step))
+
+    # ------------------------------------------------------------ device hooks (a person at a window)
+    async def _at_window(self, station: str) -> VirtualDriver:
+        await self._wait(lambda: self.at[station] is not None)
+        d = self.at[station]
+        assert d is not None
+        return d
+
+    async def _supply_card(self) -> IdentityCard:
+        d = await self._at_window("window-1")
+        await self._sleep("tap_ektp")
+        return d.card
+
+    async def _pay(self, reference: str, amount: int) -> PaymentOutcome:
+        await self._at_window("window-1")
+        await self._sleep("pay")
+        return PaymentOutcome.PAID
+
+    async def _capture(self, renewal_id: str) -> None:
+        await self._at_window("window-2")
+        await self._sleep("capture")
+
+    # ------------------------------------------------------------ a drive through the lane
+    def _display(self, station: str) -> DisplayMessage | None:
+        d = self.lane.displays.get(station)
+        return d.shown if d else None
+
+    def _told_to_move(self, driver: VirtualDriver) -> str | None:
+        msg = self._display(driver.position or "")
+        if msg is None or msg.signal is not Signal.GREEN or not msg.plate:
+            return None
+        if normalise_plate(msg.plate) != normalise_plate(driver.plate):
+            return None
+        return MOVES.get(msg.step)
+
+    def _signalled(self, driver: VirtualDriver, station: str, step: str) -> bool:
+        msg = self._display(station)
+        return (msg is not None and msg.signal is Signal.GREEN and msg.step == step and bool(msg.plate)
+                and normalise_plate(msg.plate or "") == normalise_plate(driver.plate))
+
+    async def _pass_gate(self, gate: GateModel, driver: VirtualDriver, station: str, step: str) -> None:
+        """Drive through only when the sign says so for this car and the boom is up (no tailgating)."""
+        await self._wait(lambda: self._signalled(driver, station, step)
+                         and gate.status.position is GatePosition.OPEN)
+        await self._sleep("drive_up")
+        gate.set_safety(True)
+        gate.set_presence(False)
+        await self._sleep("gate_pass")
+        gate.set_safety(False)
+
+    async def drive(self, driver: VirtualDriver) -> None:
+        lane = self.lane.name
+        async with self._entry_lock:
+            await self._wait(lambda: self.at["entry"] is None and not self.lane.entry_gate.status.presence_loop)
+            await self._sleep("drive_up")  # rolls forward once the car ahead has gone
+            driver.arrived = self.clock.monotonic()
+            self.at["entry"] = driver
+            driver.position = "entry"
+            self.camera.show(lane, "entry-camera", driver.plate, driver.seed)
+            self.lane.entry_gate.set_presence(True)
+            await self._pass_gate(self.lane.entry_gate, driver, "entry", "enter")
+            self.camera.clear(lane, "entry-camera")
+            self.at["entry"] = None
+            await self._arrive(driver, "window-1")
+        while True:
+            await self._wait(lambda: self._told_to_move(driver) is not None)
+            target = self._told_to_move(driver)
+            assert target is not None
+            self.at[driver.position or "window-1"] = None
+            driver.position = None
+            self._notify()
+            await self._sleep("drive_between")
+            if target == "exit":
+                break
+            await self._arrive(driver, target)
+        async with self._exit_lock:
+            self.at["exit"] = driver
+            driver.position = "exit"
+            self.camera.show(lane, "exit-camera", driver.plate, driver.seed + 1)
+            self.lane.exit_gate.set_presence(True)
+            await self._pass_gate(self.lane.exit_gate, driver, "exit", "exit_open")
+            self.camera.clear(lane, "exit-camera")
+            self.at["exit"] = None
+            driver.left = self.clock.monotonic()
+        self._notify()
+
+    async def _arrive(self, driver: VirtualDriver, station: str) -> None:
+        await self._wait(lambda: self.at[station] is None)
+        self.at[station] = driver
+        driver.position = station
+        self._notify()
+
+
+@dataclass
+class TrafficSimulator:
+    """Sends ``drivers`` virtual drivers (None: forever) to the lanes of a simulated site."""
+
+    site: SimulatedSite
+    clock: Clock
+    drivers: int | None = None
+    rate_per_hour: float = 30.0
+    seed: int = 1
+    times: HumanTimes = field(default_factory=HumanTimes)
+    sent: list[VirtualDriver] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.lanes = {n: LaneTraffic(sl, self.site.camera, self.clock, random.Random(self.seed + i), self.times)
+                      for i, (n, sl) in enumerate(self.site.lanes.items())}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._runner: asyncio.Task[None] | None = None
+
+    def driver_at(self, lane: str, station: str) -> VirtualDriver | None:
+        return self.lanes[lane].at.get(station)
+
+    def start(self) -> None:
+        self._runner = asyncio.create_task(self._arrivals(), name="traffic")
+
+    async def _arrivals(self) -> None:
+        names = list(self.lanes)
+        number = 0
+        today = self.clock.now().date()
+        while self.drivers is None or number < self.drivers * 1:
+            for lane in names:
+                if self.drivers is not None and number >= self.drivers:
+                    break
+                number += 1
+                driver = make_driver(number, self.rng, today, lane)
+                self.site.registry.add(driver.person)
+                self.sent.append(driver)
+                task = asyncio.create_task(self._drive(driver), name=f"driver-{number}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            gap = self.rng.expovariate(self.rate_per_hour / 3600.0) if self.rate_per_hour > 0 else 0
+            await self.clock.sleep(gap)
+
+    async def _drive(self, driver: VirtualDriver) -> None:
+        try:
+            await self.lanes[driver.lane].drive(driver)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001
+            log.exception("virtual driver %s crashed", driver.number)
+
+    async def stop(self) -> None:
+        await cancel_all([t for t in (self._runner, *self._tasks) if t])
+        for lt in self.lanes.values():
+            lt.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="lajur sim traffic",
+                                 description="Virtual drivers against a running `lajur sim site`: use "
+                                             "`lajur sim site --drivers N` (traffic needs the site's devices "
+                                             "in the same process).")
+    ap.parse_args(argv)
+    print("lajur sim traffic runs inside `lajur sim site --drivers N --speed X`; see --help", flush=True)
+    return 0

@@ -1,0 +1,75 @@
+"""The `lajur` command as users and scripts call it (interfaces.md): real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def lajur(*args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None):
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=cwd or ROOT)
+
+
+@pytest.mark.parametrize("args", [
+    [], ["demo"], ["serve"], ["sim"], ["sim", "site"], ["plate"], ["bench"], ["db"], ["db", "upgrade"],
+])
+def test_help_everywhere(args):
+    r = lajur(*args, "--help")
+    assert r.returncode == 0, r.stderr
+    assert "usage:" in r.stdout
+
+
+def test_python_dash_m_lane_is_the_same_command():
+    r = subprocess.run([sys.executable, "-m", "lane", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "demo" in r.stdout
+
+
+def test_bad_configuration_is_one_clear_line_not_a_traceback(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[timing.budgets]\nparking = 3\n")
+    r = lajur("serve", "--config", str(bad))
+    assert r.returncode == 2
+    assert "unknown stage" in r.stderr and "Traceback" not in r.stderr
+    r = lajur("serve", "--config", str(tmp_path / "missing.toml"))
+    assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unknown_command_is_a_usage_error():
+    r = lajur("fly")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_db_upgrade_creates_the_schema(tmp_path):
+    r = lajur("db", "upgrade", "--url", f"sqlite:///{tmp_path}/x.db")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "x.db").exists()
+
+
+def test_demo_six_drivers_at_120x_ends_within_a_minute_with_a_json_summary(mqtt_broker, tmp_path):
+    started = time.monotonic()
+    r = lajur("demo", "--drivers", "6", "--speed", "120", "--exit-when-done", "--json", "--port", "0",
+              env={"LAJUR_MQTT_URL": mqtt_broker.url}, cwd=tmp_path, timeout=90)
+    wall = time.monotonic() - started
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert wall < 60
+    assert len(summary["visits"]) == 6
+    for v in summary["visits"]:
+        assert v["outcome"] in ("completed", "refused")
+        if v["outcome"] == "refused":
+            assert v["reason"]
+        assert v["seconds"] > 0 and v["plate"]
+        assert set(v["stages"]) >= {"arriving", "verifying", "exiting"}
+        assert all(s >= 0 for s in v["stages"].values())
+    assert any(v["outcome"] == "refused" for v in summary["visits"])
+    assert summary["throughput_per_hour"] > 0 and summary["p95_seconds"] > 0
+    assert "console" in r.stderr.lower()

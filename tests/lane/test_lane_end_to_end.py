@@ -1,0 +1,205 @@
+"""Whole visits through the real transports: gates and printers on pseudo-terminals, the other
+devices over a private Mosquitto, registry and cameras over HTTP, SQLite on disk. Assertions are
+what a person (or the ledger of physical effects) would see."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from cli.compose import Site
+from cli.run import settings_for_simulated_site
+from lane.clock import ScaledClock
+from lane.settings import load_settings
+from simulators.ledger import Ledger
+from simulators.officer import OfficerSimulator
+from simulators.site import SimulatedSite
+from simulators.traffic import HumanTimes, LaneTraffic, VirtualDriver, make_driver
+
+SPEED = 150
+
+
+class Lane:
+    def __init__(self, sim: SimulatedSite, site: Site, clock: ScaledClock, times: HumanTimes) -> None:
+        self.sim, self.site, self.clock = sim, site, clock
+        self.ctl = site.controllers["lane-1"]
+        self.traffic = LaneTraffic(sim.lanes["lane-1"], sim.camera, clock, random.Random(3), times)
+        self.finished: list[dict] = []
+        self.ctl.on_visit_finished.append(self.finished.append)
+        self.officer = OfficerSimulator(lambda _lane: self.ctl.act, site.bus, clock,
+                                        plate_at_entry=lambda _l: (self.traffic.at["entry"].plate
+                                                                   if self.traffic.at["entry"] else None))
+        self.officer.start()
+        self.number = 0
+
+    def driver(self, problem_index: int = 1) -> VirtualDriver:
+        """``problem_index`` 1 → eligible; 3 → expired SIM; 6 → someone else's e-KTP; 9 → old certificate."""
+        self.number += 1
+        d = make_driver(problem_index, random.Random(self.number * 101), self.clock.now().date(), "lane-1")
+        self.sim.registry.add(d.person)
+        return d
+
+    async def run(self, *drivers: VirtualDriver, gap: float = 0.0, timeout: float = 60) -> list[dict]:
+        start = len(self.finished)
+        tasks = []
+        for d in drivers:
+            tasks.append(asyncio.create_task(self.traffic.drive(d)))
+            await self.clock.sleep(gap)
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout)
+        await asyncio.wait_for(self._until(lambda: len(self.finished) >= start + len(drivers)), timeout)
+        return self.finished[start:]
+
+    @staticmethod
+    async def _until(cond) -> None:
+        while not cond():
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def lane(mqtt_broker, tmp_path, request):
+    times = getattr(request, "param", None) or HumanTimes()
+    clock = ScaledClock(SPEED)
+    sim = SimulatedSite(site="test-site", lanes=1, clock=clock, mqtt_url=mqtt_broker.url,
+                        ledger=Ledger(tmp_path / "ledger.jsonl"))
+    await sim.start()
+    settings = settings_for_simulated_site(load_settings(database_url=f"sqlite:///{tmp_path}/lajur.db"), sim)
+    site = Site(settings, clock, poll_interval=0.01)
+    lane = None
+    try:
+        await site.start()
+        lane = Lane(sim, site, clock, times)
+        yield lane
+    finally:
+        if lane:
+            await lane.officer.stop()
+            lane.traffic.close()
+        await site.stop()
+        await sim.stop()
+
+
+def _closed_on_vehicle(ledger: Ledger) -> list[dict]:
+    return [e for e in ledger.effects("gate_closed") if e.get("safety_loop_occupied")]
+
+
+async def test_full_visit_through_real_ports_and_broker(lane):
+    driver = lane.driver()
+    [visit] = await lane.run(driver)
+    assert visit["outcome"] == "completed" and visit["plate"] == driver.plate
+    assert list(visit["stages"]) == ["arriving", "verifying", "paying", "capturing", "printing", "handing_over",
+                                     "exiting"]
+    assert 60 < visit["seconds"] < 900
+    ledger = lane.sim.ledger
+    assert [e["renewal_id"] for e in ledger.effects("card_printed")] == [visit["id"]]
+    [charge] = ledger.effects("charge_made")
+    assert charge["amount"] == (80_000 if driver.person.sim_class == "A" else 75_000)
+    assert [e["kind"] for e in ledger.effects("receipt_printed")] == ["receipt"]
+    assert {e["device"] for e in ledger.effects("gate_opened")} == {"entry-gate", "exit-gate"}
+    assert not _closed_on_vehicle(ledger)
+    store = lane.site.store
+    row = store.get_visit(visit["id"])
+    assert row.outcome == "completed" and row.paid and row.stage == "done"
+    stages = [t.to_stage for t in store.transitions(visit["id"])]
+    assert [s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]] == [
+        "arriving", "verifying", "paying", "capturing", "printing", "handing_over", "exiting", "done"]
+    # state was persisted before side effects: every effect has its intent record, settled
+    effects = {e.kind: e.status for e in store.side_effects(visit["id"])}
+    assert effects["charge"] == "done" and effects["card_print"] == "done" and effects["gate_open"] == "done"
+
+
+@pytest.mark.parametrize("problem,reason", [(3, "sim_expired"), (6, "nik_mismatch"),
+                                            (9, "health_certificate_expired")])
+async def test_ineligible_driver_is_refused_with_reason_and_leaves_by_the_exit(lane, problem, reason):
+    [visit] = await lane.run(lane.driver(problem))
+    assert visit["outcome"] == "refused" and visit["reason"] == reason
+    assert "paying" not in visit["stages"] and "printing" not in visit["stages"]
+    ledger = lane.sim.ledger
+    assert not ledger.effects("card_printed") and not ledger.effects("charge_made")
+    assert [e["kind"] for e in ledger.effects("receipt_printed")] == ["referral"]
+    assert len(ledger.effects("gate_opened")) == 2 and not _closed_on_vehicle(ledger)
+
+
+async def test_several_vehicles_keep_their_order_and_share_the_lane(lane):
+    drivers = [lane.driver(), lane.driver(3), lane.driver(), lane.driver()]
+    seen_together = 0
+
+    def watch(ev):
+        nonlocal seen_together
+        snap = lane.ctl.snapshot()
+        seen_together = max(seen_together, sum(1 for v in snap["stations"].values() if v))
+        ids = [v for v in snap["stations"].values() if v]
+        assert len(ids) == len(set(ids)), "a vehicle in two stations"
+
+    q = lane.site.bus.subscribe()
+
+    async def pump():
+        while True:
+            watch(await q.get())
+
+    pumper = asyncio.create_task(pump())
+    try:
+        visits = await lane.run(*drivers, gap=5, timeout=90)
+    finally:
+        pumper.cancel()
+    assert [v["plate"] for v in visits] == [d.plate for d in drivers], "no overtaking in one lane"
+    assert [v["outcome"] for v in visits] == ["completed", "refused", "completed", "completed"]
+    assert seen_together >= 3, "several vehicles at different windows at once"
+    assert len(lane.sim.ledger.effects("card_printed")) == 3
+    assert not _closed_on_vehicle(lane.sim.ledger)
+
+
+@pytest.mark.parametrize("lane", [HumanTimes(capture=200.0, spread=0.01)], indirect=True)
+async def test_slow_stage_raises_a_budget_alert(lane):
+    [visit] = await lane.run(lane.driver())
+    assert visit["outcome"] == "completed" and visit["stages"]["capturing"] > 120
+    kinds = [(a.kind, a.visit_id) for a in lane.site.store.alerts("lane-1")]
+    assert ("stage_over_budget", visit["id"]) in kinds
+
+
+@pytest.mark.parametrize("lane", [HumanTimes(capture=380.0, tap_ektp=60, pay=90, spread=0.01)], indirect=True)
+async def test_visit_over_ten_minutes_raises_the_louder_alert(lane):
+    [visit] = await lane.run(lane.driver())
+    assert visit["seconds"] > 600
+    alerts = [a for a in lane.site.store.alerts("lane-1") if a.kind == "visit_over_budget"]
+    assert alerts and alerts[0].level == "critical"
+
+
+async def test_printer_fault_holds_the_stage_and_officer_retry_prints_one_card(lane):
+    printer = lane.sim.lanes["lane-1"].card_printer
+    printer.inject_fault("ribbon_out")
+    driver = lane.driver()
+    drive = asyncio.create_task(lane.traffic.drive(driver))
+    def printer_held():
+        return [v for v in lane.ctl.visits.values() if v.state.held and "card-printer" in v.state.held]
+
+    await asyncio.wait_for(Lane._until(printer_held), 60)
+    [held] = printer_held()
+    assert "ribbon_out" in held.state.held and held.state.stage.value == "printing"
+    assert any(a.kind == "device_fault" for a in lane.site.store.alerts("lane-1"))
+    printer.clear_fault("ribbon_out")
+    await lane.ctl.act("retry", actor="siti", role="officer", visit_id=held.id, reason="ribbon replaced")
+    await asyncio.wait_for(drive, 60)
+    await asyncio.wait_for(Lane._until(lambda: lane.finished), 30)
+    assert lane.finished[0]["outcome"] == "completed"
+    assert len(lane.sim.ledger.effects("card_printed")) == 1
+    audit = lane.site.store.audit_log()
+    assert any(a.action == "retry" and a.actor == "siti" and a.reason == "ribbon replaced" for a in audit)
+
+
+async def test_officer_abort_sends_the_vehicle_out_without_a_card(lane):
+    lane.officer._handled.add(("never", "x"))
+    driver = lane.driver()
+    drive = asyncio.create_task(lane.traffic.drive(driver))
+    await asyncio.wait_for(Lane._until(lambda: any(v.state.stage.value == "capturing"
+                                                   for v in lane.ctl.visits.values())), 60)
+    [visit] = list(lane.ctl.visits.values())
+    with pytest.raises(Exception, match="reason"):
+        await lane.ctl.act("abort", actor="siti", role="supervisor", visit_id=visit.id)
+    await lane.ctl.act("abort", actor="siti", role="supervisor", visit_id=visit.id, reason="driver unwell")
+    await asyncio.wait_for(drive, 60)
+    await asyncio.wait_for(Lane._until(lambda: lane.finished), 30)
+    assert lane.finished[0]["outcome"] == "aborted" and lane.finished[0]["reason"] == "driver unwell"
+    assert not lane.sim.ledger.effects("card_printed")
+
+
