@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
+import lane.persistence.accounts  # noqa: F401  (registers the accounts table)
 import lane.persistence.models  # noqa: F401  (registers the tables)
 
 config = context.config

@@ -1,0 +1,117 @@
+"""Daily reports as drive-thru timer systems show them: visits, throughput per hour, per-stage time
+against its goal (today's average, goal-met share) by part of the day, and the share of visits done
+within the 10-minute promise. Durations are the lane clock's (simulated) seconds."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from lane.persistence import Store, VisitRow
+from lane.workflow import STAGE_ORDER
+
+DAY_PARTS = (("morning", 0, 11), ("midday", 11, 14), ("afternoon", 14, 24))
+
+
+def site_timezone() -> ZoneInfo:
+    """The site's local time for "today" and hours (WIB unless ``LAJUR_TIMEZONE`` says otherwise)."""
+    try:
+        return ZoneInfo(os.environ.get("LAJUR_TIMEZONE", "Asia/Jakarta"))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def visits_of_day(store: Store, day: date, lane: str | None = None) -> list[VisitRow]:
+    tz = site_timezone()
+    rows: list[VisitRow] = []
+    for d in (day - timedelta(days=1), day, day + timedelta(days=1)):  # local day spans two UTC days
+        rows.extend(store.visits(lane=lane, day=d, limit=100_000))
+    return [r for r in rows if _local(r.started_at, tz).date() == day]
+
+
+def _local(dt: datetime, tz: ZoneInfo) -> datetime:
+    return dt.astimezone(tz) if dt.tzinfo else dt.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz)
+
+
+def _seconds(row: VisitRow) -> float | None:
+    return round(row.sim_ended - row.sim_started, 1) if row.sim_ended is not None else None
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def _mean(xs: list[float]) -> float | None:
+    return round(sum(xs) / len(xs), 1) if xs else None
+
+
+def _part_of_day(hour: int) -> str:
+    return next(name for name, lo, hi in DAY_PARTS if lo <= hour < hi)
+
+
+def daily_report(rows: list[VisitRow], day: date, budgets: dict[str, float], visit_budget: float) -> dict[str, Any]:
+    tz = site_timezone()
+    ended = [r for r in rows if r.outcome]
+    per_hour = [0] * 24
+    for r in ended:
+        per_hour[_local(r.ended_at or r.started_at, tz).hour] += 1
+    durations = sorted(s for r in ended if (s := _seconds(r)) is not None)
+    completed = [r for r in ended if r.outcome == "completed"]
+    within = [r for r in completed if (s := _seconds(r)) is not None and s <= visit_budget]
+    stages = []
+    for stage in STAGE_ORDER:
+        name = stage.value
+        goal = budgets.get(name)
+        by_part: dict[str, dict[str, Any]] = {}
+        all_times: list[float] = []
+        for part, _lo, _hi in DAY_PARTS:
+            times = [float(r.stage_seconds[name]) for r in ended if name in (r.stage_seconds or {})
+                     and _part_of_day(_local(r.started_at, tz).hour) == part]
+            all_times += times
+            met = sum(1 for t in times if goal is None or t <= goal)
+            by_part[part] = {"visits": len(times), "mean_seconds": _mean(times), "goal_met_pct": _pct(met, len(times))}
+        met_all = sum(1 for t in all_times if goal is None or t <= goal)
+        stages.append({"stage": name, "goal_seconds": goal, "visits": len(all_times),
+                       "mean_seconds": _mean(all_times), "goal_met_pct": _pct(met_all, len(all_times)),
+                       "by_part_of_day": by_part})
+    outcomes: dict[str, int] = {}
+    for r in ended:
+        outcomes[r.outcome or "open"] = outcomes.get(r.outcome or "open", 0) + 1
+    p95 = durations[min(len(durations) - 1, int(0.95 * len(durations)))] if durations else None
+    return {
+        "day": day.isoformat(), "timezone": str(tz), "visits": len(rows), "finished": len(ended),
+        "open": len(rows) - len(ended), "outcomes": outcomes,
+        "throughput_per_hour": [{"hour": h, "visits": n} for h, n in enumerate(per_hour)],
+        "peak_per_hour": max(per_hour),
+        "mean_seconds": _mean(durations), "p95_seconds": p95,
+        "visit_goal_seconds": visit_budget,
+        "within_goal_pct": _pct(len(within), len(completed)),
+        "stages": stages,
+    }
+
+
+CSV_COLUMNS = ["id", "lane", "seq", "plate", "outcome", "reason", "started_local", "seconds", "within_goal",
+               *[s.value for s in STAGE_ORDER]]
+
+
+def visits_csv(rows: list[VisitRow], visit_budget: float) -> str:
+    """One line per visit; no personal data beyond the plate."""
+    tz = site_timezone()
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(CSV_COLUMNS)
+    for r in rows:
+        s = _seconds(r)
+        w.writerow([r.id, r.lane, r.seq, r.plate or "", r.outcome or "", r.reason or "",
+                    _local(r.started_at, tz).strftime("%Y-%m-%d %H:%M:%S"), "" if s is None else s,
+                    "" if s is None or r.outcome != "completed" else ("yes" if s <= visit_budget else "no"),
+                    *[(r.stage_seconds or {}).get(st.value, "") for st in STAGE_ORDER]])
+    return out.getvalue()
+
+
+def today() -> date:
+    return datetime.now(site_timezone()).date()

@@ -1,0 +1,270 @@
+// The officer console: live lanes over a WebSocket, officer actions through the JSON API.
+"use strict";
+(async () => {
+  const { api, toast, el, fmt, plate } = Lajur;
+  const STATIONS = ["entry", "window-1", "window-2", "window-3", "exit"];
+  const STATION_LABEL = { "entry": "Entry", "window-1": "Window 1", "window-2": "Window 2", "window-3": "Window 3", "exit": "Exit" };
+  const me = await Lajur.header("/");
+  const canAct = me.permissions.includes("visit_action");
+  const canGate = me.permissions.includes("gate_override");
+  const canAck = me.permissions.includes("alert_ack");
+
+  const state = { lanes: {}, displays: {}, alerts: [], speed: 1, selected: null };
+  const laneViews = {};  // lane -> {root, stations: {st: {box, shown, signal, slot}}, tbody, rows: {id: row}, chips}
+
+  // ---------------------------------------------------------------- timing colour
+  function level(elapsed, budget) {
+    if (!budget) return "";
+    const r = elapsed / budget;
+    return r >= 1 ? "bad" : r >= 0.75 ? "warn" : "";
+  }
+  function now(v) {
+    // Elapsed times tick locally between events, at the lane clock's speed.
+    const dt = v.ended ? 0 : (performance.now() - v._t0) / 1000 * state.speed;
+    return { elapsed: v.elapsed + dt, stage: v.stage_elapsed + dt };
+  }
+
+  // ---------------------------------------------------------------- sound + flash for alerts
+  let audio = null;
+  document.addEventListener("click", () => { if (!audio && window.AudioContext) audio = new AudioContext(); }, { once: true });
+  function cue(level) {
+    document.body.classList.remove("flash"); void document.body.offsetWidth; document.body.classList.add("flash");
+    if (!audio) return;
+    const beeps = level === "critical" ? [0, 0.25, 0.5] : [0];
+    for (const at of beeps) {
+      const o = audio.createOscillator(), g = audio.createGain();
+      o.frequency.value = level === "critical" ? 880 : 660; g.gain.value = 0.15;
+      o.connect(g); g.connect(audio.destination); o.start(audio.currentTime + at); o.stop(audio.currentTime + at + 0.15);
+    }
+  }
+
+  // ---------------------------------------------------------------- action dialog
+  const dlg = document.getElementById("act-dialog");
+  function ask(title, what, { needPlate = false, plateValue = "", needReason = false } = {}) {
+    return new Promise((resolve) => {
+      document.getElementById("act-title").textContent = title;
+      document.getElementById("act-what").textContent = what;
+      document.getElementById("plate-row").style.display = needPlate ? "" : "none";
+      document.getElementById("act-plate").value = plateValue || "";
+      document.getElementById("act-reason").value = "";
+      document.getElementById("reason-need").textContent = needReason ? "(required)" : "(optional)";
+      const ok = document.getElementById("act-ok"), cancel = document.getElementById("act-cancel");
+      const done = (v) => { ok.onclick = cancel.onclick = null; dlg.close(); resolve(v); };
+      cancel.onclick = () => done(null);
+      ok.onclick = (ev) => {
+        ev.preventDefault();
+        const reason = document.getElementById("act-reason").value.trim();
+        const p = document.getElementById("act-plate").value.trim();
+        if (needReason && reason.length < 3) { toast("Please give a reason (at least 3 characters)."); return; }
+        if (needPlate && !p) { toast("Please type the plate."); return; }
+        done({ reason: reason || null, plate: p || null });
+      };
+      dlg.showModal();
+      (needPlate ? document.getElementById("act-plate") : document.getElementById("act-reason")).focus();
+    });
+  }
+
+  const ACTIONS = [
+    ["confirm_plate", "Plate", "Confirm or correct the plate", (v) => true, { needPlate: true }],
+    ["retry", "Retry", "Retry the held step", (v) => !!v.held, {}],
+    ["take_over", "Take over", "Do the held step by hand", (v) => !!v.held, { needReason: true }],
+    ["reprint", "Reprint", "Reprint the card", (v) => v.stage === "printing" || v.stage === "handing_over", { needReason: true }],
+    ["handed_over", "Handed over", "The card was handed over", (v) => v.stage === "handing_over", {}],
+    ["abort", "Abort", "Stop this renewal; the vehicle leaves by the exit", (v) => v.stage !== "exiting" && !v.outcome, { needReason: true }],
+  ];
+
+  async function visitAction(v, [action, label, what, , opts]) {
+    const ans = await ask(label + " — " + plate(v.plate), what + " (visit " + v.id + ")", { ...opts, plateValue: v.plate });
+    if (!ans) return;
+    try {
+      await api("POST", "/api/v1/visits/" + encodeURIComponent(v.id) + "/actions", { action, reason: ans.reason, plate: ans.plate });
+      toast(label + ": done", true);
+      loadAudit();
+    } catch (e) { toast(label + " refused: " + e.message); }
+  }
+
+  async function gateAction(lane, gate, command) {
+    const ans = await ask((command === "open" ? "Open " : "Close ") + gate, lane + ": manual gate override (audited)", { needReason: true });
+    if (!ans) return;
+    try {
+      await api("POST", `/api/v1/lanes/${lane}/gates/${gate}`, { command, reason: ans.reason });
+      toast(gate + " " + command + ": done", true);
+      loadAudit();
+    } catch (e) { toast(gate + " " + command + " refused: " + e.message); }
+  }
+
+  // ---------------------------------------------------------------- lane views
+  function laneView(name) {
+    if (laneViews[name]) return laneViews[name];
+    document.getElementById("lanes-empty")?.remove();
+    const chips = el("div", { class: "chips" });
+    const gates = canGate ? el("div", { class: "actions" },
+      ["entry-gate", "exit-gate"].flatMap((g) => ["open", "close"].map((c) =>
+        el("button", { class: "small", "data-gate": g, "data-command": c, onclick: () => gateAction(name, g, c) },
+          (c === "open" ? "Open " : "Close ") + g.replace("-gate", ""))))) : null;
+    const stations = {};
+    const strip = el("div", { class: "stations" }, STATIONS.map((st) => {
+      const signal = el("span", { class: "signal" }), shown = el("div", { class: "shown" }), slot = el("div", {});
+      const box = el("div", { class: "station", "data-station": st }, el("div", { class: "name" }, STATION_LABEL[st], signal), slot, shown);
+      stations[st] = { box, signal, shown, slot, key: null };
+      return box;
+    }));
+    const tbody = el("tbody", {});
+    const table = el("table", { class: "visits" }, el("thead", {}, el("tr", {},
+      ["#", "Plate", "Stage", "Stage time", "Visit time", "Actions"].map((h) => el("th", {}, h)))), tbody);
+    const root = el("section", { class: "panel lane", "data-lane": name },
+      el("div", { class: "lane-head" }, el("h2", {}, name), chips, el("span", { style: "flex:1" }), gates), strip, table);
+    document.getElementById("lanes").appendChild(root);
+    return (laneViews[name] = { root, stations, tbody, rows: {}, chips, chipKey: null });
+  }
+
+  function renderDevices(name, devices) {
+    const view = laneView(name);
+    const key = JSON.stringify(devices);
+    if (view.chipKey === key) return;
+    view.chipKey = key;
+    view.chips.replaceChildren(...Object.entries(devices).map(([d, ok]) =>
+      el("span", { class: "chip " + (ok ? "on" : "off"), title: ok ? "online" : "OFFLINE", "data-device": d }, d)));
+  }
+
+  function carKey(v) { return v ? [v.id, v.plate, v.held].join("|") : ""; }
+
+  function renderLane(name) {
+    const lane = state.lanes[name];
+    if (!lane) return;
+    const view = laneView(name);
+    renderDevices(name, lane.devices || {});
+    const visits = Object.values(lane.visits).sort((a, b) => a.seq - b.seq);
+    // stations
+    for (const st of STATIONS) {
+      const s = view.stations[st];
+      const v = visits.find((x) => x.station === st);
+      const key = carKey(v);
+      if (s.key !== key) {
+        s.key = key;
+        s.slot.replaceChildren(v ? el("div", { class: "car", "data-visit": v.id, onclick: () => select(v.id) },
+          el("div", { class: "plate" }, plate(v.plate)), el("div", { class: "t" }, ""),
+          v.held ? el("div", { class: "held-tag" }, "HELD: " + v.held) : null) : el("div", { class: "muted" }, "—"));
+      }
+      if (v) {
+        const t = now(v), car = s.slot.firstChild, lv = level(t.stage, v.stage_budget);
+        car.className = "car " + lv + (v.held ? " held" : "");
+        car.querySelector(".t").textContent = v.stage + " " + fmt(t.stage) + " / " + fmt(v.stage_budget);
+      }
+      const msg = (state.displays[name] || {})[st];
+      s.shown.textContent = msg ? msg.text_id : "";
+      s.signal.className = "signal " + (msg ? msg.signal : "");
+    }
+    // table rows, updated in place so buttons stay put while times tick
+    for (const id of Object.keys(view.rows)) if (!lane.visits[id]) { view.rows[id].tr.remove(); delete view.rows[id]; }
+    for (const v of visits) {
+      let r = view.rows[v.id];
+      if (!r) {
+        const cells = { seq: el("td", { class: "num" }), plate: el("td", {}), stage: el("td", {}),
+          stageT: el("td", { class: "num" }), visitT: el("td", { class: "num" }), acts: el("td", {}) };
+        const buttons = {};
+        const box = el("div", { class: "actions" });
+        if (canAct) for (const a of ACTIONS) {
+          buttons[a[0]] = el("button", { class: "small" + (a[0] === "abort" ? " danger" : ""), "data-action": a[0],
+            onclick: (ev) => { ev.stopPropagation(); visitAction(state.lanes[name].visits[v.id] || v, a); } }, a[1]);
+          box.appendChild(buttons[a[0]]);
+        }
+        cells.acts.appendChild(box);
+        const tr = el("tr", { "data-visit": v.id, onclick: () => select(v.id) }, Object.values(cells));
+        r = view.rows[v.id] = { tr, cells, buttons };
+      }
+      view.tbody.appendChild(r.tr);  // keeps queue order
+      const t = now(v);
+      r.cells.seq.textContent = v.seq;
+      const confLow = v.plate_confidence !== null && v.plate_confidence < 0.8;
+      const plateKey = [v.plate, v.plate_confidence].join("|");
+      if (r.plateKey !== plateKey) {
+        r.plateKey = plateKey;
+        const crop = el("img", { class: "plate-crop", alt: "", src: "/api/v1/visits/" + encodeURIComponent(v.id) + "/plate.jpg" });
+        crop.onerror = () => crop.remove();  // no crop (typed plate, camera down)
+        r.cells.plate.replaceChildren(el("span", { class: "plate-badge" }, plate(v.plate)), crop, " ",
+          el("span", { class: "conf" + (confLow ? " low" : "") }, v.plate_confidence === null || v.plate_confidence === undefined ? "" : Math.round(v.plate_confidence * 100) + "%"));
+      }
+      r.cells.stage.replaceChildren(el("span", { class: "stage" }, v.stage), v.outcome ? " " + v.outcome : "",
+        v.held ? el("div", { class: "held-tag" }, "held: " + v.held) : "");
+      const ls = level(t.stage, v.stage_budget), lv = level(t.elapsed, v.visit_budget);
+      r.cells.stageT.replaceChildren(el("span", { class: "time " + ls }, fmt(t.stage) + " / " + fmt(v.stage_budget)), " ",
+        el("span", { class: "bar " + ls }, el("i", { style: `width:${Math.min(100, 100 * t.stage / (v.stage_budget || 1))}%` })));
+      r.cells.visitT.replaceChildren(el("span", { class: "time " + lv }, fmt(t.elapsed) + " / " + fmt(v.visit_budget)));
+      for (const a of ACTIONS) if (r.buttons[a[0]]) r.buttons[a[0]].disabled = !a[3](v);
+      r.tr.classList.toggle("selected", state.selected === v.id);
+    }
+  }
+
+  function renderAll() { for (const name of Object.keys(state.lanes)) renderLane(name); }
+
+  // ---------------------------------------------------------------- alerts, audit, detail
+  function renderAlerts() {
+    const box = document.getElementById("alerts");
+    if (!state.alerts.length) { box.replaceChildren(el("div", { class: "muted" }, "No alerts.")); return; }
+    box.replaceChildren(...state.alerts.slice(0, 30).map((a) => el("div", {
+      class: "alert " + a.level + (a.acknowledged_by ? " acked" : ""), "data-alert": a.id, "data-kind": a.kind },
+      el("div", {}, a.message),
+      el("div", { class: "meta" }, `${a.lane} · ${a.kind} · ${new Date(a.at).toLocaleTimeString()}`,
+        a.acknowledged_by ? " · ack " + a.acknowledged_by : "", " ",
+        canAck && !a.acknowledged_by && a.id ? el("button", { class: "small", onclick: async () => {
+          try { await api("POST", `/api/v1/alerts/${a.id}/ack`); a.acknowledged_by = me.username; renderAlerts(); loadAudit(); }
+          catch (e) { toast(e.message); } } }, "Ack") : ""))));
+  }
+
+  async function loadAudit() {
+    try {
+      const rows = await api("GET", "/api/v1/audit?limit=25");
+      document.getElementById("audit").replaceChildren(...rows.map((a) => el("div", { "data-audit-action": a.action },
+        new Date(a.at).toLocaleTimeString(), " ", el("b", {}, a.actor), ` (${a.role}) `, el("strong", {}, a.action),
+        a.lane ? " " + a.lane : "", a.visit_id ? " " + a.visit_id : "", a.detail && a.detail.gate ? " " + a.detail.gate : "", a.detail && a.detail.target ? " " + a.detail.target : "",
+        a.detail && a.detail.device ? " " + a.detail.device + (a.detail.fault ? ":" + a.detail.fault : "") : "",
+        a.reason ? " — " + a.reason : "")));
+    } catch (e) { /* the next event retries */ }
+  }
+
+  async function select(id) {
+    state.selected = id;
+    renderAll();
+    try {
+      const v = await api("GET", "/api/v1/visits/" + encodeURIComponent(id));
+      const rows = [["Visit", v.id], ["Plate", plate(v.plate) + (v.plate_confidence != null ? ` (${Math.round(v.plate_confidence * 100)}%)` : "")],
+        ["Stage", v.stage + (v.outcome ? " · " + v.outcome : "") + (v.reason ? " · " + v.reason : "")],
+        [me.sees_personal_data ? "NIK" : "NIK (masked)", v.nik || "—"], ["Name", v.holder_name || "—"],
+        ["SIM class", v.sim_class || "—"], ["Fee", v.fee ? "Rp " + v.fee.toLocaleString("id-ID") : "—"], ["Paid", v.paid ? "yes" : "no"]];
+      document.getElementById("detail").replaceChildren(el("dl", {}, rows.flatMap(([k, val]) => [el("dt", {}, k), el("dd", { "data-field": k }, String(val))])),
+        el("div", { class: "muted", style: "margin-top:6px;font-size:12px" }, (v.transitions || []).slice(-6).map((t) => el("div", {}, `${t.to}${t.note ? " — " + t.note : ""}`))));
+    } catch (e) { toast(e.message); }
+  }
+
+  // ---------------------------------------------------------------- live feed
+  function setVisit(laneName, v) {
+    const lane = state.lanes[laneName] || (state.lanes[laneName] = { lane: laneName, visits: {}, devices: {} });
+    v._t0 = performance.now();
+    if (v.stage === "done") delete lane.visits[v.id]; else lane.visits[v.id] = v;
+  }
+
+  Lajur.live("/ws/live", (msg) => {
+    if (msg.type === "snapshot") {
+      state.speed = msg.speed || 1;
+      for (const lane of msg.lanes) {
+        state.lanes[lane.lane] = { lane: lane.lane, devices: lane.devices, visits: {} };
+        for (const v of lane.visits) setVisit(lane.lane, v);
+      }
+      state.displays = msg.displays || state.displays;
+      if (msg.alerts) { state.alerts = msg.alerts; renderAlerts(); }
+      renderAll();
+    } else if (msg.type === "visit") {
+      setVisit(msg.lane, msg.data); renderLane(msg.lane);
+      if (state.selected === msg.data.id) select(msg.data.id);
+    } else if (msg.type === "display") {
+      (state.displays[msg.lane] = state.displays[msg.lane] || {})[msg.data.station] = msg.data; renderLane(msg.lane);
+    } else if (msg.type === "alert") {
+      state.alerts.unshift({ lane: msg.lane, ...msg.data }); renderAlerts(); cue(msg.data.level);
+    } else if (msg.type === "audit") {
+      loadAudit();
+    }
+  });
+  loadAudit();
+  setInterval(renderAll, 500);  // local clock tick only; no network
+})();

@@ -1,0 +1,36 @@
+// Driver display: what the lane controller shows at this station, live. No personal data beyond the plate.
+"use strict";
+(() => {
+  const [, , lane, station] = location.pathname.split("/").map(decodeURIComponent);
+  const NAMES = { "entry": ["PINTU MASUK", "Entry"], "window-1": ["LOKET 1", "Window 1 · verification & payment"],
+    "window-2": ["LOKET 2", "Window 2 · photo & fingerprint"], "window-3": ["LOKET 3", "Window 3 · card"],
+    "exit": ["PINTU KELUAR", "Exit"] };
+  const $ = (id) => document.getElementById(id);
+  const [sid, sen] = NAMES[station] || [station, ""];
+  $("station-id").textContent = sid; $("station-en").textContent = sen;
+  $("lane").textContent = "Lajur " + lane.replace("lane-", "") + " · " + station;
+
+  function rupiah(n) { return "Rp " + String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "."); }
+
+  function show(m) {
+    if (!m) return;
+    $("text-id").textContent = m.text_id; $("text-en").textContent = m.text_en;
+    $("signal").className = "light " + (m.signal || "");
+    $("plate").hidden = !m.plate; $("plate").textContent = m.plate || "";
+    const fee = m.step === "pay" && m.fee;
+    $("fee").hidden = !fee; $("fee").textContent = fee ? rupiah(m.fee) : "";
+    // The fee is shown big on its own; keep the sentence short.
+    if (fee) { $("text-id").textContent = m.text_id.split(":")[0]; $("text-en").textContent = m.text_en.split(":")[0]; }
+    document.body.dataset.step = m.step;
+  }
+
+  let delay = 500;
+  function connect() {
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host +
+      "/ws/display/" + encodeURIComponent(lane) + "/" + encodeURIComponent(station));
+    ws.onopen = () => { delay = 500; $("conn").classList.add("on"); };
+    ws.onmessage = (ev) => { const msg = JSON.parse(ev.data); if (msg.type === "display") show(msg.data); };
+    ws.onclose = () => { $("conn").classList.remove("on"); setTimeout(connect, delay); delay = Math.min(delay * 2, 10000); };
+  }
+  connect();
+})();

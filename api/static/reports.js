@@ -1,0 +1,70 @@
+// Reports: one day's visits, throughput per hour and stage times as inline SVG charts; CSV export.
+"use strict";
+(async () => {
+  const { api, toast, el, fmt } = Lajur;
+  await Lajur.header("/reports");
+  const SVG = "http://www.w3.org/2000/svg";
+  const svg = (tag, attrs, ...kids) => { const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v); kids.forEach((k) => e.appendChild(typeof k === "string" ? document.createTextNode(k) : k)); return e; };
+  const dayInput = document.getElementById("day"), laneSel = document.getElementById("lane");
+  try { for (const l of await api("GET", "/api/v1/lanes")) laneSel.appendChild(el("option", { value: l.lane }, l.lane)); } catch (e) { /* none */ }
+
+  function pctClass(p) { return p === null ? "" : p >= 90 ? "goal-ok" : p >= 70 ? "goal-warn" : "goal-bad"; }
+  function kpi(label, value, cls) { return el("div", { class: "kpi" }, el("div", { class: "v " + (cls || "") }, value), el("div", { class: "l" }, label)); }
+
+  function hoursChart(rows) {
+    const step = Math.max(1, Math.ceil(Math.max(...rows.map((r) => r.visits)) / 4)), max = step * 4;
+    const W = 960, H = 200, pad = 28, bw = (W - pad * 2) / 24;
+    const g = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img", "aria-label": "visits per hour", id: "hours-chart" });
+    for (let i = 0; i <= 4; i++) { const y = H - pad - (H - pad * 2) * i / 4;
+      g.appendChild(svg("line", { x1: pad, x2: W - pad, y1: y, y2: y, stroke: "#2c3d63" }));
+      g.appendChild(svg("text", { x: 2, y: y + 4 }, String(step * i))); }
+    rows.forEach((r, i) => { const h = (H - pad * 2) * r.visits / max, x = pad + i * bw;
+      g.appendChild(svg("rect", { x: x + 2, y: H - pad - h, width: bw - 4, height: h, fill: "#38bdf8", rx: 2 }, svg("title", {}, `${r.hour}:00 — ${r.visits} visits`)));
+      g.appendChild(svg("text", { x: x + bw / 2 - 6, y: H - 8 }, String(r.hour).padStart(2, "0"))); });
+    return g;
+  }
+
+  function stagesChart(stages) {
+    const W = 960, rowH = 26, H = stages.length * rowH + 30, left = 120;
+    const max = Math.max(1, ...stages.map((s) => Math.max(s.goal_seconds || 0, s.mean_seconds || 0))) * 1.1;
+    const sx = (v) => left + (W - left - 20) * v / max;
+    const g = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img", "aria-label": "stage times", id: "stages-chart" });
+    stages.forEach((s, i) => { const y = 10 + i * rowH, m = s.mean_seconds || 0, over = s.goal_seconds && m > s.goal_seconds;
+      g.appendChild(svg("text", { x: 4, y: y + 15 }, s.stage));
+      g.appendChild(svg("rect", { x: left, y: y + 3, width: Math.max(0, sx(m) - left), height: rowH - 8, fill: over ? "#ef4444" : "#22c55e", rx: 3 },
+        svg("title", {}, `${s.stage}: average ${fmt(s.mean_seconds)} (goal ${fmt(s.goal_seconds)})`)));
+      if (s.goal_seconds) g.appendChild(svg("line", { x1: sx(s.goal_seconds), x2: sx(s.goal_seconds), y1: y, y2: y + rowH - 2, stroke: "#facc15", "stroke-width": 3 }));
+      g.appendChild(svg("text", { x: sx(m) + 6, y: y + 15 }, s.mean_seconds === null ? "no data" : fmt(m))); });
+    g.appendChild(svg("text", { x: left, y: H - 4 }, "bars: today's average · yellow line: goal (budget)"));
+    return g;
+  }
+
+  async function load() {
+    const q = new URLSearchParams();
+    if (dayInput.value) q.set("day", dayInput.value);
+    if (laneSel.value) q.set("lane", laneSel.value);
+    let r;
+    try { r = await api("GET", "/api/v1/reports/daily?" + q); } catch (e) { toast(e.message); return; }
+    if (!dayInput.value) dayInput.value = r.day;
+    document.getElementById("csv").href = "/api/v1/reports/daily.csv?" + new URLSearchParams({ day: r.day, ...(laneSel.value ? { lane: laneSel.value } : {}) });
+    document.getElementById("tz").textContent = "times in " + r.timezone;
+    const o = r.outcomes || {};
+    document.getElementById("kpis").replaceChildren(
+      kpi("visits", String(r.visits)), kpi("completed", String(o.completed || 0)), kpi("refused", String(o.refused || 0)),
+      kpi("aborted", String(o.aborted || 0)),
+      kpi("within " + Math.round(r.visit_goal_seconds / 60) + " min", r.within_goal_pct === null ? "–" : r.within_goal_pct + "%", pctClass(r.within_goal_pct)),
+      kpi("average visit", fmt(r.mean_seconds)), kpi("p95 visit", fmt(r.p95_seconds)), kpi("peak / hour", String(r.peak_per_hour)));
+    document.getElementById("hours").replaceChildren(hoursChart(r.throughput_per_hour));
+    document.getElementById("stages").replaceChildren(stagesChart(r.stages));
+    const part = (p) => p.visits ? `${fmt(p.mean_seconds)} · ${p.goal_met_pct}%` : "–";
+    document.querySelector("#stage-table tbody").replaceChildren(...r.stages.map((s) => el("tr", {},
+      el("td", {}, s.stage), el("td", { class: "num" }, fmt(s.goal_seconds)), el("td", { class: "num" }, fmt(s.mean_seconds)),
+      el("td", { class: "num " + pctClass(s.goal_met_pct) }, s.goal_met_pct === null ? "–" : s.goal_met_pct + "%"),
+      el("td", { class: "num" }, part(s.by_part_of_day.morning)), el("td", { class: "num" }, part(s.by_part_of_day.midday)),
+      el("td", { class: "num" }, part(s.by_part_of_day.afternoon)))));
+  }
+  dayInput.addEventListener("change", load); laneSel.addEventListener("change", load);
+  document.getElementById("today").addEventListener("click", () => { dayInput.value = ""; load(); });
+  load();
+})();

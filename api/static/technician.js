@@ -1,0 +1,81 @@
+// Technician page: device availability and counters (live), test commands, simulator faults.
+"use strict";
+(async () => {
+  const { api, toast, el } = Lajur;
+  const me = await Lajur.header("/technician");
+  const canTest = me.permissions.includes("device_test");
+  const canFault = me.fault_injection && me.permissions.includes("fault_inject");
+  if (!canFault) document.getElementById("fault-head").textContent = me.fault_injection ? "Simulator fault (technician)" : "";
+  const FAULTS = {
+    "entry-gate": ["stuck", "slow", "loop_stuck", "offline", "noise"], "exit-gate": ["stuck", "slow", "loop_stuck", "offline", "noise"],
+    "card-printer": ["ribbon_out", "card_jam", "cover_open", "hopper_empty", "offline"],
+    "receipt-printer": ["paper_out", "paper_near_end", "cover_open", "offline"],
+    "payment": ["declined", "timeout", "offline"], "biometric": ["fail", "timeout", "offline"],
+    "card-reader": ["unreadable", "timeout", "offline"], "entry-camera": ["blurred", "blank", "no_plate", "down"],
+    "exit-camera": ["blurred", "blank", "no_plate", "down"] };
+  const rows = {};
+
+  async function test(d, command) {
+    const reason = window.prompt(`${command} ${d.name} on ${d.lane}: reason (audited)`, "technician test");
+    if (!reason) return;
+    try { const r = await api("POST", `/api/v1/lanes/${d.lane}/devices/${d.name}/test`, { command, reason });
+      toast(`${d.name} ${command}: ok` + (r.device.status ? " · " + JSON.stringify(r.device.status) : ""), true); loadEvents(); }
+    catch (e) { toast(`${d.name} ${command}: ${e.message}`); }
+  }
+  async function fault(d, select, active) {
+    try { await api("POST", `/api/v1/lanes/${d.lane}/devices/${d.name}/faults`, { fault: select.value, active, reason: "technician page" });
+      toast(`${d.name}: ${select.value} ${active ? "injected" : "cleared"}`, true); }
+    catch (e) { toast(e.message); }
+  }
+  function counters(d) {
+    const parts = Object.entries(d.counters || {}).map(([k, v]) => `${k} ${v}`);
+    if (d.status && typeof d.status === "object") {
+      for (const k of ["position", "presence_loop", "safety_loop", "faults"]) if (k in d.status) parts.push(`${k} ${JSON.stringify(d.status[k])}`);
+    }
+    if (d.state) {
+      const { v, ts, ...rest } = d.state;
+      if (ts) parts.push("last message " + new Date(ts).toLocaleTimeString());
+      const brief = Object.entries(rest).filter(([, x]) => typeof x !== "object").map(([k, x]) => `${k} ${x}`).join(", ");
+      if (brief) parts.push(brief.slice(0, 90));
+    }
+    return parts.join(" · ") || "—";
+  }
+  function render(devices) {
+    const tbody = document.querySelector("#devices tbody");
+    for (const d of devices) {
+      const key = d.lane + "/" + d.name;
+      let r = rows[key];
+      if (!r) {
+        const testCell = el("td", {}), faultCell = el("td", {});
+        if (canTest) {
+          const cmds = d.name.endsWith("-gate") ? ["open", "close", "status"] : ["status"];
+          testCell.appendChild(el("div", { class: "actions" }, cmds.map((c) => el("button", { class: "small", onclick: () => test(d, c) }, c))));
+        }
+        if (canFault && FAULTS[d.name]) {
+          const sel = el("select", {}, FAULTS[d.name].map((f) => el("option", { value: f }, f)));
+          faultCell.appendChild(el("div", { class: "actions" }, sel,
+            el("button", { class: "small danger", onclick: () => fault(d, sel, true) }, "inject"),
+            el("button", { class: "small", onclick: () => fault(d, sel, false) }, "clear")));
+        }
+        r = rows[key] = { tr: el("tr", { "data-device": key }, el("td", {}, d.lane), el("td", {}, d.name), el("td", {}), el("td", {}), el("td", {}), testCell, faultCell) };
+        tbody.appendChild(r.tr);
+      }
+      const c = r.tr.children;
+      c[2].textContent = d.transport + (d.address ? " · " + d.address : "");
+      c[3].replaceChildren(el("span", { class: "chip " + (d.online ? "on" : "off") }, d.online ? "online" : "OFFLINE"));
+      c[4].textContent = counters(d);
+    }
+  }
+  async function loadEvents() {
+    try { const evs = await api("GET", "/api/v1/devices/events?limit=30");
+      document.getElementById("events").replaceChildren(...evs.map((e) => el("div", {}, new Date(e.at).toLocaleTimeString(), " ",
+        el("b", {}, e.lane + "/" + e.device), " " + e.kind + " ", JSON.stringify(e.detail).slice(0, 140))));
+    } catch (e) { /* shown next time */ }
+  }
+  render(await api("GET", "/api/v1/devices"));
+  loadEvents();
+  Lajur.live("/ws/live?devices=1", (msg) => {
+    if (msg.type === "snapshot" && msg.device_details) render(msg.device_details);
+    if (msg.type === "alert" && msg.data.kind === "device_fault") loadEvents();
+  });
+})();

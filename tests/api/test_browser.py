@@ -1,0 +1,180 @@
+"""The console in a real browser (headless Chromium via Playwright) against a live simulated lane:
+gates and printers on pseudo-terminals, the other devices over a private broker, the API served by
+uvicorn exactly as ``lajur demo`` serves it. An officer logs in, watches a visit move through the
+stages, overrides (abort with a reason, close a gate with a reason) and finds both in the audit log;
+the driver display follows the same visit with no login."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+
+import pytest
+
+from api.accounts_cli import add_user
+from cli.compose import Site
+from cli.run import settings_for_simulated_site
+from lane.clock import ScaledClock
+from lane.settings import load_settings
+from simulators.ledger import Ledger
+from simulators.officer import OfficerSimulator
+from simulators.site import SimulatedSite
+from simulators.traffic import HumanTimes, LaneTraffic, make_driver
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SPEED = 40
+PASSWORD = "browser-test-pw"
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)",
+                allow_module_level=True)
+playwright_api = pytest.importorskip("playwright.async_api", reason="browser tests need playwright (pip)")
+
+
+@pytest.fixture
+async def live(mqtt_broker, tmp_path):
+    """A running one-lane site with its console; yields (url, site, traffic, clock)."""
+    clock = ScaledClock(SPEED)
+    sim = SimulatedSite(site="test-site", lanes=1, clock=clock, mqtt_url=mqtt_broker.url,
+                        ledger=Ledger(tmp_path / "ledger.jsonl"))
+    await sim.start()
+    settings = settings_for_simulated_site(load_settings(database_url=f"sqlite:///{tmp_path}/lajur.db"), sim)
+    site = Site(settings, clock, poll_interval=0.01)
+    officer = traffic = None
+    try:
+        await site.start()
+        url = site.serve_api("127.0.0.1", 0)
+        add_user(site.store, "siti", "supervisor", PASSWORD)
+        # A slow photo station keeps the visit at window 2 long enough to act on it.
+        traffic = LaneTraffic(sim.lanes["lane-1"], sim.camera, clock, random.Random(5),
+                              HumanTimes(capture=900.0, spread=0.01))
+        officer = OfficerSimulator(lambda _lane: site.controllers["lane-1"].act, site.bus, clock,
+                                   plate_at_entry=lambda _l: traffic.at["entry"].plate if traffic.at["entry"] else None)
+        officer.start()
+        driver = make_driver(1, random.Random(11), clock.now().date(), "lane-1")
+        sim.registry.add(driver.person)
+        yield url, site, traffic, driver
+    finally:
+        if officer:
+            await officer.stop()
+        if traffic:
+            traffic.close()
+        await site.stop()
+        await sim.stop()
+
+
+@pytest.fixture
+async def browser():
+    async with playwright_api.async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+def _spaced(plate: str) -> str:
+    import re
+
+    m = re.fullmatch(r"([A-Z]{1,2})(\d{1,4})([A-Z]{0,3})", plate)
+    return " ".join(p for p in m.groups() if p) if m else plate
+
+
+async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_log(live, browser):
+    url, site, traffic, driver = live
+    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    # Log in (the console redirects anonymous visitors to the login page).
+    await page.goto(url + "/")
+    assert "/login" in page.url
+    await page.fill("#username", "siti")
+    await page.fill("#password", "wrong password")
+    await page.click("#login-submit")
+    await page.wait_for_selector("#login-error:has-text('wrong')")
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-submit")
+    await page.wait_for_url(url + "/")
+    await page.wait_for_selector("section.lane[data-lane='lane-1']")
+    assert "siti" in await page.inner_text("#who")
+
+    display = await browser.new_page(viewport={"width": 1280, "height": 720})
+    await display.goto(url + "/display/lane-1/window-2")
+
+    # A driver arrives; the console shows the vehicle moving through the stages without a reload.
+    drive = asyncio.create_task(traffic.drive(driver))
+    try:
+        row = page.locator("tr[data-visit]").first
+        await row.wait_for(timeout=20_000)
+        visit_id = await row.get_attribute("data-visit")
+        seen: list[str] = []
+        for stage in ("verifying", "capturing"):
+            await page.wait_for_selector(f"tr[data-visit='{visit_id}'] .stage:text-is('{stage}')", timeout=30_000)
+            seen.append(stage)
+        assert seen == ["verifying", "capturing"]
+        plate = _spaced(driver.plate)
+        assert plate in await page.inner_text(f"tr[data-visit='{visit_id}']")
+        station = page.locator(".station[data-station='window-2'] .car")
+        assert plate in await station.inner_text()
+
+        # The driver display at window 2 shows the plate and the step, live, without a login.
+        await display.wait_for_selector(f"#plate:has-text('{plate}')", timeout=10_000)
+        assert "Foto" in await display.inner_text("#text-id")
+        assert "Photo" in await display.inner_text("#text-en")
+
+        # Abort needs a reason: the dialog refuses an empty one, then the abort goes through.
+        await page.click(f"tr[data-visit='{visit_id}'] button[data-action='abort']")
+        await page.click("#act-ok")
+        await page.wait_for_selector("#toast:has-text('reason')")
+        await page.fill("#act-reason", "driver felt unwell")
+        await page.click("#act-ok")
+        await page.wait_for_selector("#toast:has-text('Abort: done')")
+        await page.wait_for_selector("#audit :text('driver felt unwell')", timeout=10_000)
+        audit_line = await page.inner_text("#audit div[data-audit-action='abort']")
+        assert "siti" in audit_line and "(supervisor)" in audit_line
+
+        # The vehicle leaves by the exit; the console drops it when it is gone.
+        await page.wait_for_selector(f"tr[data-visit='{visit_id}'] .stage:text-is('exiting')", timeout=20_000)
+        await asyncio.wait_for(drive, 60)
+        await page.wait_for_selector(f"tr[data-visit='{visit_id}']", state="detached", timeout=20_000)
+    finally:
+        if not drive.done():
+            drive.cancel()
+    row_db = site.store.get_visit(visit_id)
+    assert row_db.outcome == "aborted" and row_db.reason == "driver felt unwell"
+
+    # A gate override with a reason is audited too.
+    await page.click("section.lane[data-lane='lane-1'] button[data-gate='exit-gate'][data-command='close']")
+    await page.fill("#act-reason", "boom check after abort")
+    await page.click("#act-ok")
+    await page.wait_for_selector("#toast:has-text('exit-gate close: done')")
+    await page.wait_for_selector("#audit :text('boom check after abort')", timeout=10_000)
+    entries = [(a.actor, a.role, a.action, a.reason) for a in site.store.audit_log()]
+    assert ("siti", "supervisor", "abort", "driver felt unwell") in entries
+    assert ("siti", "supervisor", "close_gate", "boom check after abort") in entries
+    assert not errors, errors
+
+
+async def test_reports_and_technician_pages_render_in_the_browser(live, browser):
+    url, site, _traffic, _driver = live
+    page = await browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(url + "/login?next=/reports")
+    await page.fill("#username", "siti")
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-submit")
+    await page.wait_for_url(url + "/reports")
+    await page.wait_for_selector("#hours-chart rect", state="attached")
+    await page.wait_for_selector("#stages-chart")
+    assert "visits" in (await page.inner_text("#kpis")).lower()
+    href = await page.get_attribute("#csv", "href")
+    csv = await page.request.get(url + href)
+    assert csv.status == 200 and csv.text and (await csv.text()).startswith("id,lane,seq,plate")
+    await page.goto(url + "/technician")
+    await page.wait_for_selector("tr[data-device='lane-1/entry-gate'] .chip.on", timeout=10_000)
+    assert not errors, errors
