@@ -18,14 +18,14 @@ run: $(STAMP)
 	$(BIN)/lajur demo
 
 test: $(STAMP)
-	$(BIN)/ruff check .
+	$(BIN)/ruff check --no-cache .
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/lajur bench lane
 
 lint: $(STAMP)
-	$(BIN)/ruff check .
+	$(BIN)/ruff check --no-cache .
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -100,8 +100,11 @@ class LaneTraffic:
         lane.card_reader.supplier = self._supply_card
         lane.payment.payer = self._pay
         lane.biometric.capturer = self._capture
+        self._told: dict[str, str] = {}
+        """plate -> where its driver was told to go; a person reads the sign when it lights up, so an
+        instruction is remembered even if the next car's message replaces it a moment later."""
         for d in lane.displays.values():
-            self._removers.append(d.add_listener(lambda _m: self._notify()))
+            self._removers.append(d.add_listener(self._on_display))
         for g in (lane.entry_gate, lane.exit_gate):
             self._removers.append(g.add_listener(lambda _s: self._notify()))
 
@@ -153,13 +156,13 @@ class LaneTraffic:
         d = self.lane.displays.get(station)
         return d.shown if d else None
 
+    def _on_display(self, msg: DisplayMessage) -> None:
+        if msg.signal is Signal.GREEN and msg.plate and msg.step in MOVES:
+            self._told[normalise_plate(msg.plate)] = MOVES[msg.step]
+        self._notify()
+
     def _told_to_move(self, driver: VirtualDriver) -> str | None:
-        msg = self._display(driver.position or "")
-        if msg is None or msg.signal is not Signal.GREEN or not msg.plate:
-            return None
-        if normalise_plate(msg.plate) != normalise_plate(driver.plate):
-            return None
-        return MOVES.get(msg.step)
+        return self._told.get(normalise_plate(driver.plate))
 
     def _signalled(self, driver: VirtualDriver, station: str, step: str) -> bool:
         msg = self._display(station)
@@ -192,8 +195,7 @@ class LaneTraffic:
             await self._arrive(driver, "window-1")
         while True:
             await self._wait(lambda: self._told_to_move(driver) is not None)
-            target = self._told_to_move(driver)
-            assert target is not None
+            target = self._told.pop(normalise_plate(driver.plate))
             self.at[driver.position or "window-1"] = None
             driver.position = None
             self._notify()
