@@ -80,6 +80,16 @@ class Topics:
     def event(self) -> str:
         return f"{self.root}/event"
 
+    @property
+    def control(self) -> str:
+        """Simulators only: run-time fault injection (``{"v":1,"fault":NAME,"active":true}``)."""
+        return f"{self.root}/control"
+
+    @property
+    def control_ack(self) -> str:
+        """Simulators only: the answer to a control message (``{fault, active, ok, error, faults}``)."""
+        return f"{self.root}/control/ack"
+
     def for_device(self, device: str) -> Topics:
         """Same site and lane, another device."""
         return Topics(self.site, self.lane, device)
@@ -190,6 +200,27 @@ def decode_event(payload: bytes) -> dict[str, Any]:
     body = decode(payload, EVENT_FIELDS)
     field_str(body, "type")
     return body
+
+
+# ---------------------------------------------------------------- simulator control
+def decode_control(payload: bytes) -> tuple[str, bool]:
+    """``(fault, active)`` of a simulator control message ``{"v":1,"fault":NAME,"active":bool}``.
+
+    ``ts`` is optional here: technicians type these by hand with ``mosquitto_pub``.
+    """
+    try:
+        body = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ProtocolError(f"not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ProtocolError("control payload must be a JSON object")
+    if body.get("v") != VERSION or isinstance(body.get("v"), bool):
+        raise ProtocolError(f"unsupported version {body.get('v')!r}")
+    fault = field_str(body, "fault")
+    active = body.get("active", True)
+    if not isinstance(active, bool):
+        raise ProtocolError("field 'active' must be a boolean")
+    return fault, active
 
 
 # ---------------------------------------------------------------- malformed payloads

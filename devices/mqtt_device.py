@@ -14,18 +14,24 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from devices import mqtt_codec as codec
 from devices.mqtt_codec import MalformedCounter, Topics
 from devices.transport.mqtt import MqttClient, Will
 from lane.clock import Clock, SystemClock
 from lane.errors import DeviceError, DeviceFault, DeviceOffline, DeviceTimeout, ProtocolError
-from simulators.ledger import Ledger
 
 log = logging.getLogger(__name__)
 
 EventPredicate = Callable[[dict[str, Any]], bool]
+
+
+class EffectLedger(Protocol):
+    """Where a simulator records the physical effects it saw (``simulators.ledger.Ledger``); a protocol
+    so that ``devices`` does not import ``simulators``."""
+
+    def record(self, lane: str, device: str, effect: str, **fields: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -295,7 +301,7 @@ class MqttDeviceSimulator:
         *,
         clock: Clock | None = None,
         lane: str = "lane-1",
-        ledger: Ledger | None = None,
+        ledger: EffectLedger | None = None,
         name: str | None = None,
     ) -> None:
         self.client = client
@@ -320,6 +326,7 @@ class MqttDeviceSimulator:
         """Subscribe to commands and announce ourselves; the client is started by its owner."""
         self._unsubscribe = [
             self.client.subscribe(self.topics.cmd, self._on_command),
+            self.client.subscribe(self.topics.control, self._on_control),
             self.client.add_connection_listener(self._on_link),
         ]
         await self._announce()
@@ -415,6 +422,29 @@ class MqttDeviceSimulator:
             self._acked.popitem(last=False)
         await self.client.publish(self.topics.ack, codec.encode(reply), qos=1)
 
+    async def _on_control(self, topic: str, payload: bytes, retained: bool) -> None:
+        """Run-time fault injection by a technician or a test: ``{"v":1,"fault":NAME,"active":bool}``.
+
+        Answered on ``<root>/control/ack`` with ``ok``/``error`` and the faults now active. Works
+        while the ``offline`` fault is active, so a technician can bring the device back.
+        """
+        if retained:  # a stale retained control message must not inject a fault on every start
+            log.info("%s: ignoring retained control message", self.name)
+            return
+        try:
+            fault, active = codec.decode_control(payload)
+        except ProtocolError as exc:
+            self.malformed_counter.record(topic, payload, exc)
+            return
+        error: str | None = None
+        try:
+            await self.set_fault(fault, active)
+        except ValueError as exc:
+            error = str(exc)
+        reply = {"fault": fault, "active": active, "ok": error is None, "error": error,
+                 "faults": sorted(self.faults)}
+        await self.client.publish(self.topics.control_ack, codec.encode(reply), qos=1)
+
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
@@ -428,46 +458,4 @@ __all__ = [
     "MqttDeviceSimulator",
     "device_will",
     "simulator_client",
-    "simulator_main",
 ]
-
-
-def simulator_main(
-    sim_cls: type[MqttDeviceSimulator],
-    device: str,
-    argv: list[str] | None = None,
-    setup: Callable[[Any], None] | None = None,
-) -> None:
-    """Run one simulator standalone against a given broker, for technicians on site."""
-    import argparse
-
-    from lane.clock import ScaledClock
-
-    parser = argparse.ArgumentParser(description=f"Lajur {device} simulator (MQTT)")
-    parser.add_argument("--url", default="mqtt://127.0.0.1:1883", help="broker URL")
-    parser.add_argument("--site", default="dev")
-    parser.add_argument("--lane", default="lane-1")
-    parser.add_argument("--device", default=device)
-    parser.add_argument("--speed", type=float, default=1.0, help="simulated time speed-up")
-    args = parser.parse_args(argv)
-
-    async def run() -> None:
-        topics = Topics(args.site, args.lane, args.device)
-        client = simulator_client(args.url, topics)
-        sim = sim_cls(client, topics, clock=ScaledClock(args.speed), lane=args.lane)
-        if setup is not None:
-            setup(sim)
-        await client.start()
-        await sim.start()
-        print(f"{args.device} simulator on {args.url} at {topics.root}", flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await sim.stop()
-            await client.stop()
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        pass

@@ -89,7 +89,14 @@ class BiometricSimulator(MqttDeviceSimulator):
         await self.publish_event(event.pop("type"), **event)
 
 
-if __name__ == "__main__":  # pragma: no cover - technicians' tool
-    from devices.mqtt_device import simulator_main
+def main(argv: list[str] | None = None) -> int:
+    """``lajur sim biometric --url mqtt://broker:1883 [--fault fail]``: serve until Ctrl-C."""
+    from simulators.standalone import simulator_main
 
-    simulator_main(BiometricSimulator, codec.DEVICE)
+    return simulator_main(BiometricSimulator, codec.DEVICE, argv, prog="lajur sim biometric")
+
+
+if __name__ == "__main__":  # pragma: no cover - technicians' tool
+    import sys
+
+    sys.exit(main())

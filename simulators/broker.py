@@ -25,14 +25,43 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+MQTT_PORT = 1883
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Nobody listens on ``host:port`` right now (we could bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def mosquitto_sub_command(url: str, topic: str = "lajur/#") -> str:
+    """The command line that shows everything the lanes say on the broker at ``url``."""
+    from devices.transport.mqtt import BrokerAddress
+
+    address = BrokerAddress.parse(url)
+    auth = f" -u {address.username} -P '…'" if address.username else ""
+    tls = " --capath /etc/ssl/certs" if address.tls else ""
+    return f"mosquitto_sub -h {address.host} -p {address.port}{auth}{tls} -t '{topic}' -v"
+
+
 class EmbeddedBroker:
-    """amqtt on ``host:port`` (``port=0`` picks a free port, kept across restarts)."""
+    """amqtt on ``host:port``, the port kept across restarts.
+
+    ``port=None`` (the default) takes the standard 1883 when it is free, so ``mosquitto_sub -t 'lajur/#'``
+    sees a demo without options, else a free port; ``port=0`` always picks a free port (tests).
+    """
 
     persistent = False
     """Sessions and retained messages do not survive :meth:`stop`/:meth:`start`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.host = host
+        if port is None:
+            port = MQTT_PORT if port_is_free(host, MQTT_PORT) else 0
         self.port = port or free_port(host)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import threading
-import time
 from dataclasses import dataclass
 
 import cv2
@@ -139,9 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     sim.inject_fault(args.lane, args.camera, args.fault)
     sim.start(args.host, args.port)
     print(f"camera simulator: {sim.snapshot_url(args.lane, args.camera)}", flush=True)
+    from simulators.standalone import serve_stdin_faults
+
     try:
-        while True:
-            time.sleep(3600)
+        serve_stdin_faults(args.camera, FAULTS,
+                           lambda fault: sim.inject_fault(args.lane, args.camera, fault or "none"))
     except KeyboardInterrupt:
         sim.stop()
     return 0

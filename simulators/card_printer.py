@@ -168,12 +168,16 @@ class CardPrinterSimulator:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m simulators.card_printer [--port P] [--fault F]``: print the port, serve until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="python -m simulators.card_printer", description=main.__doc__)
+    """``lajur sim printer [--port P] [--fault F] [--mqtt URL]``: print the port, serve until Ctrl-C."""
+    from simulators.standalone import FaultControl, add_control_arguments, start_control, wait_until_stopped
+
+    parser = argparse.ArgumentParser(prog="lajur sim printer", description=main.__doc__)
     parser.add_argument("--port", help="serve on this port instead of a new pseudo-terminal")
-    parser.add_argument("--fault", action="append", default=[], choices=sorted(CARD_PRINTER_FAULTS))
+    parser.add_argument("--fault", action="append", default=[], choices=sorted(CARD_PRINTER_FAULTS),
+                        help="start with this fault (repeatable)")
     parser.add_argument("--print-seconds", type=float, default=3.0)
     parser.add_argument("--ledger", help="append physical effects to this JSON-lines file")
+    add_control_arguments(parser, "card-printer")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -183,10 +187,14 @@ def main(argv: list[str] | None = None) -> int:
         for fault in args.fault:
             sim.inject_fault(fault)
         await sim.start()
-        print(sim.port_path, flush=True)
+        print(f"{args.device} simulator on {sim.port_path}", flush=True)
+        control = FaultControl(args.device, CARD_PRINTER_FAULTS, sim.inject_fault, sim.clear_fault,
+                               lambda: sim.faults)
+        await start_control(control, args)
         try:
-            await asyncio.Event().wait()
+            await wait_until_stopped()
         finally:
+            await control.stop()
             await sim.stop()
 
     with contextlib.suppress(KeyboardInterrupt):

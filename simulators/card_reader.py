@@ -88,14 +88,14 @@ class CardReaderSimulator(MqttDeviceSimulator):
         await self.publish_event(event.pop("type"), **event)
 
 
-if __name__ == "__main__":  # pragma: no cover - technicians' tool
+def main(argv: list[str] | None = None) -> int:
+    """``lajur sim card-reader --url mqtt://broker:1883 [--fault unreadable]``: every read is answered
+    after 3 s by a clearly fake card; serve until Ctrl-C."""
     from datetime import date
 
-    from devices.mqtt_device import simulator_main
+    from simulators.standalone import simulator_main
 
     def _demo_card(sim: CardReaderSimulator) -> None:
-        """Standalone, every read is answered by a clearly fake card after 3 s."""
-
         async def supplier() -> IdentityCard:
             await sim.clock.sleep(3)
             return IdentityCard(nik="3174010101900001", name="CONTOH SAJA", birth_date=date(1990, 1, 1),
@@ -103,4 +103,10 @@ if __name__ == "__main__":  # pragma: no cover - technicians' tool
 
         sim.supplier = supplier
 
-    simulator_main(CardReaderSimulator, codec.DEVICE, setup=_demo_card)
+    return simulator_main(CardReaderSimulator, codec.DEVICE, argv, setup=_demo_card, prog="lajur sim card-reader")
+
+
+if __name__ == "__main__":  # pragma: no cover - technicians' tool
+    import sys
+
+    sys.exit(main())

@@ -89,15 +89,29 @@ class DisplaySimulator(MqttDeviceSimulator):
                 log.exception("%s: display listener failed", self.name)
 
 
-if __name__ == "__main__":  # pragma: no cover - technicians' tool
-    import sys
+def main(argv: list[str] | None = None) -> int:
+    """``lajur sim display --url mqtt://broker:1883 [--station entry]``: print what the station's display
+    and signal show; serve until Ctrl-C."""
+    import argparse
 
-    from devices.mqtt_device import simulator_main
+    from devices.mqtt_codec import STATIONS
+    from simulators.standalone import simulator_main
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--station", default="entry", choices=STATIONS)
+    known, rest = pre.parse_known_args(argv)
 
     def _print(sim: DisplaySimulator) -> None:
         sim.add_listener(lambda m: print(f"[{m.signal}] {m.step}: {m.text_id} / {m.text_en} {m.plate or ''}",
                                          flush=True))
 
-    station = sys.argv[sys.argv.index("--station") + 1] if "--station" in sys.argv else "entry"
-    argv = [a for i, a in enumerate(sys.argv[1:]) if a != "--station" and sys.argv[i] != "--station"]
-    simulator_main(DisplaySimulator, codec.device_name(station), argv, setup=_print)
+    if "-h" in rest or "--help" in rest:
+        print("station: --station entry|window-1|window-2|window-3|exit (default entry)")
+    return simulator_main(DisplaySimulator, codec.device_name(known.station), rest, setup=_print,
+                          prog="lajur sim display [--station STATION]")
+
+
+if __name__ == "__main__":  # pragma: no cover - technicians' tool
+    import sys
+
+    sys.exit(main())

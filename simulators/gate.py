@@ -1,8 +1,10 @@
 """Simulated barrier gate: the physical boom and loops (:class:`GateModel`) and its RS-485 front-end.
 
-The model knows nothing of wires, so an MQTT front-end can drive the same boom. The serial front-end
+The model knows nothing of wires, so either front-end drives the same boom. The serial front-end
 (:class:`SerialGateSimulator`) answers frames with the same codec the driver uses, on a pseudo-terminal
 it creates (or on a given port), so a driver test exercises real termios, real bytes and real timing.
+The MQTT front-end (:class:`MqttGateSimulator`) publishes the model's status as retained state and
+events and takes commands, with the codec of ``devices/gate/mqtt_codec.py``.
 
 The ledger records what the boom physically did (``gate_opened`` / ``gate_closed`` with both loops):
 it is the ground truth for "never closed on a vehicle".
@@ -19,10 +21,15 @@ import os
 import random
 import sys
 import tty
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from devices import mqtt_codec
 from devices.gate import codec
+from devices.gate import mqtt_codec as mqtt_gate
+from devices.mqtt_codec import Topics
+from devices.mqtt_device import CommandRejected, MqttDeviceSimulator
+from devices.transport.mqtt import MqttClient
 from lane.clock import Clock, SystemClock
 from lane.errors import GateSafetyError, ProtocolError
 from lane.ports import GatePosition, GateStatus
@@ -432,31 +439,158 @@ class SerialGateSimulator:
         return reply + rng.randbytes(rng.randint(1, 6))
 
 
+# ---------------------------------------------------------------------- MQTT front-end
+MQTT_GATE_FAULTS = frozenset({"stuck", "slow", "loop_stuck", "offline", "timeout"})
+"""``noise`` is a serial line fault; ``timeout`` (commands silently ignored) is MQTT's."""
+
+
+class MqttGateSimulator(MqttDeviceSimulator):
+    """One :class:`GateModel` on the broker: retained state from the model, commands into it.
+
+    Like the real gate it refuses ``close`` while the safety loop is occupied (ack error
+    ``safety_loop_occupied``). While the ``offline`` fault is active it publishes nothing.
+    """
+
+    faults_supported = MQTT_GATE_FAULTS
+
+    def __init__(self, model: GateModel, client: MqttClient, topics: Topics) -> None:
+        super().__init__(client, topics, clock=model.clock, lane=model.lane, name=model.name)
+        self.model = model
+        self._last = model.status
+        self._remove_listener: Callable[[], None] | None = None
+        self._publishing: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._last = self.model.status
+        self._state = mqtt_gate.state_fields(self._last, self.model.auto_close_seconds)
+        self._remove_listener = self.model.add_listener(self._on_model)
+        await super().start()
+
+    async def stop(self) -> None:
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+        await super().stop()
+        await self.model.aclose()
+
+    async def set_fault(self, fault: str, active: bool = True) -> None:
+        await super().set_fault(fault, active)  # validates the name, handles offline/timeout
+        if fault in GATE_FAULTS:
+            (self.model.inject_fault if active else self.model.clear_fault)(fault)
+
+    async def handle_command(self, cmd: dict[str, Any]) -> None:
+        if cmd["op"] not in mqtt_gate.OPS:
+            raise CommandRejected(f"unknown op {cmd['op']!r}")
+        op, seconds = mqtt_gate.parse_command(cmd)
+        model = self.model
+        try:
+            if op == mqtt_gate.OP_OPEN:
+                model.command_open()
+            elif op == mqtt_gate.OP_CLOSE:
+                model.command_close()
+            elif op == mqtt_gate.OP_STOP:
+                model.command_stop()
+            else:
+                model.set_auto_close(seconds or 0)
+                self._on_model(model.status)  # auto_close is in the state, the model does not report it
+        except GateSafetyError:
+            raise CommandRejected(mqtt_gate.ERROR_SAFETY) from None
+        if self._publishing is not None:  # the new state goes out before the ack
+            await asyncio.shield(self._publishing)
+
+    def _on_model(self, status: GateStatus) -> None:
+        before, self._last = self._last, status
+        fields = mqtt_gate.state_fields(status, self.model.auto_close_seconds)
+        if fields == self._state:
+            return
+        self._state = fields  # re-published by _announce when the offline fault ends
+        if "offline" in self.faults:
+            return
+        self._publishing = self.spawn(self._publish(fields, mqtt_gate.status_events(before, status)))
+
+    async def _publish(self, fields: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        await self.client.publish(self.topics.state, mqtt_codec.encode(fields), qos=1, retain=True)
+        for body in events:
+            await self.publish_event(body.pop("type"), **body)
+
+
 # ---------------------------------------------------------------------- standalone
 def main(argv: list[str] | None = None) -> int:
-    """``python -m simulators.gate [--port P] [--fault F]``: print the port and serve until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="python -m simulators.gate", description=main.__doc__)
-    parser.add_argument("--port", help="serve on this port instead of a new pseudo-terminal")
-    parser.add_argument("--address", type=int, default=1)
-    parser.add_argument("--fault", action="append", default=[], choices=sorted(GATE_FAULTS))
+    """``lajur sim gate [--port P | --transport mqtt --mqtt URL] [--fault F]``: print where the gate
+    listens and serve until Ctrl-C."""
+    from devices.mqtt_device import simulator_client
+    from simulators.standalone import FaultControl, add_control_arguments, start_control, wait_until_stopped
+
+    parser = argparse.ArgumentParser(
+        prog="lajur sim gate", description="Barrier gate simulator: RS-485 on a pseudo-terminal (default) or "
+                                           "MQTT on a broker. Loops are set with 'presence on|off' / "
+                                           "'safety on|off' on stdin.",
+        epilog="faults: serial " + ", ".join(sorted(GATE_FAULTS)) + "; mqtt " + ", ".join(sorted(MQTT_GATE_FAULTS)))
+    parser.add_argument("--transport", choices=("serial", "mqtt"), default="serial")
+    parser.add_argument("--port", help="serial: serve on this port instead of a new pseudo-terminal")
+    parser.add_argument("--address", type=int, default=1, help="serial: RS-485 address")
+    parser.add_argument("--fault", action="append", default=[], choices=sorted(GATE_FAULTS | MQTT_GATE_FAULTS),
+                        help="start with this fault (repeatable)")
     parser.add_argument("--open-seconds", type=float, default=2.0)
     parser.add_argument("--ledger", help="append physical effects to this JSON-lines file")
+    add_control_arguments(parser, "entry-gate")
     args = parser.parse_args(argv)
+    if args.transport == "mqtt" and not args.mqtt:
+        parser.error("--transport mqtt needs --mqtt URL")
+    faults = MQTT_GATE_FAULTS if args.transport == "mqtt" else GATE_FAULTS
+    for fault in args.fault:
+        if fault not in faults:
+            parser.error(f"fault {fault!r} is not a {args.transport} gate fault")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def run() -> None:
-        model = GateModel(open_seconds=args.open_seconds, close_seconds=args.open_seconds,
-                          ledger=Ledger(args.ledger) if args.ledger else None)
+        model = GateModel(name=args.device, lane=args.lane, open_seconds=args.open_seconds,
+                          close_seconds=args.open_seconds, ledger=Ledger(args.ledger) if args.ledger else None)
         model.add_listener(lambda status: print(f"gate: {status}", flush=True))
-        for fault in args.fault:
-            model.inject_fault(fault)
-        sim = SerialGateSimulator(model, args.port, args.address)
-        await sim.start()
-        print(sim.port_path, flush=True)
+        stoppers: list[Callable[[], Awaitable[None]]] = []
+        if args.transport == "mqtt":
+            topics = Topics(args.site, args.lane, args.device)
+            client = simulator_client(args.mqtt, topics)
+            sim = MqttGateSimulator(model, client, topics)
+            await client.start()
+            for fault in args.fault:
+                await sim.set_fault(fault, True)
+            await sim.start()
+            print(f"{args.device} simulator on {args.mqtt} at {topics.root}/#", flush=True)
+            print(f"  cmd {topics.cmd}  state {topics.state}  event {topics.event}", flush=True)
+            print(f"  control {topics.control}  (faults: {', '.join(sorted(MQTT_GATE_FAULTS))})", flush=True)
+            control = FaultControl(args.device, MQTT_GATE_FAULTS,
+                                   lambda f: sim.spawn(sim.set_fault(f, True)),
+                                   lambda f: sim.spawn(sim.set_fault(f, False)), lambda: sim.faults)
+            control.start_stdin()
+            stoppers += [control.stop, sim.stop, client.stop]
+        else:
+            for fault in args.fault:
+                model.inject_fault(fault)
+            serial_sim = SerialGateSimulator(model, args.port, args.address)
+            await serial_sim.start()
+            print(f"{args.device} simulator on {serial_sim.port_path} (RS-485 address {args.address})", flush=True)
+            control = FaultControl(args.device, GATE_FAULTS, model.inject_fault, model.clear_fault,
+                                   lambda: model.injected)
+            await start_control(control, args)
+            if args.mqtt:
+                control.start_stdin()
+            stoppers += [control.stop, serial_sim.stop]
+
+        def loops(words: list[str]) -> str | None:
+            """A technician plays the vehicle: ``presence on``, ``safety off``."""
+            if len(words) == 2 and words[0] in ("presence", "safety") and words[1] in ("on", "off"):
+                (model.set_presence if words[0] == "presence" else model.set_safety)(words[1] == "on")
+                return f"{words[0]} loop {'occupied' if words[1] == 'on' else 'clear'}"
+            return None
+
+        control.extra = loops
+        print("  loops on stdin: presence on|off, safety on|off", flush=True)
         try:
-            await asyncio.Event().wait()
+            await wait_until_stopped()
         finally:
-            await sim.stop()
+            for stop in stoppers:
+                await stop()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

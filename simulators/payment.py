@@ -93,7 +93,14 @@ class PaymentSimulator(MqttDeviceSimulator):
         await self.publish_event(codec.EVENT_PAYMENT, **body)
 
 
-if __name__ == "__main__":  # pragma: no cover - technicians' tool
-    from devices.mqtt_device import simulator_main
+def main(argv: list[str] | None = None) -> int:
+    """``lajur sim payment --url mqtt://broker:1883 [--fault declined]``: serve until Ctrl-C."""
+    from simulators.standalone import simulator_main
 
-    simulator_main(PaymentSimulator, codec.DEVICE)
+    return simulator_main(PaymentSimulator, codec.DEVICE, argv, prog="lajur sim payment")
+
+
+if __name__ == "__main__":  # pragma: no cover - technicians' tool
+    import sys
+
+    sys.exit(main())

@@ -102,11 +102,15 @@ class ReceiptPrinterSimulator:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m simulators.receipt_printer [--port P] [--fault F]``: print the port, serve until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="python -m simulators.receipt_printer", description=main.__doc__)
+    """``lajur sim receipt [--port P] [--fault F] [--mqtt URL]``: print the port, serve until Ctrl-C."""
+    from simulators.standalone import FaultControl, add_control_arguments, start_control, wait_until_stopped
+
+    parser = argparse.ArgumentParser(prog="lajur sim receipt", description=main.__doc__)
     parser.add_argument("--port", help="serve on this port instead of a new pseudo-terminal")
-    parser.add_argument("--fault", action="append", default=[], choices=sorted(RECEIPT_FAULTS))
+    parser.add_argument("--fault", action="append", default=[], choices=sorted(RECEIPT_FAULTS),
+                        help="start with this fault (repeatable)")
     parser.add_argument("--ledger", help="append physical effects to this JSON-lines file")
+    add_control_arguments(parser, "receipt-printer")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -115,14 +119,24 @@ def main(argv: list[str] | None = None) -> int:
         for fault in args.fault:
             sim.inject_fault(fault)
         await sim.start()
-        print(sim.port_path, flush=True)
-        try:
+        print(f"{args.device} simulator on {sim.port_path}", flush=True)
+        control = FaultControl(args.device, RECEIPT_FAULTS, sim.inject_fault, sim.clear_fault,
+                               lambda: sim.faults)
+        await start_control(control, args)
+
+        async def show_printed() -> None:
             while True:
                 count = len(sim.printed)
                 await asyncio.sleep(0.5)
                 for doc in sim.printed[count:]:
                     print(f"--- printed ---\n{doc.text}qr={doc.qr}", flush=True)
+
+        shower = asyncio.create_task(show_printed())
+        try:
+            await wait_until_stopped()
         finally:
+            shower.cancel()
+            await control.stop()
             await sim.stop()
 
     with contextlib.suppress(KeyboardInterrupt):

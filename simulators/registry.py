@@ -98,7 +98,6 @@ class RegistrySimulator:
 
 def main(argv: list[str] | None = None) -> int:
     import random
-    import time
 
     from simulators.people import make_person
 
@@ -108,17 +107,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--people", type=int, default=20, help="fake people to seed")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--fault", choices=["none", "down", "slow"], default="none")
+    ap.add_argument("--slow-seconds", type=float, default=5.0, help="delay of each answer with fault slow")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     sim = RegistrySimulator([make_person(rng, date.today()) for _ in range(args.people)])
-    sim.fault = args.fault
+    sim.fault, sim.delay = args.fault, args.slow_seconds
     url = sim.start(args.host, args.port)
     print(f"registry simulator listening on {url} (GET /v1/licences?nik=&sim_number=)", flush=True)
     for p in list(sim.by_nik.values())[:5]:
         print(f"  example: nik={p.nik} sim_number={p.sim_number} class={p.sim_class}", flush=True)
+    print(f"  faults at run time: POST {url}/control/fault {{\"fault\": \"down\"}}, or on stdin", flush=True)
+    from simulators.standalone import serve_stdin_faults
+
+    def set_fault(fault: str | None) -> None:
+        sim.fault = fault or "none"
+
     try:
-        while True:
-            time.sleep(3600)
+        serve_stdin_faults("registry", ("down", "slow"), set_fault)
     except KeyboardInterrupt:
         sim.stop()
     return 0

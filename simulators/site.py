@@ -1,7 +1,8 @@
 """A whole simulated site: every device of N lanes on its real transport, in one process.
 
-Gates, card printers and receipt printers sit on pseudo-terminals; payment terminals, biometric
-stations, e-KTP readers and displays talk MQTT (to the given broker, or an embedded one); the
+Gates, card printers and receipt printers sit on pseudo-terminals (gates on the broker instead with
+``gate_transport="mqtt"``); payment terminals, biometric stations, e-KTP readers and displays talk MQTT
+(to the given broker, or an embedded one); the
 registry and cameras answer HTTP. :meth:`SimulatedSite.config` tells a controller where everything
 is, and :meth:`write_config` writes it as the TOML that ``lajur serve --config`` reads.
 """
@@ -24,7 +25,7 @@ from simulators.camera import CameraSimulator
 from simulators.card_printer import CardPrinterSimulator
 from simulators.card_reader import CardReaderSimulator
 from simulators.display import DisplaySimulator
-from simulators.gate import GateModel, SerialGateSimulator
+from simulators.gate import GateModel, MqttGateSimulator, SerialGateSimulator
 from simulators.ledger import Ledger
 from simulators.payment import PaymentSimulator
 from simulators.people import Person
@@ -41,8 +42,8 @@ class SimulatedLane:
     name: str
     entry_gate: GateModel
     exit_gate: GateModel
-    entry_gate_sim: SerialGateSimulator
-    exit_gate_sim: SerialGateSimulator
+    entry_gate_sim: SerialGateSimulator | MqttGateSimulator
+    exit_gate_sim: SerialGateSimulator | MqttGateSimulator
     card_printer: CardPrinterSimulator
     receipt_printer: ReceiptPrinterSimulator
     payment: PaymentSimulator
@@ -53,8 +54,8 @@ class SimulatedLane:
 
     def device_config(self, camera: CameraSimulator) -> dict[str, dict[str, Any]]:
         devs: dict[str, dict[str, Any]] = {
-            "entry-gate": {"transport": "serial", "port": self.entry_gate_sim.port_path},
-            "exit-gate": {"transport": "serial", "port": self.exit_gate_sim.port_path},
+            "entry-gate": _gate_config(self.entry_gate_sim),
+            "exit-gate": _gate_config(self.exit_gate_sim),
             "card-printer": {"transport": "serial", "port": self.card_printer.port_path},
             "receipt-printer": {"transport": "serial", "port": self.receipt_printer.port_path},
             "entry-camera": {"transport": "camera", "url": camera.snapshot_url(self.name, "entry-camera")},
@@ -65,10 +66,22 @@ class SimulatedLane:
         return devs
 
 
+def _gate_config(sim: SerialGateSimulator | MqttGateSimulator) -> dict[str, Any]:
+    if isinstance(sim, MqttGateSimulator):
+        return {"transport": "mqtt"}
+    return {"transport": "serial", "port": sim.port_path}
+
+
 class SimulatedSite:
+    """``gate_transport`` puts every lane's gates on RS-485 pseudo-terminals (``serial``, the default)
+    or on the broker (``mqtt``)."""
+
     def __init__(self, *, site: str, lanes: int, clock: Clock, mqtt_url: str | None = None,
                  ledger: Ledger | None = None, people: list[Person] | None = None,
-                 gate_seconds: float = 3.0) -> None:
+                 gate_seconds: float = 3.0, gate_transport: str = "serial") -> None:
+        if gate_transport not in ("serial", "mqtt"):
+            raise ValueError(f"gate_transport must be serial or mqtt, not {gate_transport!r}")
+        self.gate_transport = gate_transport
         self.site = site
         self.lane_names = [f"lane-{i}" for i in range(1, lanes + 1)]
         self.clock = clock
@@ -97,9 +110,6 @@ class SimulatedSite:
                           close_seconds=self.gate_seconds, ledger=ledger)
         exit_ = GateModel(name="exit-gate", lane=lane, clock=clock, open_seconds=self.gate_seconds,
                           close_seconds=self.gate_seconds, ledger=ledger)
-        entry_sim, exit_sim = SerialGateSimulator(entry), SerialGateSimulator(exit_)
-        await entry_sim.start()
-        await exit_sim.start()
         card = CardPrinterSimulator(clock=clock, lane=lane, ledger=ledger, print_seconds=40.0)
         receipt = ReceiptPrinterSimulator(lane=lane, ledger=ledger)
         await card.start()
@@ -113,6 +123,15 @@ class SimulatedSite:
             clients.append(c)
             return c, topics
 
+        entry_sim: SerialGateSimulator | MqttGateSimulator
+        exit_sim: SerialGateSimulator | MqttGateSimulator
+        if self.gate_transport == "mqtt":
+            entry_sim = MqttGateSimulator(entry, *client_for(entry.name))
+            exit_sim = MqttGateSimulator(exit_, *client_for(exit_.name))
+        else:
+            entry_sim, exit_sim = SerialGateSimulator(entry), SerialGateSimulator(exit_)
+            await entry_sim.start()
+            await exit_sim.start()
         payment = PaymentSimulator(*client_for("payment"), clock, lane, ledger)
         biometric = BiometricSimulator(*client_for("biometric"), clock, lane, ledger)
         reader = CardReaderSimulator(*client_for("card-reader"), clock, lane, ledger)
@@ -122,21 +141,27 @@ class SimulatedSite:
             await c.start()
         for c in clients:
             await c.wait_connected(10)
-        for sim in (payment, biometric, reader, *displays.values()):
+        mqtt_sims: list[Any] = [payment, biometric, reader, *displays.values()]
+        if self.gate_transport == "mqtt":
+            mqtt_sims += [entry_sim, exit_sim]
+        for sim in mqtt_sims:
             await sim.start()
         return SimulatedLane(lane, entry, exit_, entry_sim, exit_sim, card, receipt, payment, biometric, reader,
                              displays, clients)
 
     async def stop(self) -> None:
         for sl in self.lanes.values():
-            for sim in (sl.payment, sl.biometric, sl.card_reader, *sl.displays.values()):
+            gates = (sl.entry_gate_sim, sl.exit_gate_sim)
+            mqtt_gates = [g for g in gates if isinstance(g, MqttGateSimulator)]
+            for sim in (sl.payment, sl.biometric, sl.card_reader, *sl.displays.values(), *mqtt_gates):
                 try:
                     await sim.stop()
                 except Exception:  # noqa: BLE001 - stop everything we can
                     log.exception("stopping %s", sim)
             for c in sl.clients:
                 await c.stop()
-            for s in (sl.entry_gate_sim, sl.exit_gate_sim, sl.card_printer, sl.receipt_printer):
+            for s in (*(g for g in gates if isinstance(g, SerialGateSimulator)), sl.card_printer,
+                      sl.receipt_printer):
                 await s.stop()
             for g in (sl.entry_gate, sl.exit_gate):
                 await g.aclose()

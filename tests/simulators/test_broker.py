@@ -31,7 +31,7 @@ async def wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) ->
 
 @pytest.fixture
 async def broker() -> AsyncIterator[EmbeddedBroker]:
-    b = EmbeddedBroker()
+    b = EmbeddedBroker(port=0)
     await b.start()
     try:
         yield b
@@ -110,3 +110,21 @@ async def test_payment_device_works_over_embedded_broker(broker, clients) -> Non
     result = await terminal.charge("EMB-1", 30000, timeout=TIMEOUT)
     assert result.outcome == PaymentOutcome.PAID
     await sim.stop()
+
+
+def test_default_port_is_1883_when_free_else_any_free_port(monkeypatch):
+    import socket
+
+    from simulators import broker as broker_module
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        monkeypatch.setattr(broker_module, "MQTT_PORT", taken)
+        assert EmbeddedBroker().port not in (taken, 0)
+    free = broker_module.free_port()
+    monkeypatch.setattr(broker_module, "MQTT_PORT", free)
+    assert EmbeddedBroker().port == free
+    assert EmbeddedBroker(port=0).port != 0
+    assert broker_module.mosquitto_sub_command("mqtt://10.0.0.5:1884") == "mosquitto_sub -h 10.0.0.5 -p 1884 -t 'lajur/#' -v"
