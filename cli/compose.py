@@ -9,27 +9,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
+import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from devices.card_printer.driver import SerialCardPrinter
-from devices.receipt_printer.driver import SerialReceiptPrinter
+from sqlalchemy.exc import IntegrityError
 
 from api.app import create_app
 from devices.biometric.driver import MqttBiometricStation
 from devices.camera.driver import FrameSource, ReadingCamera
+from devices.card_printer.driver import SerialCardPrinter
 from devices.card_reader.driver import MqttCardReader
 from devices.display.driver import MqttDisplay
+from devices.gate.mqtt_driver import MqttBarrierGate
 from devices.gate.serial_driver import SerialBarrierGate
 from devices.mqtt_codec import Topics
 from devices.payment.driver import MqttPaymentTerminal
+from devices.receipt_printer.driver import SerialReceiptPrinter
 from devices.registry.client import HttpLicenceRegistry
 from devices.transport.mqtt import MqttClient
 from devices.transport.serial import SerialTransport
 from lane.clock import Clock
 from lane.controller import LaneController, LaneDevices
-from lane.errors import ConfigError
+from lane.errors import ConfigError, PersistenceError
 from lane.events import EventBus
 from lane.persistence import Store, upgrade_database
 from lane.settings import DeviceConfig, LaneConfig, Settings
@@ -65,9 +70,20 @@ class Site:
     poll_interval: float = 0.1
     bus: EventBus = field(default_factory=EventBus)
     controllers: dict[str, LaneController] = field(default_factory=dict)
+    """The lanes this process drives right now (only those it holds the lease on)."""
+    instance: str | None = None
+    """This controller's name in the lane leases: stable across a restart (``serve`` uses host:port)
+    so a restarted process takes its lanes back at once; two live processes need different names."""
+    lease_seconds: float = field(default_factory=lambda: float(os.environ.get("LAJUR_LEASE_SECONDS", "15")))
 
     def __post_init__(self) -> None:
+        self.instance = self.instance or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.store: Store | None = None
+        self._reader: PlateReader | None = None
+        self._lane_devs: dict[str, list[Any]] = {}
+        self._renewed: dict[str, float] = {}
+        self._lease_task: asyncio.Task[None] | None = None
+        self._lease_lock = asyncio.Lock()
         self.mqtt: MqttClient | None = None
         self.registry: HttpLicenceRegistry | None = None
         self.server: ThreadedServer | None = None
@@ -84,19 +100,76 @@ class Site:
             raise ConfigError("registry_url is not set (LAJUR_REGISTRY_URL or registry_url in the file)")
         upgrade_database(s.database_url)
         self.store = Store(s.database_url)
-        self.mqtt = MqttClient(s.mqtt_url, f"lajur-controller-{s.site}-{socket.gethostname()}")
+        for lane in s.lanes:
+            with contextlib.suppress(IntegrityError):  # another controller process added it just now
+                self.store.ensure_lane(lane.name, s.site)
+        self.mqtt = MqttClient(s.mqtt_url, f"lajur-controller-{s.site}-{self.instance}")
         await self.mqtt.start()
         self.registry = HttpLicenceRegistry(s.registry_url)
-        reader = PlateReader(s.plate_format)
-        for lane in s.lanes:
-            devices = self._lane_devices(lane, reader)
-            for dev in devices.all_devices():
-                await dev.start()
-            self.controllers[lane.name] = LaneController(lane.name, devices, self.store, self.clock, s, self.bus)
+        self._reader = PlateReader(s.plate_format)
+        for lane in s.lanes:  # configuration errors show at start, for every lane, owned or not
+            for name in REQUIRED:
+                if name not in lane.devices:
+                    raise ConfigError(f"{lane.name}: device {name!r} is not configured")
         with contextlib.suppress(TimeoutError):
             await self.mqtt.wait_connected(10)
-        for ctl in self.controllers.values():
-            await ctl.start()
+        await self._leases()
+        self._lease_task = asyncio.create_task(self._lease_loop(), name="lane-leases")
+
+    # ------------------------------------------------------------ lane leases (many controllers, one database)
+    async def _leases(self) -> None:
+        """Renew the leases this process holds and try to take free or expired ones. A lane is
+        driven by one controller at a time: its devices (serial ports included) are opened only
+        once the lease is ours, and a lane whose lease could not be renewed in time is stopped
+        before another process may take it over (its visits resume there from the database)."""
+        assert self.store is not None and self.instance is not None
+        async with self._lease_lock:
+            for lane in self.settings.lanes:
+                name = lane.name
+                try:
+                    ours = self.store.try_lease(name, self.instance, self.lease_seconds)
+                except PersistenceError as exc:
+                    log.warning("lease on %s not renewed: %s", name, exc)
+                    ours = name in self.controllers and (
+                        time.monotonic() - self._renewed.get(name, 0.0) < self.lease_seconds * 0.8)
+                if ours:
+                    self._renewed[name] = time.monotonic()
+                    if name not in self.controllers:
+                        log.warning("%s: lease taken by %s; starting its controller", name, self.instance)
+                        await self._start_lane(lane)
+                elif name in self.controllers:
+                    log.warning("%s: lease lost by %s; stopping its controller", name, self.instance)
+                    await self._stop_lane(name)
+
+    async def _lease_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await self._leases()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the lease loop must keep running; logged
+                log.exception("lease loop")
+
+    async def _start_lane(self, lane: LaneConfig) -> None:
+        assert self.store is not None and self._reader is not None
+        devices = self._lane_devices(lane, self._reader)
+        self._lane_devs[lane.name] = devices.all_devices()
+        for dev in devices.all_devices():
+            await dev.start()
+        ctl = LaneController(lane.name, devices, self.store, self.clock, self.settings, self.bus)
+        await ctl.start()
+        self.controllers[lane.name] = ctl
+
+    async def _stop_lane(self, name: str) -> None:
+        ctl = self.controllers.pop(name, None)
+        if ctl is not None:
+            await ctl.stop()
+        devs = self._lane_devs.pop(name, [])
+        self._devices = [d for d in self._devices if all(d is not x for x in devs)]
+        for dev in devs:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(dev.stop(), 5)
 
     def _lane_devices(self, lane: LaneConfig, reader: PlateReader) -> LaneDevices:
         assert self.mqtt is not None and self.registry is not None
@@ -106,7 +179,10 @@ class Site:
             cfg = _need(lane, name, "serial")
             return SerialTransport(cfg.port or "", baudrate=cfg.baudrate, name=f"{lane.name}/{name}")
 
-        def gate(name: str) -> SerialBarrierGate:
+        def gate(name: str) -> SerialBarrierGate | MqttBarrierGate:
+            cfg = lane.devices.get(name)
+            if cfg is not None and cfg.transport == "mqtt":
+                return MqttBarrierGate(self.mqtt, mqtt(name), name)
             cfg = _need(lane, name, "serial")
             return SerialBarrierGate(name, serial(name), address=cfg.address, poll_interval=self.poll_interval)
 
@@ -150,10 +226,18 @@ class Site:
         return self.server.url
 
     async def stop(self) -> None:
+        if self._lease_task:
+            self._lease_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lease_task
         if self.server:
             self.server.stop()
         for ctl in self.controllers.values():
             await ctl.stop()
+        if self.store and self.instance:
+            for name in self.controllers:  # hand the lanes over at once (a zero-length lease)
+                with contextlib.suppress(PersistenceError):
+                    self.store.try_lease(name, self.instance, 0)
         for dev in self._devices:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(dev.stop(), 5)

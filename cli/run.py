@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from cli.compose import Site
 from lane.clock import ScaledClock, SystemClock
 from lane.settings import LaneConfig, Settings, load_settings
+from simulators.broker import mosquitto_sub_command
 from simulators.ledger import Ledger
 from simulators.officer import OfficerSimulator
 from simulators.site import SimulatedSite
@@ -90,6 +92,7 @@ async def run_demo(args: argparse.Namespace) -> int:
 
         attach_demo(site, sim, out)
         print(f"MQTT broker: {settings.mqtt_url}  registry: {settings.registry_url}", file=out, flush=True)
+        print(f"watch MQTT: {mosquitto_sub_command(settings.mqtt_url)}", file=out, flush=True)
 
         def on_finished(summary: dict[str, Any]) -> None:
             finished.append(summary)
@@ -139,14 +142,22 @@ async def run_demo(args: argparse.Namespace) -> int:
 
 
 async def run_serve(args: argparse.Namespace) -> int:
+    """Run the configured lanes until SIGINT/SIGTERM. A stop never commands a gate closed (the
+    controllers stop where they are; the boom stays as it is, so it never comes down on a vehicle),
+    and everything the lanes were doing is in the database for the next start (docs/recovery.md)."""
     settings = load_settings(args.config)
     clock = SystemClock() if settings.speed == 1 else ScaledClock(settings.speed)
-    site = Site(settings, clock, poll_interval=poll_interval_for(settings.speed))
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    # The lease name is host:port: unique among live `serve` processes (they cannot share a port),
+    # and the same after a restart, so a restarted controller takes its lanes back at once.
+    site = Site(settings, clock, poll_interval=poll_interval_for(settings.speed),
+                instance=f"{socket.gethostname()}:{port}")
     stop = _stop_event()
     try:
         await site.start()
-        url = site.serve_api(args.host or settings.host, args.port if args.port is not None else settings.port)
-        print(f"Lajur console: {url}/  lanes: {', '.join(site.controllers)}", flush=True)
+        url = site.serve_api(host, port)
+        print(f"Lajur console: {url}/  lanes: {', '.join(site.controllers) or '(none leased yet)'}", flush=True)
         await stop.wait()
     finally:
         await site.stop()
@@ -154,12 +165,19 @@ async def run_serve(args: argparse.Namespace) -> int:
 
 
 async def run_sim_site(args: argparse.Namespace) -> int:
+    """The simulated hardware of N lanes. With ``--drivers`` the virtual drivers act through the
+    devices, and with ``--api URL`` virtual officers act through that console's HTTP API (account
+    from LAJUR_SIM_OFFICER_USER / LAJUR_SIM_OFFICER_PASSWORD), as people in another room would: the
+    controller (`lajur serve`) may be killed and restarted under them."""
+    from simulators.console_officer import ConsoleOfficer
+
     base = load_settings()
     clock = ScaledClock(args.speed)
     sim = SimulatedSite(site=base.site, lanes=args.lanes, clock=clock, mqtt_url=base.mqtt_url,
                         ledger=Ledger(args.ledger) if args.ledger else None)
     stop = _stop_event()
     traffic: TrafficSimulator | None = None
+    officers: list[ConsoleOfficer] = []
     try:
         await sim.start()
         path = sim.write_config(args.out, {"speed": args.speed})
@@ -170,10 +188,27 @@ async def run_sim_site(args: argparse.Namespace) -> int:
                   f"  card-printer {lane.card_printer.port_path}  receipt {lane.receipt_printer.port_path}",
                   flush=True)
         if args.drivers:
-            traffic = TrafficSimulator(sim, clock, drivers=args.drivers, seed=args.seed)
+            traffic = TrafficSimulator(sim, clock, drivers=args.drivers, seed=args.seed,
+                                       rate_per_hour=getattr(args, "rate", 30.0))
             traffic.start()
+            api = getattr(args, "api", None)
+            if api:
+                t = traffic
+
+                def plate_at_entry(lane: str) -> str | None:
+                    d = t.driver_at(lane, "entry")
+                    return d.plate if d else None
+
+                # One officer per console (several `serve` processes may share the lanes).
+                officers = [ConsoleOfficer(u.strip(), clock, plate_at_entry=plate_at_entry, seed=7 + i)
+                            for i, u in enumerate(api.split(",")) if u.strip()]
+                for o in officers:
+                    o.start()
+                print(f"  virtual officers act through {api}", flush=True)
         await stop.wait()
     finally:
+        for o in officers:
+            await o.stop()
         if traffic:
             await traffic.stop()
         await sim.stop()

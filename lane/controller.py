@@ -47,6 +47,7 @@ from lane.ports import (
     CardReader,
     Display,
     DisplayMessage,
+    GatePosition,
     LicenceRegistry,
     PaymentOutcome,
     PaymentTerminal,
@@ -102,6 +103,11 @@ class Visit:
     pending: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """Officer actions not yet consumed by the runner (retry, take_over, handed_over, confirm_plate)."""
     task: asyncio.Task[None] | None = None
+    recovered: bool = False
+    """Reloaded from the database after a restart: its first steps re-read the hardware instead of
+    assuming the vehicle is where the last run left it (see ``_recover``)."""
+    reshow: tuple[Station, str] | None = None
+    """After a restart: the "drive on" message (station, step) that may not have reached the driver."""
 
     @property
     def id(self) -> str:
@@ -154,6 +160,7 @@ class LaneController:
         self._recover()
         self._tasks.append(asyncio.create_task(self._entry_loop(), name=f"{self.name}:entry"))
         self._tasks.append(asyncio.create_task(self._watch_budgets(), name=f"{self.name}:budgets"))
+        self._tasks.append(asyncio.create_task(self._secure_gates(), name=f"{self.name}:secure-gates"))
         await self._show_idle_all()
 
     async def stop(self) -> None:
@@ -270,7 +277,19 @@ class LaneController:
 
     # ================================================================ recovery
     def _recover(self) -> None:
-        """Reload open visits after a restart and resume each from its persisted stage."""
+        """Reload open visits after a restart and resume each from its persisted stage.
+
+        A stage names where a vehicle is *going*, so the physical position is taken from the
+        ``move`` records ``_go_to`` writes before it signals a driver on (falling back to window 1
+        after admission, the entry before it). If the crash came between that record and the green
+        signal, the signal is shown again when the visit resumes (``Visit.reshow``), unless another
+        vehicle now stands at that station. Side effects are re-commanded with the same idempotency
+        keys (the payment terminal and card printer recognise a repeated reference / renewal id);
+        gates are re-read rather than assumed (``_gate_recovered``), and a gate left open by the dead
+        process with nobody to let through is closed once its safety loop is clear
+        (``_secure_gates``). Officer actions accepted but not yet consumed are lost with the process;
+        the console still shows the step, and the officer presses again.
+        """
         for row in self.store.open_visits(self.name):
             now = self.clock.monotonic()
             stage = Stage(row.stage)
@@ -279,16 +298,73 @@ class LaneController:
                                outcome=Outcome(row.outcome) if row.outcome else None,
                                reason=row.reason, held=None, plate=row.plate,
                                plate_confidence=row.plate_confidence)
-            visit = Visit(state, row)
+            visit = Visit(state, row, recovered=True)
             self.visits[visit.id] = visit
-            station = state.station
-            if station is not None:
+            moves = [e for e in self.store.side_effects(visit.id) if e.kind == "move"]
+            if stage is Stage.ARRIVING:
+                station: Station | None = Station.ENTRY
+            elif moves:
+                last = moves[-1]
+                station = Station(last.detail["to"])
+                if last.detail.get("from") and last.status == "intended":
+                    visit.reshow = (Station(last.detail["from"]), str(last.detail.get("step", "")))
+            else:
+                station = Station.WINDOW_1
+            if station is not None and self.occupancy[station] is None:
                 self.occupancy[station] = visit.id
-            log.info("%s: resuming visit %s at %s", self.name, visit.id, stage)
+            log.info("%s: resuming visit %s at %s (vehicle at %s)", self.name, visit.id, stage,
+                     station.value if station else None)
             if stage is Stage.ARRIVING:
                 # The entry loop owns arriving vehicles; it picks this one up first.
                 continue
             visit.task = asyncio.create_task(self._run_visit(visit), name=f"{self.name}:{visit.id}")
+        for visit in self.visits.values():
+            if visit.reshow and self.occupancy[visit.reshow[0]] not in (None, visit.id):
+                visit.reshow = None  # someone else is there now: the old signal would mislead them
+
+    def _gate_intended(self, visit: Visit, name: str) -> bool:
+        effect = self.store.side_effect(f"{visit.id}-{name}-open")
+        return effect is not None and effect.status in ("intended", "done")
+
+    async def _gate_recovered(self, visit: Visit, gate: BarrierGate, name: str) -> bool:
+        """After a restart, for a visit whose gate opening was already commanded: has its vehicle
+        gone through? Re-read the gate (and, at the entry, the camera): a vehicle on the safety loop
+        is passing (wait for it to clear: True); both loops clear means it has gone (True); a
+        vehicle on the arming loop is this one unless the entry camera reads another plate (the next
+        car may already wait there)."""
+        if not (visit.recovered and self._gate_intended(visit, name)):
+            return False
+        with contextlib.suppress(TimeoutError):
+            await self._wait(lambda: gate.online, timeout=30, visit=visit)
+        st = gate.status
+        if st.safety_loop:
+            await self._wait(lambda: not gate.status.safety_loop, visit=visit)
+            return True
+        if not st.presence_loop:
+            return True
+        if name == "entry-gate":
+            read = None
+            with contextlib.suppress(DeviceError, TimeoutError):
+                read = await self.devices.entry_camera.read_plate(timeout=self._camera_timeout())
+            if read is not None and read.plate and visit.state.plate and read.plate != visit.state.plate:
+                log.info("%s: %s went through before the restart (now %s at the entry)", self.name, visit.id,
+                         read.plate)
+                return True
+        return False
+
+    async def _secure_gates(self) -> None:
+        """After a start, close a gate the previous process left open with no vehicle to let
+        through (never on a vehicle: ``_close_gate`` waits for the safety loop)."""
+        pairs = (("entry-gate", self.devices.entry_gate, Stage.ARRIVING),
+                 ("exit-gate", self.devices.exit_gate, Stage.EXITING))
+        for name, gate, stage in pairs:
+            with contextlib.suppress(TimeoutError):
+                await self._wait(lambda g=gate: g.online, timeout=30)
+            owner = any(v.state.stage is stage and self._gate_intended(v, name) for v in self.visits.values())
+            if owner or gate.status.position not in (GatePosition.OPEN, GatePosition.OPENING):
+                continue
+            log.info("%s: %s left open by the previous run; closing it", self.name, name)
+            await self._close_gate(None, gate, name)
 
     # ================================================================ entry
     async def _entry_loop(self) -> None:
@@ -357,10 +433,11 @@ class LaneController:
             await self._show(Station.ENTRY, "wait", plate=plate)
         # Admission: the next vehicle enters only when window 1 is free.
         await self._wait(lambda: self.occupancy[Station.WINDOW_1] in (None, visit.id), visit=visit)
-        left_before = self._left["entry-gate"]
-        await self._show(Station.ENTRY, "enter", plate=plate, signal=Signal.GREEN)
-        await self._open_gate(visit, gate, "entry-gate")
-        await self._vehicle_through(visit, gate, "entry-gate", left_before)
+        if not await self._gate_recovered(visit, gate, "entry-gate"):
+            left_before = self._left["entry-gate"]
+            await self._show(Station.ENTRY, "enter", plate=plate, signal=Signal.GREEN)
+            await self._open_gate(visit, gate, "entry-gate")
+            await self._vehicle_through(visit, gate, "entry-gate", left_before)
         self._move(visit, Station.WINDOW_1)
         self._advance(visit, Stage.VERIFYING, note="vehicle passed the entry gate")
         await self._show(Station.ENTRY, "idle")
@@ -504,13 +581,23 @@ class LaneController:
         window that is still busy."""
         previous = self.where(visit)
         if previous is target:
+            if visit.reshow is not None:  # restarted between the move record and the signal
+                station, shown_step = visit.reshow
+                visit.reshow = None
+                if self.occupancy[station] is None:
+                    await self._show(station, shown_step or step, plate=visit.state.plate, signal=Signal.GREEN)
             return
         path = stations_between(previous, target)
         if not all(self.occupancy[s] in (None, visit.id) for s in path) and previous is not None:
             await self._show(previous, "wait", plate=visit.state.plate)
         await self._wait(lambda: all(self.occupancy[s] in (None, visit.id) for s in path), visit=visit)
+        # Where the vehicle goes is a state change: recorded before the driver is signalled on, so a
+        # restart knows which station it stands at (see _recover).
+        self.store.intend(f"{visit.id}-move-{target.value}", lane=self.name, kind="move", visit_id=visit.id,
+                          detail={"from": previous.value if previous else None, "to": target.value, "step": step})
         if previous is not None:
             await self._show(previous, step, plate=visit.state.plate, signal=Signal.GREEN)
+        self.store.settle(f"{visit.id}-move-{target.value}", "done")
         self._move(visit, target)
 
     # ---------------------------------------------------------------- stages
@@ -623,14 +710,15 @@ class LaneController:
         step = {Outcome.REFUSED: "refused", Outcome.ABORTED: "aborted"}.get(visit.state.outcome, "to_exit")
         previous = self.where(visit)
         await self._go_to(visit, Station.EXIT, step)
-        await self._show(Station.EXIT, "to_exit", plate=visit.state.plate)
-        await self._wait(lambda: gate.status.presence_loop, visit=visit)
-        if self.settings.timing.exit_plate_match and self.devices.exit_camera is not None:
-            await self._match_exit_plate(visit)
-        left_before = self._left["exit-gate"]
-        await self._show(Station.EXIT, "exit_open", plate=visit.state.plate, signal=Signal.GREEN)
-        await self._open_gate(visit, gate, "exit-gate")
-        await self._vehicle_through(visit, gate, "exit-gate", left_before)
+        if not await self._gate_recovered(visit, gate, "exit-gate"):
+            await self._show(Station.EXIT, "to_exit", plate=visit.state.plate)
+            await self._wait(lambda: gate.status.presence_loop, visit=visit)
+            if self.settings.timing.exit_plate_match and self.devices.exit_camera is not None:
+                await self._match_exit_plate(visit)
+            left_before = self._left["exit-gate"]
+            await self._show(Station.EXIT, "exit_open", plate=visit.state.plate, signal=Signal.GREEN)
+            await self._open_gate(visit, gate, "exit-gate")
+            await self._vehicle_through(visit, gate, "exit-gate", left_before)
         self._advance(visit, Stage.DONE, note="vehicle left by the exit")
         self._release(visit)
         await self._show(Station.EXIT, "idle")
@@ -731,7 +819,9 @@ class LaneController:
                     else:
                         stage = alert.split(":", 1)[1]
                         self._alert("stage_over_budget", f"visit {visit.id} over budget in {stage}", visit=visit)
-            await self.clock.sleep(1.0)
+            # Every simulated second, but not more often than 4 times a wall second: a speeded-up
+            # site with many lanes would otherwise spend its loop on this (`lajur bench load`).
+            await asyncio.sleep(max(self.clock.to_wall(1.0), 0.25))
 
     # ================================================================ officer actions
     ACTIONS = ("confirm_plate", "retry", "take_over", "abort", "handed_over", "reprint", "open_gate",

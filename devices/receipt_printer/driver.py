@@ -107,7 +107,9 @@ class SerialReceiptPrinter:
         if status.faults:
             fault = "paper_out" if "paper_out" in status.faults else sorted(status.faults)[0]
             raise DeviceFault(self.name, f"cannot print {doc.kind} {doc.reference}: {fault}", fault=fault)
-        data = codec.render_document(doc)
+        # Rendering (QR code, raster) takes tens of ms of CPU: off the event loop, so the lanes'
+        # other events are not held up behind it (`lajur bench load` p99).
+        data = await asyncio.to_thread(codec.render_document, doc)
         async with self.transport.lock:
             await self.transport.write(data)
         log.info("%s: %s %s sent (%d bytes)", self.name, doc.kind, doc.reference, len(data))
