@@ -81,11 +81,18 @@ def _add_db(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--url", default=None, help="database URL (default: settings / LAJUR_DATABASE_URL)")
 
 
+def _add_user(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("user", help="officer accounts", description="Officer accounts.")
+    s = p.add_subparsers(dest="user_cmd", metavar="COMMAND", required=True)
+    s.add_parser("add", help="create an account: lajur user add --role ROLE USERNAME (see its --help)",
+                 add_help=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="lajur", description="Lajur: drive-through SIM renewal lane controller.")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (_add_demo, _add_serve, _add_sim, _add_plate, _add_bench, _add_db):
+    for add in (_add_demo, _add_serve, _add_sim, _add_plate, _add_bench, _add_db, _add_user):
         add(sub)
     return ap
 
