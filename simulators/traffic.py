@@ -24,6 +24,7 @@ from lane.ports import DisplayMessage, GatePosition, IdentityCard, PaymentOutcom
 from lane.rules import normalise_plate
 from simulators.camera import CameraSimulator
 from simulators.gate import GateModel
+from simulators.ledger import Ledger
 from simulators.people import Person, make_nik, make_person
 from simulators.site import SimulatedLane, SimulatedSite
 
@@ -85,8 +86,9 @@ class LaneTraffic:
     """The physical lane as the drivers experience it: loops, cameras, windows, displays."""
 
     def __init__(self, lane: SimulatedLane, camera: CameraSimulator, clock: Clock, rng: random.Random,
-                 times: HumanTimes) -> None:
+                 times: HumanTimes, ledger: Ledger | None = None) -> None:
         self.lane = lane
+        self.ledger = ledger
         self.camera = camera
         self.clock = clock
         self.rng = rng
@@ -190,6 +192,8 @@ class LaneTraffic:
             self.camera.show(lane, "entry-camera", driver.plate, driver.seed)
             self.lane.entry_gate.set_presence(True)
             await self._pass_gate(self.lane.entry_gate, driver, "entry", "enter")
+            if self.ledger is not None:
+                self.ledger.record(lane, "entry-gate", "vehicle_entered", plate=driver.plate)
             self.camera.clear(lane, "entry-camera")
             self.at["entry"] = None
             await self._arrive(driver, "window-1")
@@ -209,6 +213,8 @@ class LaneTraffic:
             self.camera.show(lane, "exit-camera", driver.plate, driver.seed + 1)
             self.lane.exit_gate.set_presence(True)
             await self._pass_gate(self.lane.exit_gate, driver, "exit", "exit_open")
+            if self.ledger is not None:
+                self.ledger.record(lane, "exit-gate", "vehicle_left", plate=driver.plate)
             self.camera.clear(lane, "exit-camera")
             self.at["exit"] = None
             driver.left = self.clock.monotonic()
@@ -235,7 +241,8 @@ class TrafficSimulator:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        self.lanes = {n: LaneTraffic(sl, self.site.camera, self.clock, random.Random(self.seed + i), self.times)
+        self.lanes = {n: LaneTraffic(sl, self.site.camera, self.clock, random.Random(self.seed + i), self.times,
+                                      self.site.ledger)
                       for i, (n, sl) in enumerate(self.site.lanes.items())}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[None] | None = None

@@ -25,7 +25,7 @@ class Lane:
     def __init__(self, sim: SimulatedSite, site: Site, clock: ScaledClock, times: HumanTimes) -> None:
         self.sim, self.site, self.clock = sim, site, clock
         self.ctl = site.controllers["lane-1"]
-        self.traffic = LaneTraffic(sim.lanes["lane-1"], sim.camera, clock, random.Random(3), times)
+        self.traffic = LaneTraffic(sim.lanes["lane-1"], sim.camera, clock, random.Random(3), times, sim.ledger)
         self.finished: list[dict] = []
         self.ctl.on_visit_finished.append(self.finished.append)
         self.officer = OfficerSimulator(lambda _lane: self.ctl.act, site.bus, clock,
@@ -97,6 +97,8 @@ async def test_full_visit_through_real_ports_and_broker(lane):
     assert [e["kind"] for e in ledger.effects("receipt_printed")] == ["receipt"]
     assert {e["device"] for e in ledger.effects("gate_opened")} == {"entry-gate", "exit-gate"}
     assert not _closed_on_vehicle(ledger)
+    assert [e["plate"] for e in ledger.effects("vehicle_entered")] == [driver.plate]
+    assert [e["plate"] for e in ledger.effects("vehicle_left")] == [driver.plate]
     store = lane.site.store
     row = store.get_visit(visit["id"])
     assert row.outcome == "completed" and row.paid and row.stage == "done"
