@@ -162,7 +162,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         await sim.start()
         base = load_settings(database_url=f"sqlite:///{workdir}/bench.db")
-        site = Site(settings_for_simulated_site(base, sim), clock, poll_interval=poll_interval_for(args.speed))
+        site = Site(settings_for_simulated_site(base, sim), clock, poll_interval=poll_interval_for(args.speed, base.gate_poll_interval))
         await site.start()
         print(f"{args.lanes} lanes up in {time.perf_counter() - t0:.1f} s (broker {sim.mqtt_url})", file=out,
               flush=True)
@@ -305,7 +305,7 @@ async def run_split(args: argparse.Namespace) -> dict[str, Any]:
         base = load_settings(database_url=db)
         settings = base.model_copy(update={"mqtt_url": mqtt_url, "registry_url": configs[0]["registry_url"],
                                            "lanes": lanes, "site": "bench"})
-        site = Site(settings, clock, poll_interval=poll_interval_for(args.speed), instance="bench")
+        site = Site(settings, clock, poll_interval=poll_interval_for(args.speed, base.gate_poll_interval), instance="bench")
         await site.start()
         site.serve_api("127.0.0.1", port)
         # each simulator process keeps its own licence registry (its drivers are registered there)

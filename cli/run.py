@@ -31,9 +31,12 @@ def _stop_event() -> asyncio.Event:
     return ev
 
 
-def poll_interval_for(speed: float) -> float:
-    """Real gates are polled every 100 ms; a speeded-up demo polls faster so a simulated second of
-    gate movement is still seen (bounded at 10 ms to keep the serial lines sane)."""
+def poll_interval_for(speed: float, configured: float | None = None) -> float:
+    """The gate poll period: the configured one (``gate_poll_interval``), else 100 ms as real gates
+    are polled, faster in a speeded-up demo so a simulated second of gate movement is still seen
+    (bounded at 10 ms to keep the serial lines sane)."""
+    if configured is not None:
+        return configured
     return max(0.01, min(0.1, 2.0 / max(speed, 1.0)))
 
 
@@ -83,7 +86,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     try:
         await sim.start()
         settings = settings_for_simulated_site(base, sim)
-        site = Site(settings, clock, poll_interval=poll_interval_for(args.speed))
+        site = Site(settings, clock, poll_interval=poll_interval_for(args.speed, settings.gate_poll_interval))
         await site.start()
         url = site.serve_api(args.host, args.port)
         print(f"Lajur console: {url}/  (API {url}/api/v1/lanes, docs {url}/docs)", file=out, flush=True)
@@ -151,7 +154,7 @@ async def run_serve(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else settings.port
     # The lease name is host:port: unique among live `serve` processes (they cannot share a port),
     # and the same after a restart, so a restarted controller takes its lanes back at once.
-    site = Site(settings, clock, poll_interval=poll_interval_for(settings.speed),
+    site = Site(settings, clock, poll_interval=poll_interval_for(settings.speed, settings.gate_poll_interval),
                 instance=f"{socket.gethostname()}:{port}")
     stop = _stop_event()
     try:

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     speed: float = 1.0
+    gate_poll_interval: float | None = Field(default=None, gt=0.005, le=5.0)
+    """Wall seconds between gate status polls (hardware default 100 ms). Unset: 100 ms, or faster in a
+    speeded-up simulation so a simulated second of boom movement is still seen."""
     plate_format: Literal["id", "generic"] = "id"
     rules: RuleSettings = Field(default_factory=RuleSettings)
     timing: LaneTiming = Field(default_factory=LaneTiming)
