@@ -148,6 +148,22 @@ def _page(name: str) -> HTMLResponse:
 
 
 # ================================================================ the app
+def _offline_docs(app: FastAPI) -> None:
+    """Serve the OpenAPI page with Swagger UI from the installed package, not a CDN: a lane's
+    network usually has no internet, and the technician still needs `/docs`."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():  # noqa: ANN202 - FastAPI returns this HTMLResponse as is
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="Lajur API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
+
+
 def create_app(store: Store, controllers: dict[str, LaneController], *, fault_injector: FaultInjector | None = None,
                secret: str | None = None, auth: Auth | None = None,
                loop: asyncio.AbstractEventLoop | None = None) -> FastAPI:
@@ -156,9 +172,10 @@ def create_app(store: Store, controllers: dict[str, LaneController], *, fault_in
     if loop is None:
         with contextlib.suppress(RuntimeError):
             loop = asyncio.get_running_loop()
-    app = FastAPI(title="Lajur", version="1", description=(
+    app = FastAPI(title="Lajur", version="1", docs_url=None, redoc_url=None, description=(
         "Drive-through SIM renewal lane controller. Log in with `POST /api/v1/auth/login`; use the returned "
         "`token` as `Authorization: Bearer`, or the session cookie plus the `X-CSRF-Token` header."))
+    _offline_docs(app)
     auth = auth or Auth(store, secret)
     bridge = LaneBridge(controllers, loop)
     first = next(iter(controllers.values()), None)

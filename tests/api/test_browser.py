@@ -177,4 +177,10 @@ async def test_reports_and_technician_pages_render_in_the_browser(live, browser)
     assert csv.status == 200 and csv.text and (await csv.text()).startswith("id,lane,seq,plate")
     await page.goto(url + "/technician")
     await page.wait_for_selector("tr[data-device='lane-1/entry-gate'] .chip.on", timeout=10_000)
+    # The API docs render from local assets: a lane network has no internet.
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(url) else None)
+    await page.goto(url + "/docs")
+    await page.wait_for_selector(".opblock", timeout=15_000)
+    assert not outside, outside
     assert not errors, errors

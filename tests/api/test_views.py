@@ -73,3 +73,14 @@ def test_pages_need_a_login_but_displays_do_not(client, tokens):
     assert login.status_code == 200
     page = client.get("/technician")
     assert page.status_code == 200 and "Devices" in page.text
+
+
+def test_openapi_docs_work_offline_without_a_cdn(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs-assets/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower() and "https://" not in page.text.split("<body>")[-1]
+    js = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 100_000
+    assert client.get("/docs-assets/swagger-ui.css").status_code == 200
+    assert client.get("/openapi.json").json()["info"]["title"] == "Lajur"
