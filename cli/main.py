@@ -17,20 +17,40 @@ from lane.errors import LajurError
 EXIT_USAGE = 2
 
 
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
+    return value
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="a complete simulated site: broker, devices, lanes, console, drivers",
                        description="Run a complete simulated site: embedded MQTT broker unless LAJUR_MQTT_URL is "
                                    "set, SQLite, every device simulated over its real transport, the console, "
                                    "and virtual drivers arriving.")
-    p.add_argument("--lanes", type=int, default=1, help="number of lanes (default 1)")
-    p.add_argument("--speed", type=float, default=10.0, help="clock speed: 60 = a simulated minute a second")
-    p.add_argument("--drivers", type=int, default=None, help="virtual drivers to send (default: keep coming)")
+    p.add_argument("--lanes", type=positive_int, default=1, help="number of lanes (default 1)")
+    p.add_argument("--speed", type=positive_float, default=10.0, help="clock speed: 60 = a simulated minute a second")
+    p.add_argument("--drivers", type=positive_int, default=None, help="virtual drivers to send (default: keep coming)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--exit-when-done", action="store_true", help="stop after --drivers visits ended")
     p.add_argument("--json", action="store_true", help="with --exit-when-done: print one JSON summary")
     p.add_argument("--seed", type=int, default=1, help="random seed of the traffic")
-    p.add_argument("--rate", type=float, default=30.0, help="arrivals per simulated hour per lane")
+    p.add_argument("--rate", type=positive_float, default=30.0, help="arrivals per simulated hour per lane")
     p.add_argument("--config", default=None, help="optional TOML settings file")
 
 
@@ -48,11 +68,11 @@ def _add_sim(sub: argparse._SubParsersAction) -> None:
     site = s.add_parser("site", help="every device simulator of N lanes, writing DIR/lajur.toml",
                         description="Every device simulator of N lanes in one process on real transports; "
                                     "writes DIR/lajur.toml for `lajur serve --config`.")
-    site.add_argument("--lanes", type=int, default=1)
+    site.add_argument("--lanes", type=positive_int, default=1)
     site.add_argument("--out", required=True, help="directory for lajur.toml")
     site.add_argument("--ledger", default=None, help="JSON-lines file of physical effects")
     site.add_argument("--drivers", type=int, default=0)
-    site.add_argument("--speed", type=float, default=1.0)
+    site.add_argument("--speed", type=positive_float, default=1.0)
     site.add_argument("--seed", type=int, default=1)
     site.add_argument("--api", default=None, help="console URL, for the virtual officers (with --drivers)")
     for name in ("gate", "printer", "receipt", "camera", "payment", "biometric", "registry", "traffic",

@@ -154,6 +154,8 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             raise ConfigError(f"configuration file not found: {p}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start})") from exc
         except OSError as exc:
             raise ConfigError(f"{p}: cannot read: {exc}") from exc
     try:

@@ -74,3 +74,22 @@ def test_demo_six_drivers_at_120x_ends_within_a_minute_with_a_json_summary(mqtt_
     assert any(v["outcome"] == "refused" for v in summary["visits"])
     assert summary["throughput_per_hour"] > 0 and summary["p95_seconds"] > 0
     assert "console" in r.stderr.lower()
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["serve", "--config", "/etc"], "Is a directory"),
+    (["serve", "--config", "/dev/null"], "no lanes configured"),
+    (["db", "upgrade", "--url", "garbage://x"], "migration failed"),
+    (["plate", "read", "/nonexistent.jpg"], "no such file"),
+    (["plate", "read", str(ROOT / "pyproject.toml")], "not a readable image"),
+    (["sim", "gate", "--fault", "nonsense"], "invalid choice"),
+    (["demo", "--speed", "-3"], "positive"),
+    (["demo", "--speed", "nan"], "positive"),
+    (["demo", "--lanes", "0"], "1 or more"),
+    (["demo", "--drivers", "many"], "whole number"),
+    (["sim", "site", "--lanes", "-1", "--out", "x"], "1 or more"),
+])
+def test_user_errors_exit_2_with_one_clear_message(args, fragment):
+    r = lajur(*args, timeout=60)
+    assert r.returncode == 2, (r.returncode, r.stderr[-500:])
+    assert fragment in r.stderr and "Traceback" not in r.stderr + r.stdout

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lane.errors import ConfigError
 from lane.settings import load_settings
@@ -42,3 +44,22 @@ def test_bad_configuration_is_a_clear_message(tmp_path, content, fragment):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope.toml")
+
+
+KEYS = ["site", "database_url", "speed", "port", "plate_format", "gate_poll_interval", "[timing]",
+        "[timing.budgets]", "arriving", "visit_budget", "[rules]", "fees", "classes_served", "[[lanes]]", "name",
+        "[lanes.devices.payment]", "transport", "bogus"]
+VALUES = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True), st.text(max_size=12).map(repr),
+                   st.sampled_from(['"A"', "[]", '["A", "Z"]', "{A = 1}", '"lane-1"', '"mqtt"', "true", "=", "[["]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.tuples(st.sampled_from(KEYS), VALUES), max_size=8), junk=st.binary(max_size=20))
+def test_any_configuration_file_loads_or_fails_with_a_config_error(tmp_path, lines, junk):
+    text = "\n".join(k if k.startswith("[") else f"{k} = {v}" for k, v in lines)
+    f = tmp_path / "fuzz.toml"
+    f.write_bytes(text.encode() + (junk if len(lines) % 2 else b""))
+    try:
+        load_settings(f)
+    except ConfigError as exc:
+        assert str(f) in str(exc)
