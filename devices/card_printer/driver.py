@@ -8,20 +8,19 @@ restart returns ``already_printed`` instead of a second card. The printer refuse
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
 
 from devices.card_printer import codec
 from devices.card_printer.codec import Cmd, JobState
+from devices.serial_printer import PolledSerialPrinter
 from devices.transport.serial import SerialTransport
 from lane.errors import DeviceError, DeviceFault, DeviceOffline, DeviceTimeout, ProtocolError
-from lane.ports import CardJob, CardPrintResult, Listener, PrinterStatus
+from lane.ports import CardJob, CardPrintResult, PrinterStatus
 
 log = logging.getLogger(__name__)
 
 
-class SerialCardPrinter:
+class SerialCardPrinter(PolledSerialPrinter):
     def __init__(
         self,
         name: str,
@@ -34,57 +33,12 @@ class SerialCardPrinter:
         missed_polls_offline: int = 3,
         owns_transport: bool = True,
     ) -> None:
-        self.name = name
-        self.transport = transport
+        super().__init__(name, transport, poll_interval=poll_interval, missed_polls_offline=missed_polls_offline,
+                         owns_transport=owns_transport)
         self.reply_timeout = reply_timeout
         self.print_timeout = print_timeout
         self.job_poll_interval = job_poll_interval
-        self.poll_interval = poll_interval
-        self.missed_polls_offline = missed_polls_offline
-        self.owns_transport = owns_transport
         self.decoder = codec.LineDecoder(name)
-        self.missed_polls = 0
-        self._status = PrinterStatus(online=False, ready=False)
-        self._listeners: list[Listener] = []
-        self._poll_task: asyncio.Task[None] | None = None
-
-    # ------------------------------------------------------------------ device
-    @property
-    def online(self) -> bool:
-        return self._status.online
-
-    @property
-    def last_status(self) -> PrinterStatus:
-        return self._status
-
-    async def start(self) -> None:
-        """Start the transport and the status poll; never raises when the printer is absent."""
-        if self._poll_task is not None:
-            return
-        await self.transport.start()
-        with contextlib.suppress(DeviceOffline):
-            await self.transport.wait_connected(1.0)
-        await self.status()
-        self._poll_task = asyncio.create_task(self._poll_loop(), name=f"{self.name}-poll")
-
-    async def stop(self) -> None:
-        task, self._poll_task = self._poll_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self.owns_transport:
-            await self.transport.stop()
-        self._update(PrinterStatus(online=False, ready=False, faults=self._status.faults))
-
-    def add_listener(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
 
     # ------------------------------------------------------------------ port
     async def status(self) -> PrinterStatus:
@@ -92,11 +46,7 @@ class SerialCardPrinter:
         try:
             reply = await self._request(Cmd.STATUS)
         except (DeviceTimeout, DeviceOffline) as exc:
-            self.missed_polls += 1
-            if self.missed_polls >= self.missed_polls_offline or not self._status.online:
-                log.info("%s: no status (%s)", self.name, exc)
-                self._update(PrinterStatus(online=False, ready=False, faults=self._status.faults))
-            return self._status
+            return self._missed(exc)
         self.missed_polls = 0
         self._update(self._parse_status(reply))
         return self._status
@@ -206,20 +156,3 @@ class SerialCardPrinter:
                         self.decoder.errors["bad_reply"] += 1
                         log.warning("%s: malformed reply to %s dropped: %s", self.name, what, exc)
 
-    async def _poll_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_interval)
-            try:
-                await self.status()
-            except Exception:
-                log.exception("%s: status poll failed", self.name)
-
-    def _update(self, status: PrinterStatus) -> None:
-        if status == self._status:
-            return
-        self._status = status
-        for listener in list(self._listeners):
-            try:
-                listener(status)
-            except Exception:
-                log.exception("%s: listener failed", self.name)

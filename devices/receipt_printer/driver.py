@@ -8,20 +8,19 @@ instead of streaming a receipt into a printer that will drop it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
 
 from devices.receipt_printer import codec
 from devices.receipt_printer.codec import RealTimeStatus
+from devices.serial_printer import PolledSerialPrinter
 from devices.transport.serial import SerialTransport
 from lane.errors import DeviceFault, DeviceOffline, DeviceTimeout, ProtocolError
-from lane.ports import Listener, PrintDocument, PrinterStatus
+from lane.ports import PrintDocument, PrinterStatus
 
 log = logging.getLogger(__name__)
 
 
-class SerialReceiptPrinter:
+class SerialReceiptPrinter(PolledSerialPrinter):
     def __init__(
         self,
         name: str,
@@ -32,55 +31,11 @@ class SerialReceiptPrinter:
         missed_polls_offline: int = 3,
         owns_transport: bool = True,
     ) -> None:
-        self.name = name
-        self.transport = transport
+        super().__init__(name, transport, poll_interval=poll_interval, missed_polls_offline=missed_polls_offline,
+                         owns_transport=owns_transport)
         self.reply_timeout = reply_timeout
-        self.poll_interval = poll_interval
-        self.missed_polls_offline = missed_polls_offline
-        self.owns_transport = owns_transport
-        self.missed_polls = 0
         self.protocol_errors = 0
         self.last_realtime: RealTimeStatus | None = None
-        self._status = PrinterStatus(online=False, ready=False)
-        self._listeners: list[Listener] = []
-        self._poll_task: asyncio.Task[None] | None = None
-
-    @property
-    def online(self) -> bool:
-        return self._status.online
-
-    @property
-    def last_status(self) -> PrinterStatus:
-        return self._status
-
-    async def start(self) -> None:
-        """Start the transport and status polling; never raises when the printer is absent."""
-        if self._poll_task is not None:
-            return
-        await self.transport.start()
-        with contextlib.suppress(DeviceOffline):
-            await self.transport.wait_connected(1.0)
-        await self.status()
-        self._poll_task = asyncio.create_task(self._poll_loop(), name=f"{self.name}-poll")
-
-    async def stop(self) -> None:
-        task, self._poll_task = self._poll_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self.owns_transport:
-            await self.transport.stop()
-        self._update(PrinterStatus(online=False, ready=False, faults=self._status.faults))
-
-    def add_listener(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
 
     async def status(self) -> PrinterStatus:
         """Real-time status now. An unanswered query is reported as offline, not raised."""
@@ -89,11 +44,7 @@ class SerialReceiptPrinter:
         except (DeviceTimeout, DeviceOffline, ProtocolError) as exc:
             if isinstance(exc, ProtocolError):
                 self.protocol_errors += 1
-            self.missed_polls += 1
-            if self.missed_polls >= self.missed_polls_offline or not self._status.online:
-                log.info("%s: no status (%s)", self.name, exc)
-                self._update(PrinterStatus(online=False, ready=False, faults=self._status.faults))
-            return self._status
+            return self._missed(exc)
         self.missed_polls = 0
         self.last_realtime = realtime
         faults = realtime.faults
@@ -128,20 +79,3 @@ class SerialReceiptPrinter:
                 replies.append(codec.check_status_byte(n, byte[0]))
         return codec.decode_status(*replies)
 
-    async def _poll_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_interval)
-            try:
-                await self.status()
-            except Exception:
-                log.exception("%s: status poll failed", self.name)
-
-    def _update(self, status: PrinterStatus) -> None:
-        if status == self._status:
-            return
-        self._status = status
-        for listener in list(self._listeners):
-            try:
-                listener(status)
-            except Exception:
-                log.exception("%s: listener failed", self.name)
