@@ -5,6 +5,7 @@ what a person (or the ledger of physical effects) would see."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 
 import pytest
@@ -57,11 +58,11 @@ class Lane:
             await asyncio.sleep(0.02)
 
 
-@pytest.fixture
-async def lane(mqtt_broker, tmp_path, request):
-    times = getattr(request, "param", None) or HumanTimes()
+@contextlib.asynccontextmanager
+async def running_lane(mqtt_url: str, tmp_path, times: HumanTimes | None = None):
+    """A one-lane simulated site with its controller, traffic and officer; always stopped."""
     clock = ScaledClock(SPEED)
-    sim = SimulatedSite(site="test-site", lanes=1, clock=clock, mqtt_url=mqtt_broker.url,
+    sim = SimulatedSite(site="test-site", lanes=1, clock=clock, mqtt_url=mqtt_url,
                         ledger=Ledger(tmp_path / "ledger.jsonl"))
     await sim.start()
     settings = settings_for_simulated_site(load_settings(database_url=f"sqlite:///{tmp_path}/lajur.db"), sim)
@@ -69,7 +70,7 @@ async def lane(mqtt_broker, tmp_path, request):
     lane = None
     try:
         await site.start()
-        lane = Lane(sim, site, clock, times)
+        lane = Lane(sim, site, clock, times or HumanTimes())
         yield lane
     finally:
         if lane:
@@ -77,6 +78,12 @@ async def lane(mqtt_broker, tmp_path, request):
             lane.traffic.close()
         await site.stop()
         await sim.stop()
+
+
+@pytest.fixture
+async def lane(mqtt_broker, tmp_path, request):
+    async with running_lane(mqtt_broker.url, tmp_path, getattr(request, "param", None)) as harness:
+        yield harness
 
 
 def _closed_on_vehicle(ledger: Ledger) -> list[dict]:

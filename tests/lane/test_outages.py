@@ -9,36 +9,14 @@ import time
 
 import pytest
 
-from cli.compose import Site
-from cli.run import settings_for_simulated_site
-from lane.clock import ScaledClock
-from lane.settings import load_settings
-from simulators.ledger import Ledger
-from simulators.site import SimulatedSite
-from simulators.traffic import HumanTimes
-from tests.lane.test_lane_end_to_end import SPEED, Lane
+from tests.lane.test_lane_end_to_end import Lane, running_lane
 
 
 @pytest.fixture
 async def lane(mqtt_broker, tmp_path):
-    clock = ScaledClock(SPEED)
-    sim = SimulatedSite(site="test-site", lanes=1, clock=clock, mqtt_url=mqtt_broker.url,
-                        ledger=Ledger(tmp_path / "ledger.jsonl"))
-    await sim.start()
-    settings = settings_for_simulated_site(load_settings(database_url=f"sqlite:///{tmp_path}/lajur.db"), sim)
-    site = Site(settings, clock, poll_interval=0.01)
-    harness = None
-    try:
-        await site.start()
-        harness = Lane(sim, site, clock, HumanTimes())
+    async with running_lane(mqtt_broker.url, tmp_path) as harness:
         harness.broker = mqtt_broker
         yield harness
-    finally:
-        if harness:
-            await harness.officer.stop()
-            harness.traffic.close()
-        await site.stop()
-        await sim.stop()
 
 
 async def _until(cond, timeout: float, what: str) -> None:
