@@ -435,13 +435,15 @@ class LaneController:
         await self._wait(lambda: self.occupancy[Station.WINDOW_1] in (None, visit.id), visit=visit)
         if not await self._gate_recovered(visit, gate, "entry-gate"):
             left_before = self._left["entry-gate"]
-            await self._show(Station.ENTRY, "enter", plate=plate, signal=Signal.GREEN)
             await self._open_gate(visit, gate, "entry-gate")
+            await self._show(Station.ENTRY, "enter", plate=plate, signal=Signal.GREEN)
             await self._vehicle_through(visit, gate, "entry-gate", left_before)
+        # The boom first, the bookkeeping after: a restart in between finds the gate closed and both
+        # loops clear, which _gate_recovered reads as "this vehicle went through".
+        await self._close_gate(visit, gate, "entry-gate")
         self._move(visit, Station.WINDOW_1)
         self._advance(visit, Stage.VERIFYING, note="vehicle passed the entry gate")
         await self._show(Station.ENTRY, "idle")
-        await self._close_gate(visit, gate, "entry-gate")
         visit.task = asyncio.create_task(self._run_visit(visit), name=f"{self.name}:{visit.id}")
 
     # ================================================================ per-visit runner
@@ -716,16 +718,16 @@ class LaneController:
             if self.settings.timing.exit_plate_match and self.devices.exit_camera is not None:
                 await self._match_exit_plate(visit)
             left_before = self._left["exit-gate"]
-            await self._show(Station.EXIT, "exit_open", plate=visit.state.plate, signal=Signal.GREEN)
             await self._open_gate(visit, gate, "exit-gate")
+            await self._show(Station.EXIT, "exit_open", plate=visit.state.plate, signal=Signal.GREEN)
             await self._vehicle_through(visit, gate, "exit-gate", left_before)
+        await self._close_gate(visit, gate, "exit-gate", after_exit=True)  # boom first, as at the entry
         self._advance(visit, Stage.DONE, note="vehicle left by the exit")
         self._release(visit)
         await self._show(Station.EXIT, "idle")
         if previous is not None and previous is not Station.EXIT and self.occupancy[previous] is None:
             await self._show(previous, "idle")
         self._finished(visit)
-        await self._close_gate(visit, gate, "exit-gate", after_exit=True)
 
     async def _match_exit_plate(self, visit: Visit) -> None:
         cam = self.devices.exit_camera

@@ -128,6 +128,10 @@ class MqttClient:
         self.address = BrokerAddress.parse(url)
         self._subs: list[_Subscription] = []
         self._subs_lock = threading.Lock()
+        self._routes: dict[str, list[MessageHandler]] = {}
+        """topic -> handlers, filled on first delivery and emptied by every (un)subscribe: one client
+        carries every lane's topics, so matching each message against every filter cost 14% of the
+        controller's CPU at 32 lanes (`lajur bench load`)."""
         self._listeners: list[ConnectionListener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = False
@@ -237,6 +241,7 @@ class MqttClient:
         sub = _Subscription(topic_filter, handler, qos)
         with self._subs_lock:
             self._subs.append(sub)
+            self._routes.clear()
             # Under the lock, against paho's on_connect snapshot: either that snapshot has this filter
             # or paho is already connected here. Asking paho rather than self._connected closes the
             # window before the loop learns of the connection; while disconnected this is a no-op.
@@ -248,6 +253,7 @@ class MqttClient:
                 if sub not in self._subs:
                     return
                 self._subs.remove(sub)
+                self._routes.clear()
                 still_used = any(s.topic_filter == topic_filter for s in self._subs)
                 if not still_used and self._started:
                     self._paho.unsubscribe(topic_filter)
@@ -314,7 +320,12 @@ class MqttClient:
 
     def _dispatch(self, topic: str, payload: bytes, retained: bool) -> None:
         with self._subs_lock:
-            handlers = [s.handler for s in self._subs if topic_matches(s.topic_filter, topic)]
+            handlers = self._routes.get(topic)
+            if handlers is None:
+                handlers = [s.handler for s in self._subs if topic_matches(s.topic_filter, topic)]
+                if len(self._routes) >= 65536:  # a device inventing topics must not grow it without bound
+                    self._routes.clear()
+                self._routes[topic] = handlers
         for handler in handlers:
             try:
                 result = handler(topic, payload, retained)

@@ -1,10 +1,20 @@
 """Serial transport: moves bytes between a pyserial port and asyncio code, nothing more.
 
-pyserial is blocking, so one background thread owns the reads and hands every chunk to the event loop
-with ``call_soon_threadsafe``; the loop side keeps a buffer that coroutines ``await`` with a timeout.
-Framing is not our job (see each device's ``codec``). A port that disappears (USB adapter unplugged,
-simulator gone) marks the transport disconnected; the thread keeps trying to reopen it with bounded
-back-off so a port that comes back is used again without anyone restarting the lane.
+Two ways to wait for bytes, chosen by the port:
+
+* a device path on POSIX (``/dev/ttyUSB0``, ``/dev/pts/3``): pyserial opens and configures the port
+  (baud rate, 8N1, raw mode) and the event loop watches its file descriptor (``add_reader``), so a
+  read or a write costs no thread hop. A controller with 32 lanes has 128 ports polled several
+  times a second; one reader thread each, plus an executor hop per write, made every reply wait for
+  the GIL behind 130 other threads (the tail of the event-to-command latency in ``bench/load.py``);
+* any other pyserial URL (``loop://``, ``socket://h:p``, ``rfc2217://``) or another OS: pyserial
+  is blocking there, so one background thread owns the reads and hands every chunk to the loop
+  with ``call_soon_threadsafe``.
+
+Either way the loop side keeps a buffer that coroutines ``await`` with a timeout. Framing is not our
+job (see each device's ``codec``). A port that disappears (USB adapter unplugged, simulator gone)
+marks the transport disconnected and is reopened with bounded back-off, so a port that comes back is
+used again without anyone restarting the lane.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -40,6 +51,7 @@ class SerialTransport:
         name: str | None = None,
         reopen_min: float = 0.2,
         reopen_max: float = 2.0,
+        native: bool | None = None,
     ) -> None:
         self.url = url
         self.baudrate = baudrate
@@ -59,6 +71,11 @@ class SerialTransport:
         self._connected = False
         self._listeners: list[ConnectionListener] = []
         self.reopen_count = 0
+        self.native = _native_capable(url) if native is None else native
+        """True: the loop watches the port's file descriptor; False: a reader thread (see module doc)."""
+        self._task: asyncio.Task[None] | None = None
+        self._fd: int | None = None
+        self._lost = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -67,19 +84,33 @@ class SerialTransport:
 
     @property
     def started(self) -> bool:
-        return self._thread is not None
+        return self._thread is not None or self._task is not None
 
     async def start(self) -> None:
-        """Start the reader thread. Never raises if the port is absent: the thread keeps trying."""
-        if self._thread is not None:
+        """Start reading. Never raises if the port is absent: it keeps trying to open it."""
+        if self.started:
             return
         self._loop = asyncio.get_running_loop()
         self._stopping.clear()
+        if self.native:
+            self._task = self._loop.create_task(self._supervise(), name=f"serial-{self.name}")
+            return
         self._thread = threading.Thread(target=self._run, name=f"serial-{self.name}", daemon=True)
         self._thread.start()
 
     async def stop(self) -> None:
-        """Stop and join the reader thread, close the port. Safe to call twice."""
+        """Stop reading, close the port. Safe to call twice."""
+        task = self._task
+        if task is not None:
+            self._stopping.set()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self._task = None
+            self._unwatch()
+            self._close_port()
+            self._set_connected(False)
+            return
         thread = self._thread
         if thread is None:
             return
@@ -116,12 +147,42 @@ class SerialTransport:
             port = self._port
         if port is None or not self._connected:
             raise DeviceOffline(self.name, f"port {self.url} is not open")
+        if self._fd is not None:
+            await self._write_native(self._fd, bytes(data))
+            return
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(None, self._write_blocking, port, bytes(data))
         except (serial.SerialException, OSError) as exc:
             self._handle_port_error(exc)
             raise DeviceOffline(self.name, f"write failed: {exc}") from exc
+
+    async def _write_native(self, fd: int, data: bytes, timeout: float = 2.0) -> None:
+        """Non-blocking write on the loop; waits for the kernel buffer only when it is full (never for
+        a lane's short frames). No ``tcdrain``: the UART sends what the kernel holds."""
+        loop = asyncio.get_running_loop()
+        view = memoryview(data)
+        deadline = loop.time() + timeout
+        while view:
+            try:
+                n = os.write(fd, view)
+            except BlockingIOError:
+                n = 0
+            except OSError as exc:
+                self._port_lost(exc)
+                raise DeviceOffline(self.name, f"write failed: {exc}") from exc
+            view = view[n:]
+            if not view:
+                return
+            writable = loop.create_future()
+            loop.add_writer(fd, _resolve, writable)
+            try:
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    await writable
+            except TimeoutError:
+                raise DeviceTimeout(self.name, f"write of {len(data)} bytes not done within {timeout:.1f}s") from None
+            finally:
+                loop.remove_writer(fd)
 
     @staticmethod
     def _write_blocking(port: serial.SerialBase, data: bytes) -> None:
@@ -169,6 +230,61 @@ class SerialTransport:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(remaining):
                     await self._data_event.wait()
+
+    # ------------------------------------------------------------------ native: the loop watches the fd
+    async def _supervise(self) -> None:
+        """Open the port, watch it until it is lost, reopen with bounded back-off; until stopped."""
+        loop = asyncio.get_running_loop()
+        backoff = self.reopen_min
+        while not self._stopping.is_set():
+            # opening a USB adapter can take a moment: not on the loop
+            port = await loop.run_in_executor(None, self._open)
+            fd = _fileno(port) if port is not None else None
+            if port is None or fd is None:
+                if port is not None:  # no descriptor after all: this URL needs the thread
+                    self._close_port()
+                    log.warning("serial %s: %s has no file descriptor; use a reader thread", self.name, self.url)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.reopen_max)
+                continue
+            backoff = self.reopen_min
+            os.set_blocking(fd, False)
+            self._fd = fd
+            self._lost.clear()
+            loop.add_reader(fd, self._readable, fd)
+            self._set_connected(True)
+            await self._lost.wait()
+            self._unwatch()
+            self._close_port()
+            self._set_connected(False)
+            if not self._stopping.is_set():
+                await asyncio.sleep(backoff)
+
+    def _readable(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # EIO: the other end of a pty closed, or the adapter was pulled
+            self._port_lost(exc)
+            return
+        if not data:
+            self._port_lost(EOFError("end of file"))
+            return
+        self._on_data(data)
+
+    def _port_lost(self, exc: BaseException) -> None:
+        if self._fd is None:
+            return
+        if not self._stopping.is_set():
+            log.warning("serial %s: port lost (%s); will reopen", self.name, exc)
+        self._unwatch()
+        self._lost.set()
+
+    def _unwatch(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(fd)
 
     # ------------------------------------------------------------------ reader thread
     def _run(self) -> None:
@@ -252,6 +368,9 @@ class SerialTransport:
 
     def _handle_port_error(self, exc: BaseException) -> None:
         log.warning("serial %s: write error (%s)", self.name, exc)
+        if self._task is not None:
+            self._port_lost(exc)
+            return
         with self._port_lock:
             port = self._port
         if port is not None:
@@ -259,3 +378,21 @@ class SerialTransport:
                 port.cancel_read()
             except Exception:
                 pass
+
+
+def _native_capable(url: str) -> bool:
+    """A device path on POSIX: the loop can watch its descriptor. URLs (``loop://`` ...) cannot."""
+    return os.name == "posix" and "://" not in url
+
+
+def _fileno(port: serial.SerialBase) -> int | None:
+    try:
+        fd = port.fileno()
+    except Exception:  # URL handlers without a descriptor raise various errors
+        return None
+    return fd if isinstance(fd, int) and fd >= 0 else None
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
