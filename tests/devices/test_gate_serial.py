@@ -243,3 +243,30 @@ async def test_transport_reads_exact_counts_and_lines_with_timeouts() -> None:
     assert not transport.connected
     with pytest.raises(DeviceOffline):
         await transport.write(b"x")
+
+
+async def test_device_ports_are_watched_by_the_event_loop_without_a_thread_each(gate_sim) -> None:
+    """A controller with many lanes polls a hundred ports: a device path is read by the event loop
+    itself (no reader thread, no executor hop per frame), so replies do not queue behind threads."""
+    import threading
+
+    before = threading.active_count()
+    transport = SerialTransport(gate_sim.port_path)
+    driver = SerialBarrierGate("entry-gate", transport, poll_interval=0.02)
+    assert transport.native
+    await driver.start()
+    try:
+        await wait_until(lambda: driver.online)
+        await driver.open()
+        await wait_until(lambda: driver.status.position is GatePosition.OPEN)
+        await driver.close()
+        await wait_until(lambda: driver.status.position is GatePosition.CLOSED)
+        assert threading.active_count() <= before + 1  # at most the executor thread that opened the port
+    finally:
+        await driver.stop()
+    assert not transport.connected
+
+
+async def test_url_ports_still_use_a_reader_thread() -> None:
+    assert not SerialTransport("loop://").native
+    assert SerialTransport("/dev/ttyUSB0").native

@@ -218,3 +218,23 @@ async def test_stop_is_idempotent_and_unsubscribe_stops_delivery(mqtt_client_fac
     await client.stop()
     await client.stop()
     assert not client.connected
+
+
+async def test_handlers_added_and_removed_after_traffic_started_see_the_right_messages(mqtt_client_factory) -> None:
+    """Routes are cached per topic after the first message: a later subscribe or unsubscribe on the
+    same topic must still take effect at once (a lane added at run time, a driver stopped)."""
+    client = await started(mqtt_client_factory("t-routes"))
+    first, second = Inbox(), Inbox()
+    remove_first = client.subscribe("lajur/r/+/state", first)
+    await client.publish("lajur/r/g1/state", b"1")
+    await first.wait_for(lambda: first.payloads == [b"1"])
+    client.subscribe("lajur/r/g1/#", second)
+    await wait_until(lambda: client.connected)
+    await asyncio.sleep(0.2)  # the broker has the new subscription
+    await client.publish("lajur/r/g1/state", b"2")
+    await second.wait_for(lambda: b"2" in second.payloads)
+    await first.wait_for(lambda: first.payloads == [b"1", b"2"])
+    remove_first()
+    await client.publish("lajur/r/g1/state", b"3")
+    await second.wait_for(lambda: b"3" in second.payloads)
+    assert first.payloads == [b"1", b"2"]
