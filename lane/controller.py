@@ -37,7 +37,7 @@ from lane.errors import (
 )
 from lane.events import EventBus, LaneEvent
 from lane.messages import format_rupiah, message
-from lane.persistence.models import VisitRow
+from lane.persistence.models import SideEffect, VisitRow
 from lane.persistence.store import Store, utcnow
 from lane.ports import (
     BarrierGate,
@@ -382,6 +382,9 @@ class LaneController:
                 visit = self.visits.get(str(exc))
                 if visit:
                     await self._handle_abort(visit)
+            except PersistenceError as exc:  # database away: the next vehicle waits at the entry
+                log.warning("%s: entry waits for the database: %s", self.name, exc)
+                await asyncio.sleep(1.0)
             except Exception:  # noqa: BLE001 - the entry must keep working; the failure is logged
                 log.exception("%s: entry loop error", self.name)
                 await self.clock.sleep(1.0)
@@ -595,7 +598,7 @@ class LaneController:
         await self._wait(lambda: all(self.occupancy[s] in (None, visit.id) for s in path), visit=visit)
         # Where the vehicle goes is a state change: recorded before the driver is signalled on, so a
         # restart knows which station it stands at (see _recover).
-        self.store.intend(f"{visit.id}-move-{target.value}", lane=self.name, kind="move", visit_id=visit.id,
+        await self._intend(visit, f"{visit.id}-move-{target.value}", kind="move",
                           detail={"from": previous.value if previous else None, "to": target.value, "step": step})
         if previous is not None:
             await self._show(previous, step, plate=visit.state.plate, signal=Signal.GREEN)
@@ -646,8 +649,7 @@ class LaneController:
             attempt = 1
             while True:
                 reference = f"{visit.id}-fee-{attempt}"
-                effect = self.store.intend(reference, lane=self.name, kind="charge", visit_id=visit.id,
-                                           detail={"amount": fee})
+                effect = await self._intend(visit, reference, kind="charge", detail={"amount": fee})
                 if effect.status == "failed":
                     attempt += 1
                     continue
@@ -693,7 +695,7 @@ class LaneController:
         await self._show(Station.WINDOW_3, "printing", plate=visit.state.plate)
         r = visit.row
         key = f"{visit.id}-card"
-        effect = self.store.intend(key, lane=self.name, kind="card_print", visit_id=visit.id)
+        effect = await self._intend(visit, key, kind="card_print")
         if effect.status == "done" and not self._take_action(visit, "reprint"):
             return
         job = CardJob(renewal_id=visit.id, sim_number=r.sim_number or "", holder_name=r.holder_name or "",
@@ -743,9 +745,32 @@ class LaneController:
         visit.state.resume()
 
     # ---------------------------------------------------------------- side effects
+    async def _intend(self, visit: Visit, key: str, *, kind: str, detail: dict[str, Any] | None = None) -> SideEffect:
+        """Record a side effect before it is commanded (see Store.intend). While the database is away
+        nothing is commanded that it could not record: the visit is held (the officer sees why) and
+        carries on by itself once the database answers and its journal is written."""
+        attempt = 0
+        while True:
+            try:
+                effect = self.store.intend(key, lane=self.name, kind=kind, visit_id=visit.id, detail=detail)
+            except PersistenceError as exc:
+                attempt += 1
+                if not visit.state.held:
+                    visit.state.hold("database")
+                    self._persist(visit, note=f"held: database ({exc})")
+                    self._alert("database_unavailable", f"database unreachable; visit {visit.id} waits before "
+                                f"{kind}", level="critical", visit=visit)
+                self._check_abort(visit)
+                await asyncio.sleep(min(0.25 * attempt, 2.0))  # wall time: an outage is not simulated
+                continue
+            if visit.state.held == "database":
+                visit.state.resume()
+                self._persist(visit, note="database back")
+            return effect
+
     async def _print_once(self, visit: Visit, kind: str, doc: PrintDocument) -> None:
         key = f"{visit.id}-{kind}"
-        effect = self.store.intend(key, lane=self.name, kind=kind, visit_id=visit.id)
+        effect = await self._intend(visit, key, kind=kind)
         if effect.status == "done":
             return
         await self._guarded(visit, "receipt-printer", lambda: self.devices.receipt_printer.print_document(doc))
@@ -753,7 +778,10 @@ class LaneController:
 
     async def _open_gate(self, visit: Visit | None, gate: BarrierGate, name: str) -> None:
         key = f"{visit.id if visit else self.name}-{name}-open"
-        self.store.intend(key, lane=self.name, kind="gate_open", visit_id=visit.id if visit else None)
+        if visit is not None:
+            await self._intend(visit, key, kind="gate_open")
+        else:
+            self.store.intend(key, lane=self.name, kind="gate_open")
         if visit is not None:
             await self._guarded(visit, name, gate.open)
         else:

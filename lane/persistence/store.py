@@ -2,12 +2,24 @@
 
 Synchronous SQLAlchemy sessions, one short transaction per call: the controller persists a state
 change and only then commands the side effect, so each call commits before it returns.
+
+When the database is unreachable (a PostgreSQL restart, a network blip), records of what happened
+(visit state, stage transitions, device events, alerts, settled side effects) are kept in an
+in-memory journal and written, in their original order, once it answers again (``replay``; the
+composition root calls it while ``degraded``). What must be durable *before* it happens cannot
+wait in a journal: a side-effect intent (``intend``) and an officer's audited action raise
+PersistenceError instead, so the controller holds that step and nothing is commanded that the
+database does not know about. The journal lives in the process: a crash during an outage loses it,
+and the restarted controller resumes from the last state the database has (side effects are
+idempotent by key, so a step repeated from there is not repeated at the device).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -55,7 +67,13 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        # Fail fast instead of blocking the event loop when the server or the network is gone:
+        # a bounded connect, and a dead peer noticed within seconds rather than TCP's minutes.
+        connect_args = {"connect_timeout": 3, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+                        "keepalives_count": 2, "tcp_user_timeout": 5000}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def upgrade_database(url: str, revision: str = "head") -> None:
@@ -77,6 +95,74 @@ class Store:
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine or make_engine(url)
+        self._journal: deque[tuple[str, Callable[[Session], Any]]] = deque()
+        self._journal_lock = threading.Lock()  # short sections only: append, peek, pop
+        self._replay_lock = threading.Lock()
+        self.journaled_total = 0
+        """Writes that ever waited in the journal (a figure for /metrics and the tests)."""
+
+    # ------------------------------------------------------------ the journal (database away)
+    @property
+    def degraded(self) -> bool:
+        """True while writes wait in the journal for the database to answer again."""
+        return bool(self._journal)
+
+    @property
+    def journal_size(self) -> int:
+        return len(self._journal)
+
+    def _record(self, what: str, op: Callable[[Session], Any]) -> bool:
+        """Write a record now, or keep it in the journal (behind any earlier ones) when the database
+        cannot take it. True when written now."""
+        with self._journal_lock:
+            if self._journal:
+                self._journal.append((what, op))
+                self.journaled_total += 1
+                return False
+        try:
+            with self.session() as s:
+                op(s)
+            return True
+        except PersistenceError as exc:
+            with self._journal_lock:
+                if not self._journal:
+                    log.warning("database unavailable; keeping records until it is back: %s", exc)
+                self._journal.append((what, op))
+                self.journaled_total += 1
+            return False
+
+    def _require_current(self, what: str) -> None:
+        if self._journal:
+            raise PersistenceError(f"database unavailable: {len(self._journal)} records wait to be written "
+                                   f"before {what}")
+
+    def replay(self) -> bool:
+        """Write what the journal holds, oldest first; True when it is empty. Safe to call from any
+        thread and from several controllers at once (one replays, the others return)."""
+        if not self._replay_lock.acquire(blocking=False):
+            return not self._journal
+        try:
+            written = 0
+            while True:
+                with self._journal_lock:
+                    if not self._journal:
+                        break
+                    what, op = self._journal[0]
+                try:
+                    with self.session() as s:
+                        op(s)
+                except PersistenceError:
+                    return False
+                except SQLAlchemyError:  # a record the database refuses for good: logged, not retried for ever
+                    log.exception("journaled %s could not be written; dropped", what)
+                with self._journal_lock:
+                    self._journal.popleft()
+                written += 1
+            if written:
+                log.warning("database back: %d journaled records written in order", written)
+            return True
+        finally:
+            self._replay_lock.release()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -126,16 +212,16 @@ class Store:
 
     # ------------------------------------------------------------ visits
     def next_seq(self, lane: str) -> int:
+        self._require_current("numbering a visit")  # a journaled visit would be numbered twice
         with self.session() as s:
             cur = s.exec(select(func.max(VisitRow.seq)).where(VisitRow.lane == lane)).scalar()
             return (cur or 0) + 1
 
-    def save_visit(self, row: VisitRow) -> VisitRow:
+    def save_visit(self, row: VisitRow) -> None:
+        """Write the visit's current state (a copy taken now: the caller goes on changing ``row``)."""
         row.updated_at = utcnow()
-        with self.session() as s:
-            merged = s.merge(row)
-            s.flush()
-            return merged
+        values = {c.name: _copy(getattr(row, c.name)) for c in VisitRow.__table__.columns}
+        self._record(f"visit {row.id}", lambda s: s.merge(VisitRow(**values)))
 
     def get_visit(self, visit_id: str) -> VisitRow | None:
         with self.session() as s:
@@ -162,9 +248,9 @@ class Store:
     def record_transition(
         self, visit_id: str, from_stage: str | None, to_stage: str, sim_at: float, note: str | None = None
     ) -> None:
-        with self.session() as s:
-            s.add(StageTransition(visit_id=visit_id, from_stage=from_stage, to_stage=to_stage,
-                                  at=utcnow(), sim_at=sim_at, note=note))
+        at = utcnow()
+        self._record(f"transition {visit_id} -> {to_stage}", lambda s: s.add(StageTransition(
+            visit_id=visit_id, from_stage=from_stage, to_stage=to_stage, at=at, sim_at=sim_at, note=note)))
 
     def transitions(self, visit_id: str) -> list[StageTransition]:
         with self.session() as s:
@@ -175,7 +261,9 @@ class Store:
     def intend(self, key: str, *, lane: str, kind: str, visit_id: str | None = None,
                detail: dict[str, Any] | None = None) -> SideEffect:
         """Record that a side effect is about to be commanded; returns the existing record if the key
-        is known (a restart finds what it had already asked for)."""
+        is known (a restart finds what it had already asked for). Never journaled: PersistenceError
+        while the database is away, so the caller holds the step instead of commanding it."""
+        self._require_current(f"side effect {key}")
         with self.session() as s:
             row = s.get(SideEffect, key)
             if row is not None:
@@ -187,15 +275,20 @@ class Store:
             return row
 
     def settle(self, key: str, status: str, detail: dict[str, Any] | None = None) -> None:
-        with self.session() as s:
+        at = utcnow()
+
+        def op(s: Session) -> None:
             row = s.get(SideEffect, key)
             if row is None:
-                raise PersistenceError(f"unknown side effect {key}")
+                log.error("settling unknown side effect %s (%s)", key, status)
+                return
             row.status = status
             if detail:
                 row.detail = {**row.detail, **detail}
-            row.updated_at = utcnow()
+            row.updated_at = at
             s.add(row)
+
+        self._record(f"side effect {key} {status}", op)
 
     def side_effect(self, key: str) -> SideEffect | None:
         with self.session() as s:
@@ -208,8 +301,9 @@ class Store:
 
     # ------------------------------------------------------------ events, alerts, audit
     def device_event(self, lane: str, device: str, kind: str, detail: dict[str, Any] | None = None) -> None:
-        with self.session() as s:
-            s.add(DeviceEventRow(lane=lane, device=device, kind=kind, detail=detail or {}, at=utcnow()))
+        at = utcnow()
+        self._record(f"device event {lane}/{device} {kind}", lambda s: s.add(
+            DeviceEventRow(lane=lane, device=device, kind=kind, detail=detail or {}, at=at)))
 
     def device_events(self, lane: str | None = None, limit: int = 200) -> list[DeviceEventRow]:
         with self.session() as s:
@@ -219,11 +313,19 @@ class Store:
             return list(s.exec(q.order_by(DeviceEventRow.id.desc()).limit(limit)).scalars())
 
     def alert(self, lane: str, kind: str, level: str, message: str, visit_id: str | None = None) -> AlertRow:
-        with self.session() as s:
-            row = AlertRow(lane=lane, kind=kind, level=level, message=message, visit_id=visit_id, at=utcnow())
-            s.add(row)
+        """Record an alert (journaled while the database is away); returns the row as recorded, whose
+        ``id`` is None when it waits in the journal."""
+        row = AlertRow(lane=lane, kind=kind, level=level, message=message, visit_id=visit_id, at=utcnow())
+        values = row.model_dump()
+
+        def op(s: Session) -> None:
+            written = AlertRow(**values)
+            s.add(written)
             s.flush()
-            return row
+            row.id = written.id
+
+        self._record(f"alert {lane} {kind}", op)
+        return row
 
     def alerts(self, lane: str | None = None, limit: int = 200) -> list[AlertRow]:
         with self.session() as s:
@@ -235,6 +337,9 @@ class Store:
     def audit(self, *, actor: str, role: str, action: str, lane: str | None = None,
               visit_id: str | None = None, reason: str | None = None,
               detail: dict[str, Any] | None = None) -> AuditEntry:
+        """Written before the action takes effect; PersistenceError while the database is away (an
+        action nobody could audit is refused, not queued)."""
+        self._require_current(f"auditing {action}")
         with self.session() as s:
             row = AuditEntry(at=utcnow(), actor=actor, role=role, action=action, lane=lane,
                              visit_id=visit_id, reason=reason, detail=detail or {})
@@ -245,3 +350,12 @@ class Store:
     def audit_log(self, limit: int = 200) -> list[AuditEntry]:
         with self.session() as s:
             return list(s.exec(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)).scalars())
+
+
+def _copy(value: Any) -> Any:
+    """A snapshot of a column value: JSON columns hold dicts and lists the caller may change later."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value

@@ -59,13 +59,14 @@ class Lane:
 
 
 @contextlib.asynccontextmanager
-async def running_lane(mqtt_url: str, tmp_path, times: HumanTimes | None = None):
-    """A one-lane simulated site with its controller, traffic and officer; always stopped."""
+async def running_lane(mqtt_url: str, tmp_path, times: HumanTimes | None = None, database_url: str | None = None):
+    """A one-lane simulated site with its controller, traffic and officer; always stopped. SQLite in
+    ``tmp_path`` unless ``database_url`` names another database."""
     clock = ScaledClock(SPEED)
     sim = SimulatedSite(site="test-site", lanes=1, clock=clock, mqtt_url=mqtt_url,
                         ledger=Ledger(tmp_path / "ledger.jsonl"))
     await sim.start()
-    settings = settings_for_simulated_site(load_settings(database_url=f"sqlite:///{tmp_path}/lajur.db"), sim)
+    settings = settings_for_simulated_site(load_settings(database_url=database_url or f"sqlite:///{tmp_path}/lajur.db"), sim)
     site = Site(settings, clock, poll_interval=0.01)
     lane = None
     try:
