@@ -114,6 +114,36 @@ class LatencyProbe:
         return [x for v in self.samples.values() for x in v]
 
 
+class GcPauses:
+    """Times the garbage collector's pauses (they stop the event loop, so they add to latency)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._t0 = 0.0
+
+    def __enter__(self) -> GcPauses:
+        import gc
+
+        gc.callbacks.append(self._cb)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import gc
+
+        gc.callbacks.remove(self._cb)
+
+    def _cb(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], time.perf_counter() - self._t0))
+
+    def summary(self) -> dict[str, Any]:
+        return {"collections": len(self.pauses),
+                "max_ms": round(1000 * max((p for _, p in self.pauses), default=0.0), 2),
+                "gen2": len([g for g, _ in self.pauses if g == 2])}
+
+
 def _plate_at_exit(ctl: Any) -> Any:
     from lane.workflow import Station
 
@@ -317,6 +347,7 @@ async def run_split(args: argparse.Namespace) -> dict[str, Any]:
     clock = ScaledClock(args.speed)
     site: Site | None = None
     probe = LatencyProbe()
+    gc_pauses = GcPauses()
     finished: list[dict[str, Any]] = []
     target = args.drivers * args.lanes
     extra_registries: list[Any] = []
@@ -365,8 +396,9 @@ async def run_split(args: argparse.Namespace) -> dict[str, Any]:
             child.stdin.flush()
         cpu0, wall0, sim0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), clock.monotonic()
         deadline = wall0 + args.seconds
-        while len(finished) < target and time.perf_counter() < deadline:
-            await asyncio.sleep(0.2)
+        with gc_pauses:
+            while len(finished) < target and time.perf_counter() < deadline:
+                await asyncio.sleep(0.2)
         cpu1, wall1, sim1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), clock.monotonic()
         rss = _rss_mb()
     finally:
@@ -386,7 +418,9 @@ async def run_split(args: argparse.Namespace) -> dict[str, Any]:
         if mosquitto:
             mosquitto.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    return _result(args, probe, finished, cpu0, cpu1, wall0, wall1, sim0, sim1, rss, mode="split")
+    result = _result(args, probe, finished, cpu0, cpu1, wall0, wall1, sim0, sim1, rss, mode="split")
+    result["gc"] = gc_pauses.summary()
+    return result
 
 
 def _result(args: argparse.Namespace, probe: LatencyProbe, finished: list[dict[str, Any]], cpu0: Any, cpu1: Any,
