@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
@@ -220,8 +220,17 @@ class Store:
     def save_visit(self, row: VisitRow) -> None:
         """Write the visit's current state (a copy taken now: the caller goes on changing ``row``)."""
         row.updated_at = utcnow()
-        values = {c.name: _copy(getattr(row, c.name)) for c in VisitRow.__table__.columns}
-        self._record(f"visit {row.id}", lambda s: s.merge(VisitRow(**values)))
+        table = VisitRow.__table__
+        values = {c.name: _copy(getattr(row, c.name)) for c in table.columns}
+
+        def op(s: Session) -> None:
+            # One UPDATE (an INSERT the first time), not the ORM's merge (a SELECT, then a flush):
+            # a 32-lane controller writes a visit several times a second, on its event loop.
+            conn = s.connection()
+            if conn.execute(update(table).where(table.c.id == row.id).values(**values)).rowcount == 0:
+                conn.execute(insert(table).values(**values))
+
+        self._record(f"visit {row.id}", op)
 
     def get_visit(self, visit_id: str) -> VisitRow | None:
         with self.session() as s:
@@ -248,9 +257,10 @@ class Store:
     def record_transition(
         self, visit_id: str, from_stage: str | None, to_stage: str, sim_at: float, note: str | None = None
     ) -> None:
-        at = utcnow()
-        self._record(f"transition {visit_id} -> {to_stage}", lambda s: s.add(StageTransition(
-            visit_id=visit_id, from_stage=from_stage, to_stage=to_stage, at=at, sim_at=sim_at, note=note)))
+        values = {"visit_id": visit_id, "from_stage": from_stage, "to_stage": to_stage, "at": utcnow(),
+                  "sim_at": sim_at, "note": note[:200] if note else None}
+        self._record(f"transition {visit_id} -> {to_stage}",
+                     lambda s: s.connection().execute(insert(StageTransition.__table__).values(**values)))
 
     def transitions(self, visit_id: str) -> list[StageTransition]:
         with self.session() as s:
@@ -278,15 +288,14 @@ class Store:
         at = utcnow()
 
         def op(s: Session) -> None:
-            row = s.get(SideEffect, key)
-            if row is None:
-                log.error("settling unknown side effect %s (%s)", key, status)
-                return
-            row.status = status
+            t = SideEffect.__table__
+            conn = s.connection()
+            values: dict[str, Any] = {"status": status, "updated_at": at}
             if detail:
-                row.detail = {**row.detail, **detail}
-            row.updated_at = at
-            s.add(row)
+                before = conn.execute(select(t.c.detail).where(t.c.key == key)).scalar_one_or_none()
+                values["detail"] = {**(before or {}), **detail}
+            if conn.execute(update(t).where(t.c.key == key).values(**values)).rowcount == 0:
+                log.error("settling unknown side effect %s (%s)", key, status)
 
         self._record(f"side effect {key} {status}", op)
 
