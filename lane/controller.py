@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date
@@ -236,6 +237,9 @@ class LaneController:
         for i, (a, params) in enumerate(visit.pending):
             if a in names:
                 del visit.pending[i]
+                action_id = params.pop("_action_id", None)
+                if action_id is not None:
+                    self.store.action_taken(action_id)
                 return params
         return None
 
@@ -287,8 +291,8 @@ class LaneController:
         keys (the payment terminal and card printer recognise a repeated reference / renewal id);
         gates are re-read rather than assumed (``_gate_recovered``), and a gate left open by the dead
         process with nobody to let through is closed once its safety loop is clear
-        (``_secure_gates``). Officer actions accepted but not yet consumed are lost with the process;
-        the console still shows the step, and the officer presses again.
+        (``_secure_gates``). Officer actions accepted but not yet taken are handed back to their
+        visits (``Store.waiting_actions``).
         """
         for row in self.store.open_visits(self.name):
             now = self.clock.monotonic()
@@ -318,6 +322,14 @@ class LaneController:
                 # The entry loop owns arriving vehicles; it picks this one up first.
                 continue
             visit.task = asyncio.create_task(self._run_visit(visit), name=f"{self.name}:{visit.id}")
+        for row in self.store.waiting_actions(self.name):
+            visit = self.visits.get(row.visit_id)
+            if visit is None:  # its visit ended before the restart
+                self.store.action_taken(row.id)
+                continue
+            log.info("%s: %s's %s on %s, accepted before the restart, still applies", self.name, row.actor,
+                     row.action, visit.id)
+            visit.pending.append((row.action, {**row.params, "_action_id": row.id}))
         for visit in self.visits.values():
             if visit.reshow and self.occupancy[visit.reshow[0]] not in (None, visit.id):
                 visit.reshow = None  # someone else is there now: the old signal would mislead them
@@ -499,7 +511,21 @@ class LaneController:
 
     async def _guarded(self, visit: Visit, device: str, step: Callable[[], Awaitable[Any]]) -> Any:
         """Run one device step; on a device failure hold the visit and retry when the device is back
-        or the officer says so. Returns the step's result, or None when the officer took it over."""
+        or the officer says so. Returns the step's result, or None when the officer took it over.
+
+        After a restart, an officer's retry or take-over of this very step that the dead process had
+        accepted applies first: a payment the officer already took by other means is not charged
+        again at the terminal."""
+        if visit.recovered:
+            for i, (a, params) in enumerate(visit.pending):
+                if a in ("retry", "take_over") and params.get("device") == device:
+                    del visit.pending[i]
+                    if params.get("_action_id") is not None:
+                        self.store.action_taken(params["_action_id"])
+                    if a == "take_over":
+                        self._persist(visit, note=f"{device} step taken over by officer (before the restart)")
+                        return None
+                    break
         attempt = 0
         while True:
             self._check_abort(visit)
@@ -829,6 +855,10 @@ class LaneController:
                                     f"Kode: {code.value if code else 'refused'}", decision.message])
 
     def _finished(self, visit: Visit) -> None:
+        for _, params in visit.pending:  # e.g. a second press that came too late: set aside
+            if params.get("_action_id") is not None:
+                self.store.action_taken(params["_action_id"])
+        visit.pending.clear()
         summary = self.visit_summary(visit)
         self.finished.append(summary)
         self.visits.pop(visit.id, None)
@@ -912,6 +942,12 @@ class LaneController:
                 visit.task = asyncio.create_task(self._run_visit(visit))
                 self._persist(visit, note="reprint requested")
                 return {"ok": True}
+        if action in ("retry", "take_over"):
+            # which held step it answers, so a restart can apply it to that step (see _guarded)
+            params["device"] = re.split(r"[: ]", visit.state.held or "", maxsplit=1)[0]
+        params["_action_id"] = self.store.queue_action(
+            lane=self.name, visit_id=visit.id, action=action, actor=actor,
+            params={k: v for k, v in params.items() if k != "nik"})
         visit.pending.append((action, params))
         self._notify()
         return {"ok": True}

@@ -116,3 +116,21 @@ class AuditEntry(SQLModel, table=True):
     visit_id: str | None = Field(default=None, max_length=64)
     reason: str | None = Field(default=None, max_length=300)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class OfficerAction(SQLModel, table=True):
+    """An officer's action on a visit, kept until the workflow has taken it: the console answered
+    "ok" to the officer, so a controller that dies before acting on it must act on it after the
+    restart, not make the officer press again."""
+
+    __tablename__ = "officer_actions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lane: str = Field(index=True, max_length=32)
+    visit_id: str = Field(index=True, max_length=64)
+    action: str = Field(max_length=32)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    actor: str = Field(max_length=64)
+    at: datetime
+    taken_at: datetime | None = None
+    """When the workflow acted on it (or set it aside); None while it waits."""

@@ -36,6 +36,7 @@ from lane.persistence.models import (
     AuditEntry,
     DeviceEventRow,
     LaneRow,
+    OfficerAction,
     SideEffect,
     StageTransition,
     VisitRow,
@@ -307,6 +308,30 @@ class Store:
         with self.session() as s:
             q = select(SideEffect).where(SideEffect.visit_id == visit_id).order_by(SideEffect.created_at)
             return list(s.exec(q).scalars())
+
+    # ------------------------------------------------------------ officer actions (kept until taken)
+    def queue_action(self, *, lane: str, visit_id: str, action: str, params: dict[str, Any], actor: str) -> int:
+        """Keep an accepted officer action until the workflow takes it; returns its id. Never
+        journaled: an action the database cannot keep is refused, as its audit would be."""
+        self._require_current(f"keeping action {action}")
+        with self.session() as s:
+            row = OfficerAction(lane=lane, visit_id=visit_id, action=action, params=_copy(params), actor=actor,
+                                at=utcnow())
+            s.add(row)
+            s.flush()
+            assert row.id is not None
+            return row.id
+
+    def action_taken(self, action_id: int) -> None:
+        at = utcnow()
+        t = OfficerAction.__table__
+        self._record(f"officer action {action_id} taken", lambda s: s.connection().execute(
+            update(t).where(t.c.id == action_id).values(taken_at=at)))
+
+    def waiting_actions(self, lane: str) -> list[OfficerAction]:
+        with self.session() as s:
+            q = select(OfficerAction).where(OfficerAction.lane == lane, OfficerAction.taken_at.is_(None))
+            return list(s.exec(q.order_by(OfficerAction.id)).scalars())
 
     # ------------------------------------------------------------ events, alerts, audit
     def device_event(self, lane: str, device: str, kind: str, detail: dict[str, Any] | None = None) -> None:
