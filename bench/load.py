@@ -482,6 +482,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"visits per simulated hour: {result['visits_per_hour']}")
         print(f"CPU {result['cpu_percent']}% of a core ({result['cpu_percent_per_lane']}% per lane), "
               f"RSS {result['rss_mb']} MB ({result['rss_mb_per_lane']} MB per lane)")
+        if "gc" in result:
+            print(f"garbage collector: {result['gc']['collections']} collections, longest pause "
+                  f"{result['gc']['max_ms']} ms; machine load (1 min) {result['loadavg_1m']}, simulators at nice "
+                  f"{result['sim_nice']}")
     return 0
 
 
