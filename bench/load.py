@@ -141,7 +141,9 @@ class GcPauses:
     def summary(self) -> dict[str, Any]:
         return {"collections": len(self.pauses),
                 "max_ms": round(1000 * max((p for _, p in self.pauses), default=0.0), 2),
-                "gen2": len([g for g, _ in self.pauses if g == 2])}
+                "gen2": len([g for g, _ in self.pauses if g == 2]),
+                "max_ms_by_generation": [round(1000 * max((p for g, p in self.pauses if g == gen), default=0.0), 2)
+                                         for gen in range(3)]}
 
 
 def _plate_at_exit(ctl: Any) -> Any:
