@@ -231,13 +231,13 @@ class LaneController:
                 self._check_abort(visit)
                 entry = (ready, loop.create_future())
                 self._waiters.append(entry)
+                # Re-check every half second too (a change nobody announced): a timer that wakes
+                # the waiter, not a timeout that cancels it (no exception every half second per waiter).
+                timer = loop.call_later(0.5, _wake, entry[1])
                 try:
-                    # Re-check periodically too (a change nobody announced); asyncio.timeout, not
-                    # wait_for: 3.11's wait_for can swallow a cancellation.
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(0.5):
-                            await entry[1]
+                    await entry[1]
                 finally:
+                    timer.cancel()
                     self._waiters.remove(entry)
             self._check_abort(visit)
 
@@ -1004,3 +1004,8 @@ class LaneController:
 
 
 __all__ = ["LaneController", "LaneDevices", "TakenOver", "Visit", "VisitAborted"]
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

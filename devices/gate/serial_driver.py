@@ -181,10 +181,15 @@ class SerialBarrierGate:
                 self.missed_polls = 0
                 self._update(self._status_from(reply))
                 self._first_poll.set()
+            # the next poll after the period, or at once when a command asks (_poll_now); a timer
+            # that sets the event rather than a timeout that cancels the wait: this runs 30 times a
+            # second per gate, and a cancellation is an exception with a traceback to collect
             self._poll_now.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval):
-                    await self._poll_now.wait()
+            timer = asyncio.get_running_loop().call_later(self.poll_interval, self._poll_now.set)
+            try:
+                await self._poll_now.wait()
+            finally:
+                timer.cancel()
 
     def _missed(self, exc: BaseException | None) -> None:
         self.missed_polls += 1
