@@ -146,6 +146,16 @@ class GcPauses:
                                          for gen in range(3)]}
 
 
+def _unfinished(site: Any) -> dict[str, int]:
+    """Visits still open when the run ended, by stage and hold reason (where they were waiting)."""
+    out: dict[str, int] = {}
+    for ctl in site.controllers.values():
+        for visit in ctl.visits.values():
+            key = visit.state.stage.value + (f" (held: {visit.state.held})" if visit.state.held else "")
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
 def _plate_at_exit(ctl: Any) -> Any:
     from lane.workflow import Station
 
@@ -403,6 +413,7 @@ async def run_split(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(0.2)
         cpu1, wall1, sim1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), clock.monotonic()
         rss = _rss_mb()
+        unfinished = _unfinished(site)
     finally:
         for child in children:
             if child.poll() is None:
@@ -422,6 +433,7 @@ async def run_split(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(workdir, ignore_errors=True)
     result = _result(args, probe, finished, cpu0, cpu1, wall0, wall1, sim0, sim1, rss, mode="split")
     result["gc"] = gc_pauses.summary()
+    result["unfinished"] = unfinished
     return result
 
 
