@@ -5,7 +5,8 @@ Two formats:
 * ``id`` (default): Indonesian TNKB plates: region code of 1-2 letters, 1-4 digits, 0-3 suffix letters
   (``G 1234 ABC``, ``H 12 A``, ``AD 5678 XY``). On these plates the letter O and the digit 0 are the same
   glyph, so only the position decides; I/1, B/8, S/5, Z/2 are also fixed by position.
-* ``generic``: any 2-10 letters and digits (real photographs from other countries).
+* ``generic``: any 2-10 letters and digits (real photographs from other countries); a glyph read as the
+  letter O is reported as the digit 0 (one glyph on most plates).
 
 The decoder takes, for each segmented character, a probability per class (``CLASSES``) and returns the most
 probable string the format accepts, with the probability of each chosen character.
@@ -36,6 +37,7 @@ _MINOR_CONFUSION = {("D", "0"), ("Q", "0"), ("L", "1"), ("T", "1"), ("G", "6"), 
                     ("6", "G"), ("7", "T")}
 _MINOR_WEIGHT = 0.15
 
+_ZERO, _LETTER_O = CLASS_INDEX["0"], CLASS_INDEX["O"]
 _ID_RE = re.compile(r"^([A-Z]{1,2})([0-9]{1,4})([A-Z]{0,3})$")
 _GENERIC_RE = re.compile(r"^[A-Z0-9]{2,10}$")
 
@@ -134,6 +136,11 @@ def decode(probs: np.ndarray, fmt: PlateFormat | str = PlateFormat.ID,
     if fmt is PlateFormat.GENERIC:
         if not 2 <= n <= 10:
             return Decoded(None, 0.0, [])
+        # O and 0 are one glyph on most plates (and several US states do not issue the letter O): read as 0,
+        # as the OpenALPR benchmark's US ground truth does
+        p = p.copy()
+        p[:, _ZERO] += p[:, _LETTER_O]
+        p[:, _LETTER_O] = 0.0
         tot = p.sum(axis=1) + 1e-12
         idx = p.argmax(axis=1)
         cps = [float(p[i, idx[i]] / tot[i]) for i in range(n)]

@@ -110,3 +110,10 @@ def test_plates_match_exit():
 def test_decode_roundtrip_valid_plates(plate):
     assert decode(onehot(plate, 0.9), "id").plate == canonical(plate, "id")
     assert is_valid(canonical(plate, "id"))
+
+
+def test_generic_reads_o_as_zero():
+    # O and 0 are one glyph on most plates: generic reports the digit (as the OpenALPR US ground truth)
+    res = decode(onehot("SHOR7X", 0.9), "generic")
+    assert res.plate == "SH0R7X"
+    assert res.confidence == pytest.approx(np.prod(res.char_probs))

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+
+from simulators.plate_render import render_plate
+from vision.grammar import CLASS_INDEX, CLASSES
+from vision.reader import PlateReader, _column_breaks
+from vision.recognizer import IN_H, IN_W, MODEL_PATH, Recognizer, decode, get_recognizer, preprocess
+
+
+def _columns(seq: str) -> np.ndarray:
+    """Column probabilities for a path like "-AA-1-" ("-" = blank), 0.9 on the path."""
+    p = np.full((len(seq), len(CLASSES) + 1), 0.1 / len(CLASSES))
+    for t, ch in enumerate(seq):
+        p[t, 0 if ch == "-" else CLASS_INDEX[ch] + 1] = 0.9
+    return p
+
+
+def test_model_is_shipped_and_small():
+    assert MODEL_PATH.is_file()
+    assert MODEL_PATH.stat().st_size < 3 * 1024 * 1024
+
+
+def test_preprocess_shape_and_scale():
+    g = np.random.default_rng(0).integers(0, 255, (60, 300)).astype(np.uint8)
+    x = preprocess(g)
+    assert x.shape == (IN_H, IN_W) and x.dtype == np.float32
+    assert abs(float(x.mean())) < 1e-3
+    assert preprocess(np.full((20, 50), 77, np.uint8)).max() == 0  # flat image: no division blow-up
+
+
+def test_forward_gives_column_distributions():
+    rec = get_recognizer()
+    x = np.stack([preprocess(render_plate("AD 1234 XY")[:, :, 0])] * 2)
+    p = rec.probs(x)
+    assert p.shape == (2, IN_W // 4, len(CLASSES) + 1)
+    assert np.allclose(p.sum(axis=2), 1.0, atol=1e-5)
+    assert np.allclose(p[0], p[1])
+
+
+def test_greedy_ctc_merges_repeats_and_drops_blanks():
+    r = decode(_columns("-AA-A-11--2-"))
+    assert r.text == "AA12"
+    assert r.char_probs.shape == (4, len(CLASSES))
+    assert np.allclose(r.char_probs.sum(axis=1), 1.0)
+    assert r.gap_conf == pytest.approx(0.9)
+    assert decode(_columns("----")).text == ""
+
+
+@pytest.mark.parametrize("text,style", [("AD 1234 XY", "black"), ("B 9140 BCD", "white"), ("H 12 A", "white")])
+def test_reads_rendered_plate_crops(text, style):
+    r = PlateReader("id").read_crop(render_plate(text, style=style, seed=3))
+    assert r.plate == text.replace(" ", "")
+    assert r.confidence > 0.5
+
+
+def test_column_breaks_mark_wide_steps():
+    b = _column_breaks([2, 6, 13, 16, 19, 22, 29, 32])
+    assert b[1] > 0.6 and b[5] > 0.6 and b[0] < 0.5 and b[3] < 0.5
+    assert _column_breaks([4]) is None
+
+
+def test_export_matches_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    from vision.train_recognizer import build_model, export
+
+    torch.manual_seed(0)
+    model = build_model()
+    with torch.no_grad():  # non-trivial batch-norm statistics
+        for m in model.modules():
+            if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+    model.eval()
+    path = tmp_path / "r.npz"
+    export(model, path)
+    x = np.random.default_rng(1).normal(size=(3, IN_H, IN_W)).astype(np.float32)
+    with torch.no_grad():
+        ref = torch.softmax(model(torch.from_numpy(x[:, None])), 2).numpy()
+    assert np.abs(Recognizer(path).probs(x) - ref).max() < 1e-4

@@ -1,0 +1,157 @@
+"""Segmentation-free plate recogniser: a small CRNN scored column by column (CTC), run in numpy.
+
+A grey plate crop is resized to ``IN_H`` x ``IN_W`` and standardised; five 2-D convolutions (3x3, batch
+norm folded in at export, ReLU, max pooling) give ``IN_W / 4`` column features, two 1-D convolutions along
+the columns add context, and a linear layer scores, for each column, the 36 characters of
+``vision.grammar.CLASSES`` plus the CTC blank. ``decode`` takes the best class per column, merges repeats and
+drops blanks (greedy CTC), and returns for each character the class distribution of its most confident
+column, which ``vision.grammar.decode`` turns into a plate the format accepts.
+
+Trained by ``vision.train_recognizer`` (PyTorch, training only); the weights are in
+``vision/data/recognizer.npz``. No characters are segmented, so touching or broken characters, the validity
+line, bolts and frames are handled by what the network learned.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision.grammar import CLASSES
+
+__all__ = ["IN_H", "IN_W", "MODEL_PATH", "Recognizer", "Recognition", "get_recognizer", "preprocess"]
+
+IN_H, IN_W = 32, 128
+CHANNELS = (16, 32, 48, 64, 96)
+SEQ = 96
+MODEL_PATH = Path(__file__).with_name("data") / "recognizer.npz"
+
+
+def preprocess(gray: np.ndarray) -> np.ndarray:
+    """Grey crop (any size) -> float32 (IN_H, IN_W), zero mean and unit spread."""
+    h, w = gray.shape[:2]
+    interp = cv2.INTER_AREA if w > IN_W or h > IN_H else cv2.INTER_LINEAR
+    x = cv2.resize(gray, (IN_W, IN_H), interpolation=interp).astype(np.float32)
+    m = float(x.mean())
+    s = float(x.std())
+    return (x - m) / max(s, 8.0)
+
+
+@dataclass
+class Recognition:
+    text: str  # greedy CTC string (classes as read, no grammar)
+    char_probs: np.ndarray  # (n, 36) class distribution of each character (blank removed, renormalised)
+    char_conf: np.ndarray  # (n,) probability of each chosen character at its best column
+    gap_conf: float  # lowest blank probability between characters (a missed character lowers it)
+    columns: list[int]  # best column of each character
+
+
+def _conv3x3(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x (N, H, W, C) -> (N, H, W, O), padding 1; w (O, C, 3, 3)."""
+    n, h, wd, c = x.shape
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    cols = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))  # N, H, W, C, 3, 3
+    cols = cols.reshape(n * h * wd, c * 9)
+    out = cols @ w.reshape(w.shape[0], -1).T
+    out += b
+    return out.reshape(n, h, wd, -1)
+
+
+def _conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x (N, T, C) -> (N, T, O); w (O, C, k), padding k // 2."""
+    n, t, c = x.shape
+    k = w.shape[2]
+    if k == 1:
+        return x @ w[:, :, 0].T + b
+    xp = np.pad(x, ((0, 0), (k // 2, k // 2), (0, 0)))
+    cols = np.lib.stride_tricks.sliding_window_view(xp, k, axis=1)  # N, T, C, k
+    out = cols.reshape(n * t, c * k) @ w.reshape(w.shape[0], -1).T + b
+    return out.reshape(n, t, -1)
+
+
+def _pool(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
+    """Max pooling (ph, pw in {1, 2}) of x (N, H, W, C); pairwise maxima of strided views (fast in numpy)."""
+    if ph == 2:
+        x = np.maximum(x[:, 0::2], x[:, 1::2])
+    if pw == 2:
+        x = np.maximum(x[:, :, 0::2], x[:, :, 1::2])
+    return x
+
+
+class Recognizer:
+    def __init__(self, path: Path | str = MODEL_PATH):
+        d = np.load(path)
+        k = 0
+        self.layers: list[tuple[np.ndarray, np.ndarray]] = []
+        while f"w{k}" in d:
+            self.layers.append((d[f"w{k}"].astype(np.float32), d[f"b{k}"].astype(np.float32)))
+            k += 1
+        if len(self.layers) != 8:
+            raise ValueError(f"{path}: expected 8 layers, found {len(self.layers)}")
+
+    def probs(self, x: np.ndarray) -> np.ndarray:
+        """x (N, IN_H, IN_W) preprocessed -> (N, T, 37) column probabilities (index 0 = blank)."""
+        L = self.layers
+        f = x[..., None].astype(np.float32)
+        f = _pool(np.maximum(_conv3x3(f, *L[0]), 0), 2, 2)
+        f = _pool(np.maximum(_conv3x3(f, *L[1]), 0), 2, 2)
+        f = np.maximum(_conv3x3(f, *L[2]), 0)
+        f = _pool(np.maximum(_conv3x3(f, *L[3]), 0), 2, 1)
+        # height-collapsing convolution: kernel (H', 1)
+        w, b = L[4]
+        n, h, t, c = f.shape
+        wm = w[:, :, :, 0].transpose(0, 2, 1).reshape(w.shape[0], -1)  # (O, H' * C)
+        f = np.maximum(f.transpose(0, 2, 1, 3).reshape(n, t, h * c) @ wm.T + b, 0)
+        f = np.maximum(_conv1d(f, *L[5]), 0)
+        f = f + np.maximum(_conv1d(f, *L[6]), 0)
+        z = _conv1d(f, *L[7])
+        z -= z.max(axis=2, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=2, keepdims=True)
+
+    def recognise(self, grays: list[np.ndarray]) -> list[Recognition]:
+        if not grays:
+            return []
+        x = np.stack([preprocess(g) for g in grays])
+        return [decode(p) for p in self.probs(x)]
+
+
+def decode(p: np.ndarray) -> Recognition:
+    """Greedy CTC decoding of one crop's column probabilities (T, 37)."""
+    best = p.argmax(axis=1)
+    chars: list[int] = []
+    cols: list[int] = []
+    prev = 0
+    for t, k in enumerate(best):
+        if k != 0 and k != prev:
+            chars.append(int(k))
+            cols.append(t)
+        elif k != 0 and k == prev and p[t, k] > p[cols[-1], k]:
+            cols[-1] = t
+        prev = k
+    n = len(chars)
+    cp = np.zeros((n, len(CLASSES)), np.float64)
+    conf = np.zeros(n, np.float64)
+    for i, (k, t) in enumerate(zip(chars, cols, strict=True)):
+        v = p[t, 1:].astype(np.float64)
+        cp[i] = v / max(1e-12, v.sum())
+        conf[i] = p[t, k]
+    blank_cols = best == 0
+    gap = float(p[blank_cols, 0].min()) if blank_cols.any() else 1.0
+    return Recognition("".join(CLASSES[k - 1] for k in chars), cp, conf, gap, cols)
+
+
+_LOCK = threading.Lock()
+_INSTANCE: Recognizer | None = None
+
+
+def get_recognizer() -> Recognizer:
+    global _INSTANCE
+    with _LOCK:
+        if _INSTANCE is None:
+            _INSTANCE = Recognizer()
+        return _INSTANCE
