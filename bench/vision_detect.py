@@ -26,17 +26,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from vision.datasets import default_root, us_scenes  # noqa: E402
-from vision.detector import PlateDetector  # noqa: E402
-
-
-def iou(a, b) -> float:
-    ax0, ay0, aw, ah = a
-    bx0, by0, bw, bh = b
-    ix = max(0, min(ax0 + aw, bx0 + bw) - max(ax0, bx0))
-    iy = max(0, min(ay0 + ah, by0 + bh) - max(ay0, by0))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
+from vision.detector import PlateDetector, box_iou  # noqa: E402
 
 
 def covers(pred, gt) -> bool:
@@ -60,7 +50,7 @@ def evaluate(det: PlateDetector, items, name: str, verbose: bool = False) -> dic
         boxes = det.detect(img, max_plates=3)
         times.append((time.perf_counter() - t0) * 1000)
         bb = [(b.x, b.y, b.w, b.h) for b in boxes]
-        ious = [iou(b, gt) for b in bb]
+        ious = [box_iou(b, gt) for b in bb]
         cov = [covers(b, gt) for b in bb]
         r1 += bool(ious[:1] and ious[0] >= 0.5)
         r3 += any(v >= 0.5 for v in ious[:3])

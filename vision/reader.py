@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from vision.classifier import JUNK, fast_percentiles, features, get_classifier, normalise_patch
+from vision.detector import box_iou
 from vision.grammar import PlateFormat, decode, plates_match
 from vision.recognizer import IN_W
 
@@ -170,7 +171,7 @@ class PlateReader:
         # the most confident reading; very short ones (2-3 characters: often a sign or a sticker) count less
         best, k = max(valid, key=lambda ck: ck[0].raw_conf * (1.0 if len(ck[0].plate) >= 4 else 0.6))
         # distinct plates in view: other boxes that read as plates too
-        n = 1 + sum(1 for c, j in valid if j != k and c.raw_conf > 0.3 and _iou(c.box, best.box) < 0.3)
+        n = 1 + sum(1 for c, j in valid if j != k and c.raw_conf > 0.3 and box_iou(c.box, best.box) < 0.3)
         x, y, w, h = best.box
         reading = self._reading(best, best.box, gray[y:y + h, x:x + w].copy(), n, _ms(t0))
         if self.format is PlateFormat.ID:
@@ -308,7 +309,7 @@ class PlateReader:
                     hg = float(np.median([c.h for c in grp]))
                     x0, y0 = min(c.x for c in grp), min(c.y for c in grp)
                     gb = (x0, y0, max(c.x + c.w for c in grp) - x0, max(c.y + c.h for c in grp) - y0)
-                    if hg >= 0.6 * h_ref and _iou(gb, bx) < 0.1 and not _near(gb, bx):
+                    if hg >= 0.6 * h_ref and box_iou(gb, bx) < 0.1 and not _near(gb, bx):
                         unread += 1
                 break
             best = self._pick(cands)
@@ -604,7 +605,7 @@ class PlateReader:
         for c in valid:
             if c.raw_conf < 0.3:
                 continue
-            if all(_iou(c.box, d.box) < 0.3 for d in distinct):
+            if all(box_iou(c.box, d.box) < 0.3 for d in distinct):
                 distinct.append(c)
         x, y, w, h = best.box
         # plate box: characters plus the plate margin around them
@@ -754,7 +755,7 @@ def _near(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     """Same plate: boxes overlapping after growing ``b`` by its height (other polarity, validity line)."""
     bx, by, bw, bh = b
     grown = (bx - bh, by - bh, bw + 2 * bh, 3 * bh)
-    return _iou(a, grown) > 0 and _overlap(a, grown) > 0.5
+    return box_iou(a, grown) > 0 and _overlap(a, grown) > 0.5
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -764,16 +765,6 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
     ix = max(0, min(ax0 + aw, bx0 + bw) - max(ax0, bx0))
     iy = max(0, min(ay0 + ah, by0 + bh) - max(ay0, by0))
     return ix * iy / max(1, aw * ah)
-
-
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ax0, ay0, aw, ah = a
-    bx0, by0, bw, bh = b
-    ix = max(0, min(ax0 + aw, bx0 + bw) - max(ax0, bx0))
-    iy = max(0, min(ay0 + ah, by0 + bh) - max(ay0, by0))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union else 0.0
 
 
 def _to_gray(image: np.ndarray | None) -> np.ndarray | None:
