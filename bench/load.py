@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import getpass
 import json
+import logging
 import os
 import resource
 import shutil
@@ -43,6 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger("bench.load")
 BENCH_RATE = 40.0  # arrivals per simulated hour per lane
 
 
@@ -153,6 +155,9 @@ def _unfinished(site: Any) -> dict[str, int]:
         for visit in ctl.visits.values():
             key = visit.state.stage.value + (f" (held: {visit.state.held})" if visit.state.held else "")
             out[key] = out.get(key, 0) + 1
+            log.info("unfinished %s: %s plate %s (%.2f), entry shows %s, entry gate %s", visit.id, key,
+                     visit.state.plate, visit.state.plate_confidence or 0.0, ctl.shown.get("entry"),
+                     ctl.devices.entry_gate.status)
     return out
 
 
@@ -480,9 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.lanes < 1 or args.speed <= 0:
         ap.error("--lanes must be at least 1 and --speed positive")
-    import logging
-
     logging.basicConfig(level=logging.ERROR)
+    log.setLevel(logging.INFO)  # the bench's own diagnostics (visits left open) on stderr
     if args.child:
         return asyncio.run(run_child(args))
     result = asyncio.run(run(args) if args.in_process else run_split(args))
