@@ -38,6 +38,7 @@ _MINOR_CONFUSION = {("D", "0"), ("Q", "0"), ("L", "1"), ("T", "1"), ("G", "6"), 
 _MINOR_WEIGHT = 0.15
 
 _ZERO, _LETTER_O = CLASS_INDEX["0"], CLASS_INDEX["O"]
+_LEADING_ZERO = math.log(1e-3)
 _ID_RE = re.compile(r"^([A-Z]{1,2})([0-9]{1,4})([A-Z]{0,3})$")
 _GENERIC_RE = re.compile(r"^[A-Z0-9]{2,10}$")
 
@@ -167,6 +168,8 @@ def decode(probs: np.ndarray, fmt: PlateFormat | str = PlateFormat.ID,
                 continue
             # (a tiny preference for a longer number makes ties, e.g. "A10" / "A1O", deterministic)
             score = ll[:r].sum() + ld[r:r + d].sum() + ll[r + d:].sum() + 1e-6 * d
+            if best_d[r] == 0:  # the number is 1-9999: it never starts with 0 (so "AO 1000", not "A 0100 O")
+                score += _LEADING_ZERO
             if lb is not None:
                 cuts = {r - 1} | ({r + d - 1} if s > 0 else set())
                 score += sum(lb[i] if i in cuts else lnb[i] for i in range(n - 1))

@@ -47,6 +47,7 @@ CROP_VARIANTS = ((0.04, 0.0), (0.0, -0.12), (0.1, 0.08), (-0.12, -0.2))
 # the same for an image that is already the plate (read_crop)
 CROP_VARIANTS_CROP = ((0.0, 0.0), (-0.03, -0.06), (0.06, 0.1))
 RETRY_BELOW = 0.9
+SECOND_OPINION_MIN = 0.6  # a second reading counts as a dissent from this confidence (and 4 characters)
 SECOND_OPINION_CAP = 0.5  # below the lane's plate_min_confidence (0.6): a disagreement goes to the officer
 DET_SURE = 0.5  # detector score from which a box is taken as surely a plate
 EDGE_COLS, EDGE_PENALTY = 1, 0.7  # first/last character within this many columns of the crop's edge
@@ -127,6 +128,8 @@ class PlateReader:
         self.scales = (0.5, 1.0)
         self.max_len = 9 if self.format is PlateFormat.ID else 10
         self.min_len = 2
+        self.second_opinion = True
+        """For ``id``: the segmenting reader checks the recogniser's reading (``_second_opinion``)."""
 
     # ------------------------------------------------------------------ public
     def read(self, image_bgr: np.ndarray) -> PlateReading:
@@ -174,7 +177,7 @@ class PlateReader:
         n = 1 + sum(1 for c, j in valid if j != k and c.raw_conf > 0.3 and box_iou(c.box, best.box) < 0.3)
         x, y, w, h = best.box
         reading = self._reading(best, best.box, gray[y:y + h, x:x + w].copy(), n, _ms(t0))
-        if self.format is PlateFormat.ID:
+        if self.format is PlateFormat.ID and self.second_opinion:
             px, py = int(0.08 * w), int(0.15 * h)
             H, W = gray.shape
             wider = image_bgr[max(0, y - py):min(H, y + h + py), max(0, x - px):min(W, x + w + px)]
@@ -204,7 +207,7 @@ class PlateReader:
         if cand is None or cand.plate is None:
             return PlateReading(None, 0.0, (0, 0, w, h), _ms(t0), crop=image_bgr, reason="no_plate")
         reading = self._reading(cand, (0, 0, w, h), image_bgr, 1, _ms(t0))
-        if self.format is PlateFormat.ID:
+        if self.format is PlateFormat.ID and self.second_opinion:
             reading = self._second_opinion(reading, image_bgr)
             reading.ms = _ms(t0)
         return reading
@@ -218,8 +221,8 @@ class PlateReader:
         rendered lane frames of another seed than the benchmark's, the dev crops): it removed every
         confident misread and read more plates right, for about 5 ms a frame."""
         other = self._legacy_read_crop(crop)
-        if not other.plate:
-            return first
+        if not other.plate or len(other.plate) < 4 or other.confidence < SECOND_OPINION_MIN:
+            return first  # a doubtful or partial second reading is no evidence against the first
         if other.plate == first.plate:
             first.confidence = max(first.confidence, other.confidence)
             return first
