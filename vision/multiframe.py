@@ -76,6 +76,12 @@ class FrameVoter:
             voted = "".join(chars)
             if voted != lead and voted in weights:
                 lead = voted
-        agree = [r.confidence for r in self._readings if canonical(r.plate, fmt) == lead]
-        combined = 1.0 - float(np.prod([1.0 - min(0.999, c) for c in agree]))
+        agreeing = [r for r in self._readings if canonical(r.plate, fmt) == lead]
+        agree = [r.confidence for r in agreeing]
+        if any(r.disputed for r in agreeing):
+            # two readers disagreed on this plate: the same mistake repeats frame after frame, so the
+            # frames are not independent evidence (5 frames at 0.5 would otherwise make 0.97)
+            combined = max(agree)
+        else:
+            combined = 1.0 - float(np.prod([1.0 - min(0.999, c) for c in agree]))
         return lead, combined * (weights[lead] / total)

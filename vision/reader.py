@@ -65,6 +65,7 @@ class PlateReading:
     char_probs: np.ndarray | None = None  # (n, classes) after decoding, for multi-frame voting
     reason: str | None = None  # why no plate: "no_plate", "unreadable", "blank"
     raw_confidence: float = 0.0  # before calibration
+    disputed: bool = False  # a second reader read another plate: frames that agree on it do not add up (multiframe)
 
     def to_json(self, file: str | None = None) -> dict:
         d = {"plate": self.plate, "confidence": round(float(self.confidence), 4),
@@ -221,13 +222,15 @@ class PlateReader:
         rendered lane frames of another seed than the benchmark's, the dev crops): it removed every
         confident misread and read more plates right, for about 5 ms a frame."""
         other = self._legacy_read_crop(crop)
-        if not other.plate or len(other.plate) < 4 or other.confidence < SECOND_OPINION_MIN:
-            return first  # a doubtful or partial second reading is no evidence against the first
+        if (not other.plate or other.confidence < SECOND_OPINION_MIN
+                or len(other.plate) < len(first.plate or "") - 1):
+            return first  # a doubtful or fragmentary second reading is no evidence against the first
         if other.plate == first.plate:
             first.confidence = max(first.confidence, other.confidence)
             return first
         pick = other if other.confidence > first.confidence else first
         pick.confidence = min(pick.confidence, SECOND_OPINION_CAP)
+        pick.disputed = True
         if pick is other:  # where the plate is, and how many, are the detector's findings
             other.bbox, other.crop, other.candidates = first.bbox, first.crop, first.candidates
         return pick

@@ -123,6 +123,15 @@ def test_frame_voter_stops_early_and_escalates():
     assert res.done and res.needs_officer
 
 
+def test_frames_that_repeat_a_disputed_reading_do_not_add_up_to_confidence():
+    """Two readers disagreed on the plate in every frame: the same mistake repeats, so five frames at 0.5
+    stay at 0.5 (below the lane's 0.6: an officer confirms) instead of voting themselves to 0.97."""
+    v = FrameVoter(min_confidence=0.9, max_frames=5)
+    for _ in range(5):
+        res = v.add(PlateReading("AD1234X", 0.5, None, 1.0, disputed=True))
+    assert res.done and res.needs_officer and res.confidence == 0.5
+
+
 def test_cli_json_lines_and_exit_codes(tmp_path, capsys):
     img, _ = render_scene("AD 1234 XY", seed=41, blur=0.3, noise=2, lighting=1)
     good = tmp_path / "car.png"
