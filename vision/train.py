@@ -27,6 +27,13 @@ _HERSHEY = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_
             cv2.FONT_HERSHEY_COMPLEX]
 _TTF_GLOBS = ["/usr/share/fonts/truetype/dejavu/DejaVuSans*.ttf",
               "/usr/share/fonts/truetype/dejavu/DejaVuSansMono*.ttf"]
+# Condensed DIN-like faces, close to the Indonesian (and many US) plate fonts; training only, each from a
+# Debian package: fonts-opendin, fonts-bebas-neue, fonts-roboto-unhinted, fonts-open-sans. The recogniser
+# (vision.train_recognizer) draws its Indonesian plates mostly in these when they are installed.
+PLATE_FONT_GLOBS = ["/usr/share/fonts/truetype/opendin/OSP-DIN.ttf",
+                    "/usr/share/fonts/opentype/bebas-neue/BebasNeue-[BR]*.otf",
+                    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-[BMR]*.ttf",
+                    "/usr/share/fonts/truetype/open-sans/OpenSans-CondBold.ttf"]
 
 
 def _tight(mask: np.ndarray) -> np.ndarray:
@@ -36,8 +43,10 @@ def _tight(mask: np.ndarray) -> np.ndarray:
     return mask[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
 
 
-def glyph_masks() -> dict[str, list[np.ndarray]]:
-    """White-on-black ink masks (about 96 px high) of every class character in every available font."""
+def glyph_masks(plate_fonts: bool = False) -> dict[str, list[np.ndarray]]:
+    """White-on-black ink masks (about 96 px high) of every class character in every available font, in the
+    same font order for every character. With ``plate_fonts`` the faces of ``PLATE_FONT_GLOBS`` that are
+    installed come last; ``plate_font_count()`` says how many."""
     out: dict[str, list[np.ndarray]] = {c: [] for c in CLASSES}
     for font in _HERSHEY:
         for th in (4, 7, 10):
@@ -52,6 +61,8 @@ def glyph_masks() -> dict[str, list[np.ndarray]]:
         return out
     files = sorted({f for g in _TTF_GLOBS for f in glob.glob(g)})
     files = [f for f in files if "ExtraLight" not in f]
+    if plate_fonts:
+        files += plate_font_files()
     for f in files:
         font = ImageFont.truetype(f, 110)
         for c in CLASSES:
@@ -60,6 +71,11 @@ def glyph_masks() -> dict[str, list[np.ndarray]]:
             out[c].append(_tight(np.array(im)))
     print(f"fonts: {len(_HERSHEY)} Hershey x 3 weights, {len(files)} TrueType")
     return out
+
+
+def plate_font_files() -> list[str]:
+    """The installed plate-like faces (``PLATE_FONT_GLOBS``), sorted; no italics."""
+    return sorted({f for g in PLATE_FONT_GLOBS for f in glob.glob(g) if "Italic" not in f})
 
 
 def _augment_glyph(mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, bool]:

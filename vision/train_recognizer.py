@@ -50,11 +50,20 @@ DIGITS = "0123456789"
 # ----------------------------------------------------------------------------- synthetic plates
 class Synth:
     def __init__(self, rng: np.random.Generator):
-        from vision.train import glyph_masks
+        from vision.train import glyph_masks, plate_font_files
 
         self.rng = rng
-        self.glyphs = glyph_masks()  # char -> list of ink masks (same font order for every char)
+        self.glyphs = glyph_masks(plate_fonts=True)  # char -> list of ink masks (same font order for every char)
         self.n_fonts = min(len(v) for v in self.glyphs.values())
+        n_plate = len(plate_font_files())
+        self.plate_fonts = list(range(self.n_fonts - n_plate, self.n_fonts))  # the plate-like faces, last
+
+    def _font(self, kind: str) -> int:
+        """A font for the plate's characters: mostly a plate-like face for Indonesian plates."""
+        r = self.rng
+        if self.plate_fonts and r.random() < (0.6 if kind == "id" else 0.3):
+            return int(r.choice(self.plate_fonts))
+        return int(r.integers(0, self.n_fonts))
 
     # ---- text
     def id_text(self) -> tuple[str, list[str]]:
@@ -159,7 +168,7 @@ class Synth:
         else:
             label, groups = self.us_text()
             PW, PH = 180, int(180 / r.uniform(1.8, 2.2))
-        font = int(r.integers(0, self.n_fonts))
+        font = self._font(kind)
         dark_plate = r.random() < (0.65 if kind == "id" else 0.12)
         if dark_plate:
             bg, fg = r.uniform(0, 90), r.uniform(150, 255)
@@ -446,6 +455,46 @@ def export(model, path: Path) -> None:
     np.savez_compressed(path, **arrays)
 
 
+def init_from_export(model, path: Path, x) -> None:
+    """Start from an exported model (``export``'s folded weights): each convolution takes the folded
+    weights, and its batch norm is set so that it passes ``conv(x) + b`` through unchanged, both in training
+    (statistics measured on the batch ``x``) and in evaluation. Fine-tuning then continues from the shipped
+    model instead of from scratch."""
+    import torch
+    import torch.nn as nn
+
+    arrays = np.load(path)
+    mods = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Conv1d, nn.BatchNorm2d, nn.BatchNorm1d))]
+    hooks, k, i = [], 0, 0
+    with torch.no_grad():
+        while i < len(mods):
+            conv = mods[i]
+            conv.weight.copy_(torch.from_numpy(arrays[f"w{k}"]))
+            b = torch.from_numpy(arrays[f"b{k}"])
+            if i + 1 < len(mods) and isinstance(mods[i + 1], (nn.BatchNorm2d, nn.BatchNorm1d)):
+                bn = mods[i + 1]
+
+                def pre(module, inputs, b=b):
+                    z = inputs[0]
+                    dims = [0, 2, 3] if z.dim() == 4 else [0, 2]
+                    mu, var = z.mean(dims), z.var(dims, unbiased=False)
+                    module.weight.copy_(torch.sqrt(var + module.eps))
+                    module.bias.copy_(mu + b)
+                    module.running_mean.copy_(mu)
+                    module.running_var.copy_(var)
+
+                hooks.append(bn.register_forward_pre_hook(pre))
+                i += 2
+            else:
+                conv.bias.copy_(b)
+                i += 1
+            k += 1
+        model.eval()  # statistics are set by the hooks; eval keeps running stats from being blended
+        model(x)
+    for h in hooks:
+        h.remove()
+
+
 def _batch(synth: Synth, real: RealDev | None, rng: np.random.Generator, n: int, real_share: float):
     import torch
 
@@ -479,8 +528,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--real-share", type=float, default=0.3)
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
     ap.add_argument("--init", type=Path, default=None, help="continue from a torch state dict")
+    ap.add_argument("--init-export", type=Path, default=None,
+                    help="continue from an exported model (e.g. the shipped vision/data/recognizer.npz)")
+    ap.add_argument("--threads", type=int, default=1, help="PyTorch threads")
     args = ap.parse_args(argv)
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     cv2.setNumThreads(1)
@@ -493,6 +545,13 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model()
     if args.init:
         model.load_state_dict(torch.load(args.init))
+    if args.init_export:
+        x0, *_ = _batch(synth, real, np.random.default_rng(args.seed + 1), 256, args.real_share)
+        init_from_export(model, args.init_export, x0)
+        with torch.no_grad():
+            ref = Recognizer(args.init_export).probs(x0[:16, 0].numpy())
+            got = torch.softmax(model(x0[:16]), 2).numpy()
+        print(f"initialised from {args.init_export}: max prob diff {float(np.abs(ref - got).max()):.2e}")
     n_params = sum(p.numel() for p in model.parameters())
     print(f"parameters: {n_params}")
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)

@@ -78,3 +78,25 @@ def test_export_matches_torch(tmp_path):
     with torch.no_grad():
         ref = torch.softmax(model(torch.from_numpy(x[:, None])), 2).numpy()
     assert np.abs(Recognizer(path).probs(x) - ref).max() < 1e-4
+
+
+def test_fine_tuning_starts_from_the_exported_model(tmp_path):
+    """``--init-export``: a model rebuilt from the shipped (folded) file reads exactly as the file does,
+    in evaluation and, on the batch it was set up with, in training mode too."""
+    torch = pytest.importorskip("torch")
+    from vision.recognizer import MODEL_PATH
+    from vision.train_recognizer import build_model, init_from_export
+
+    torch.manual_seed(0)
+    x = np.random.default_rng(2).normal(size=(8, IN_H, IN_W)).astype(np.float32)
+    model = build_model()
+    init_from_export(model, MODEL_PATH, torch.from_numpy(x[:, None]))
+    ref = Recognizer(MODEL_PATH).probs(x)
+    with torch.no_grad():
+        model.eval()
+        got_eval = torch.softmax(model(torch.from_numpy(x[:, None])), 2).numpy()
+        model.train()
+        model.drop.p = 0.0
+        got_train = torch.softmax(model(torch.from_numpy(x[:, None])), 2).numpy()
+    assert np.abs(got_eval - ref).max() < 1e-4
+    assert np.abs(got_train - ref).max() < 1e-3
