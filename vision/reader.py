@@ -223,8 +223,11 @@ class PlateReader:
         confident misread and read more plates right, for about 5 ms a frame."""
         other = self._legacy_read_crop(crop)
         if (not other.plate or other.confidence < SECOND_OPINION_MIN
-                or len(other.plate) < len(first.plate or "") - 1):
-            return first  # a doubtful or fragmentary second reading is no evidence against the first
+                or len(other.plate) < len(first.plate or "") - 1
+                or _thin_end_dropped(other.plate, first.plate or "")):
+            # a doubtful or fragmentary second reading is no evidence against the first; nor is the first
+            # less a thin I at one end, which the segmenting reader takes for a piece of the plate's frame
+            return first
         if other.plate == first.plate:
             first.confidence = max(first.confidence, other.confidence)
             return first
@@ -788,3 +791,10 @@ def _to_gray(image: np.ndarray | None) -> np.ndarray | None:
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
+
+
+def _thin_end_dropped(short: str, long: str) -> bool:
+    """``short`` is ``long`` less an ``I`` (or ``1``) at its start or its end."""
+    if len(short) != len(long) - 1 or not short:
+        return False
+    return (long[-1] in "I1" and long[:-1] == short) or (long[0] in "I1" and long[1:] == short)
