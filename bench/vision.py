@@ -164,7 +164,7 @@ def calibrate(root: Path, rendered: int = 300) -> int:
                 text = random_id_plate(rng)
                 img, _ = render_scene(text, seed=900_000 + i)
                 r = reader.read(img)
-                if r.plate:
+                if r.plate and not r.disputed:  # a disputed reading's confidence is the cap
                     xs.append(r.raw_confidence)
                     ys.append(plates_match(r.plate, text))
             if (root / "plates").is_dir():
@@ -172,7 +172,7 @@ def calibrate(root: Path, rendered: int = 300) -> int:
                     if not calibration_fold(s.path.name):
                         continue
                     r = reader.read_crop(cv2.imread(str(s.path)))
-                    if r.plate:
+                    if r.plate and not r.disputed:
                         xs.append(r.raw_confidence)
                         ys.append(plates_match(r.plate, s.plate))
         elif (root / "plates").is_dir():
@@ -181,7 +181,7 @@ def calibrate(root: Path, rendered: int = 300) -> int:
                     continue
                 img = cv2.imread(str(s.path))
                 for r in (reader.read(img), reader.read_crop(us_crop(img, s.bbox))):
-                    if r.plate:
+                    if r.plate and not r.disputed:
                         xs.append(r.raw_confidence)
                         ys.append(plates_match(r.plate, s.plate, "generic"))
         x, y = np.array(xs), np.array(ys)

@@ -47,6 +47,7 @@ CROP_VARIANTS = ((0.04, 0.0), (0.0, -0.12), (0.1, 0.08), (-0.12, -0.2))
 # the same for an image that is already the plate (read_crop)
 CROP_VARIANTS_CROP = ((0.0, 0.0), (-0.03, -0.06), (0.06, 0.1))
 RETRY_BELOW = 0.9
+WIDE_MARGIN = (0.16, 0.12)
 SECOND_OPINION_MIN = 0.6  # a second reading counts as a dissent from this confidence (and 4 characters)
 SECOND_OPINION_CAP = 0.5  # below the lane's plate_min_confidence (0.6): a disagreement goes to the officer
 DET_SURE = 0.5  # detector score from which a box is taken as surely a plate
@@ -130,6 +131,8 @@ class PlateReader:
         self.max_len = 9 if self.format is PlateFormat.ID else 10
         self.min_len = 2
         self.second_opinion = True
+        self.wide_check = True
+        """The detector's best box is read once more with ``WIDE_MARGIN``; a different plate is a dispute."""
         """For ``id``: the segmenting reader checks the recogniser's reading (``_second_opinion``)."""
 
     # ------------------------------------------------------------------ public
@@ -151,6 +154,7 @@ class PlateReader:
             return PlateReading(None, 0.0, None, _ms(t0), reason="no_plate")
         H, W = gray.shape
         cands: list[_Candidate | None] = [None] * len(boxes)
+        wide: _Candidate | None = None
         # each box with the default margin first; a doubtful reading is retried with other margins
         for v, pad in enumerate(CROP_VARIANTS):
             todo = [k for k, c in enumerate(cands)
@@ -162,9 +166,17 @@ class PlateReader:
                     crops.append(crop)
                     idx.append(k)
                     bbs.append(bb)
+            if v == 0 and self.wide_check:  # the detector's best box once more with a wide margin
+                crop, bb = _cut(gray, boxes[0], *WIDE_MARGIN)
+                if crop is not None:
+                    crops.append(crop)
+                    idx.append(-1)
+                    bbs.append(bb)
             for k, r, bb in zip(idx, rec.recognise(crops), bbs, strict=True):
                 c = self._candidate(r, bb)
-                if cands[k] is None or (c is not None and c.raw_conf > cands[k].raw_conf):
+                if k < 0:
+                    wide = c
+                elif cands[k] is None or (c is not None and c.raw_conf > cands[k].raw_conf):
                     cands[k] = c
         valid = [(c, k) for k, c in enumerate(cands) if c is not None and c.plate]
         if not valid:
@@ -174,10 +186,22 @@ class PlateReader:
                 c.raw_conf *= min(1.0, float(getattr(boxes[k], "score", 1.0)) / DET_SURE)
         # the most confident reading; very short ones (2-3 characters: often a sign or a sticker) count less
         best, k = max(valid, key=lambda ck: ck[0].raw_conf * (1.0 if len(ck[0].plate) >= 4 else 0.6))
+        # The best box read again with a wide margin must agree: a box that cuts a character off (or takes in a
+        # sticker) gives a reading that is confident and wrong; the wide one then reads another plate. A
+        # disagreement keeps the more confident of the two below the lane's threshold (an officer confirms).
+        disputed = False
+        if k == 0 and wide is not None and wide.plate and wide.plate != best.plate:
+            disputed = True
+            wide.raw_conf *= min(1.0, float(getattr(boxes[0], "score", 1.0)) / DET_SURE)
+            if wide.raw_conf > best.raw_conf:
+                cands[0] = best = wide
         # distinct plates in view: other boxes that read as plates too
         n = 1 + sum(1 for c, j in valid if j != k and c.raw_conf > 0.3 and box_iou(c.box, best.box) < 0.3)
         x, y, w, h = best.box
         reading = self._reading(best, best.box, gray[y:y + h, x:x + w].copy(), n, _ms(t0))
+        if disputed:
+            reading.confidence = min(reading.confidence, SECOND_OPINION_CAP)
+            reading.disputed = True
         if self.format is PlateFormat.ID and self.second_opinion:
             px, py = int(0.08 * w), int(0.15 * h)
             H, W = gray.shape

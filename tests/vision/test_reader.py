@@ -178,3 +178,23 @@ def test_real_indonesian_crops_test_split(reader):
         r = reader.read_crop(cv2.imread(str(s.path)))
         ok += plates_match(r.plate, s.plate)
     assert ok >= 3  # a smoke test of the real-photo path; accuracy is measured by bench/vision.py
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_box_that_cuts_a_character_off_never_gives_a_confident_wrong_plate(monkeypatch, seed):
+    """The detector's box can be short of the plate's first character (real photographs): the plate read
+    again with a wide margin disagrees, and the reading goes to the officer instead of binding a wrong plate."""
+    import vision.detector as det
+    from vision.detector import PlateBox
+
+    text = "AB 1234 CD"
+    img, (x, y, w, h) = render_scene(text, seed=500 + seed, perspective=False, blur=0.3, noise=2)
+    cut = int(0.14 * w)  # the region's first letter falls outside the box
+
+    class ShortBox:
+        def detect(self, image, max_plates=3):
+            return [PlateBox(x + cut, y, w - cut, h, 0.9)]
+
+    monkeypatch.setattr(det, "get_detector", lambda: ShortBox())
+    r = PlateReader("id").read(img)
+    assert r.plate == normalise(text) or r.confidence < 0.6, (r.plate, r.confidence)
