@@ -83,7 +83,12 @@ def _pool(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
 
 
 class Recognizer:
-    def __init__(self, path: Path | str = MODEL_PATH):
+    """The recogniser's forward pass. The weights are ``path`` (numpy arrays, the reference); the same
+    network as ONNX beside it (``recognizer.onnx``, written by ``vision.train_recognizer.export_onnx``) runs
+    with ``cv2.dnn`` when present, about twice as fast on one core. ``use_dnn=False`` forces numpy."""
+
+    def __init__(self, path: Path | str = MODEL_PATH, use_dnn: bool = True):
+        path = Path(path)
         d = np.load(path)
         k = 0
         self.layers: list[tuple[np.ndarray, np.ndarray]] = []
@@ -92,9 +97,28 @@ class Recognizer:
             k += 1
         if len(self.layers) != 8:
             raise ValueError(f"{path}: expected 8 layers, found {len(self.layers)}")
+        self._net = None
+        self._lock = threading.Lock()
+        onnx_path = path.with_suffix(".onnx")
+        if use_dnn and onnx_path.exists():
+            self._net = cv2.dnn.readNetFromONNX(str(onnx_path))
+
+    @property
+    def uses_dnn(self) -> bool:
+        return self._net is not None
 
     def probs(self, x: np.ndarray) -> np.ndarray:
         """x (N, IN_H, IN_W) preprocessed -> (N, T, 37) column probabilities (index 0 = blank)."""
+        if self._net is not None:
+            blob = np.ascontiguousarray(x[:, None], dtype=np.float32)
+            with self._lock:  # a cv2.dnn.Net is not safe to run from two threads at once
+                self._net.setInput(blob)
+                out = self._net.forward()  # (N, 37, 1, T)
+            return np.ascontiguousarray(out[:, :, 0, :].transpose(0, 2, 1))
+        return self.probs_numpy(x)
+
+    def probs_numpy(self, x: np.ndarray) -> np.ndarray:
+        """The forward pass in numpy (the reference the ONNX file is checked against)."""
         L = self.layers
         f = x[..., None].astype(np.float32)
         f = _pool(np.maximum(_conv3x3(f, *L[0]), 0), 2, 2)

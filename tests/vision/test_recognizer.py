@@ -20,6 +20,18 @@ def test_model_is_shipped_and_small():
     assert MODEL_PATH.stat().st_size < 3 * 1024 * 1024
 
 
+def test_shipped_onnx_runs_the_same_network_as_the_numpy_weights():
+    """``recognizer.onnx`` (cv2.dnn, the fast path) must be the same network as ``recognizer.npz``: a model
+    retrained without rewriting it would read with stale weights."""
+    fast, ref = Recognizer(), Recognizer(use_dnn=False)
+    assert fast.uses_dnn and not ref.uses_dnn
+    x = np.stack([preprocess(render_plate(t, style=s)[:, :, 0])
+                  for t, s in (("AD 1234 XY", "white"), ("B 9140 BCD", "black"), ("H 7 A", "white"))])
+    x = np.concatenate([x, np.random.default_rng(3).normal(size=(2, IN_H, IN_W)).astype(np.float32)])
+    assert np.abs(fast.probs(x) - ref.probs(x)).max() < 1e-4
+    assert np.abs(fast.probs(x[:1]) - ref.probs(x[:1])).max() < 1e-4  # batch of one
+
+
 def test_preprocess_shape_and_scale():
     g = np.random.default_rng(0).integers(0, 255, (60, 300)).astype(np.uint8)
     x = preprocess(g)
