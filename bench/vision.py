@@ -7,7 +7,9 @@ median and p95 time per image, and how often the reader is right when it is conf
 * ``id-crops``: the real Indonesian plate crops, test split, ``--format id --crop``;
 * ``us``: the real US scenes, test split, ``--format generic`` (full frames);
 * ``us-crops``: the same US test photographs cut at their ground-truth plate boxes (plus a small margin),
-  ``--format generic --crop``: recognition measured apart from localisation.
+  ``--format generic --crop``: recognition measured apart from localisation;
+* ``us-boxes`` (not in the default sets): the US photographs read through detector-like boxes (the
+  ground-truth box shifted and scaled at random, three a photograph): robustness to imprecise boxes.
 
 The real sets are read in place from ``../shared/datasets`` (or ``--datasets``) and skipped when absent.
 With ``--json`` the last line is one JSON object: ``exact``, ``per_char``, ``median_ms`` of the rendered
@@ -145,6 +147,47 @@ def run_us_crops(root: Path, split: str) -> list[tuple[str | None, str, float, f
     return out
 
 
+class _GivenBoxes:
+    """Stands in for the detector: returns the box it is given (``run_us_jittered``)."""
+
+    box: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
+
+    def detect(self, image, max_plates: int = 3):
+        from vision.detector import _finish
+
+        H, W = image.shape[:2]
+        return _finish([self.box], W, H, 1)
+
+
+def run_us_jittered(root: Path, split: str, per_image: int = 3, seed: int = 3):
+    """The US photographs read through detector-like boxes: the ground-truth box shifted by up to 10 % of its
+    width and 12 % of its height and scaled by 0.82-1.1 x 0.8-1.15, ``per_image`` boxes a photograph (fixed
+    seed): how the reader copes with a box that cuts a character off or takes in too much."""
+    import vision.detector as det
+    from vision.datasets import us_scenes
+
+    reader = PlateReader("generic")
+    rng = np.random.default_rng(seed)
+    given = _GivenBoxes()
+    real_get = det.get_detector
+    det.get_detector = lambda: given
+    out = []
+    try:
+        for s in us_scenes(root, split):
+            img = cv2.imread(str(s.path))
+            x, y, w, h = s.bbox
+            for _ in range(per_image):
+                dx, dy = rng.uniform(-0.1, 0.1) * w, rng.uniform(-0.12, 0.12) * h
+                sx, sy = rng.uniform(0.82, 1.1), rng.uniform(0.8, 1.15)
+                given.box = (x + w / 2 + dx, y + h / 2 + dy, w * sx, h * sy, 0.9)
+                c0 = time.process_time()
+                r = reader.read(img)
+                out.append((r.plate, s.plate, r.confidence, r.ms, (time.process_time() - c0) * 1000))
+    finally:
+        det.get_detector = real_get
+    return out
+
+
 def calibrate(root: Path, rendered: int = 300) -> int:
     """Fit vision/data/calibration.json on dev data only (see vision.calibrate)."""
     from simulators.plate_render import random_id_plate, render_scene
@@ -222,11 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in sets:
         if name == "rendered":
             res, fmt = run_rendered(args.n, args.seed), "id"
-        elif name in ("id-crops", "us", "us-crops"):
+        elif name in ("id-crops", "us", "us-crops", "us-boxes"):
             if not (root / "plates").is_dir():
                 print(f"{name}: skipped ({root / 'plates'} not found)")
                 continue
-            runner = {"id-crops": run_id_crops, "us": run_us, "us-crops": run_us_crops}[name]
+            runner = {"id-crops": run_id_crops, "us": run_us, "us-crops": run_us_crops,
+                      "us-boxes": run_us_jittered}[name]
             res = runner(root, split)
             fmt = "id" if name == "id-crops" else "generic"
         else:
