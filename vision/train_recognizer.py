@@ -387,8 +387,6 @@ def synth_sample(synth: Synth, rng: np.random.Generator) -> tuple[np.ndarray, st
     kind = "id" if k < 0.5 else "us"
     canvas, label, box = synth.plate(kind)
     pad = (0.12, 0.3)  # a detector's box is often generous, above all in height
-    if kind == "id" and rng.random() < 0.4:
-        pad = (0.03, 0.06)  # a plate cut out at its edges (read_crop, the lane camera's tight boxes)
     q = jittered_quad(rng, box, pad)
     return photometric(warp(canvas, q, rng), rng), label
 
