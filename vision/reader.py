@@ -183,7 +183,7 @@ class PlateReader:
             return PlateReading(None, 0.0, None, _ms(t0), reason="no_plate")
         for k, c in enumerate(cands):  # a box the detector doubts gives a less confident reading
             if c is not None:
-                c.raw_conf *= min(1.0, float(getattr(boxes[k], "score", 1.0)) / DET_SURE)
+                c.raw_conf *= _box_trust(boxes[k])
         # the most confident reading; very short ones (2-3 characters: often a sign or a sticker) count less
         best, k = max(valid, key=lambda ck: ck[0].raw_conf * (1.0 if len(ck[0].plate) >= 4 else 0.6))
         # The best box read again with a wide margin must agree: a box that cuts a character off (or takes in a
@@ -192,7 +192,7 @@ class PlateReader:
         disputed = False
         if k == 0 and wide is not None and wide.plate and wide.plate != best.plate:
             disputed = True
-            wide.raw_conf *= min(1.0, float(getattr(boxes[0], "score", 1.0)) / DET_SURE)
+            wide.raw_conf *= _box_trust(boxes[0])
             if wide.raw_conf > best.raw_conf:
                 cands[0] = best = wide
         # distinct plates in view: other boxes that read as plates too
@@ -815,6 +815,11 @@ def _to_gray(image: np.ndarray | None) -> np.ndarray | None:
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
+
+
+def _box_trust(box) -> float:
+    """Factor on a reading's confidence from its detector box's score (1 from ``DET_SURE`` up)."""
+    return min(1.0, float(getattr(box, "score", 1.0)) / DET_SURE)
 
 
 def _thin_end_dropped(short: str, long: str) -> bool:

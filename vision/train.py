@@ -46,7 +46,7 @@ def _tight(mask: np.ndarray) -> np.ndarray:
 def glyph_masks(plate_fonts: bool = False) -> dict[str, list[np.ndarray]]:
     """White-on-black ink masks (about 96 px high) of every class character in every available font, in the
     same font order for every character. With ``plate_fonts`` the faces of ``PLATE_FONT_GLOBS`` that are
-    installed come last; ``plate_font_count()`` says how many."""
+    installed come last (``plate_font_files()`` lists them)."""
     out: dict[str, list[np.ndarray]] = {c: [] for c in CLASSES}
     for font in _HERSHEY:
         for th in (4, 7, 10):
