@@ -343,7 +343,7 @@ async def run_split(args: argparse.Namespace) -> dict[str, Any]:
     from lane.clock import ScaledClock
     from lane.persistence import Store, upgrade_database
     from lane.settings import LaneConfig, load_settings
-    from simulators.broker import free_port
+    from simulators.ports import free_port
 
     out = sys.stderr if args.json else sys.stdout
     workdir = Path(tempfile.mkdtemp(prefix="lajur-bench-"))

@@ -14,10 +14,12 @@ from typing import Any
 
 from cli.compose import Site
 from lane.clock import ScaledClock, SystemClock
+from lane.errors import ConfigError
 from lane.settings import LaneConfig, Settings, load_settings
 from simulators.broker import mosquitto_sub_command
 from simulators.ledger import Ledger
 from simulators.officer import OfficerSimulator
+from simulators.ports import port_is_free
 from simulators.site import SimulatedSite
 from simulators.traffic import TrafficSimulator
 
@@ -152,6 +154,9 @@ async def run_serve(args: argparse.Namespace) -> int:
     clock = SystemClock() if settings.speed == 1 else ScaledClock(settings.speed)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
+    if port and not port_is_free(host, port):
+        # Before any lane is leased under this host:port, which would name a process that never served.
+        raise ConfigError(f"cannot serve the console on {host}:{port}: the port is in use (another `lajur serve`?)")
     # The lease name is host:port: unique among live `serve` processes (they cannot share a port),
     # and the same after a restart, so a restarted controller takes its lanes back at once.
     site = Site(settings, clock, poll_interval=poll_interval_for(settings.speed, settings.gate_poll_interval),

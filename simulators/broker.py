@@ -10,32 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
 from concurrent.futures import Future
 from typing import Any
 
+from simulators.ports import free_port, port_is_free
+
 log = logging.getLogger(__name__)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 MQTT_PORT = 1883
-
-
-def port_is_free(host: str, port: int) -> bool:
-    """Nobody listens on ``host:port`` right now (we could bind it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def mosquitto_sub_command(url: str, topic: str = "lajur/#") -> str:

@@ -93,3 +93,20 @@ def test_user_errors_exit_2_with_one_clear_message(args, fragment):
     r = lajur(*args, timeout=60)
     assert r.returncode == 2, (r.returncode, r.stderr[-500:])
     assert fragment in r.stderr and "Traceback" not in r.stderr + r.stdout
+
+
+def test_serve_on_a_port_in_use_says_so_before_leasing_any_lane(tmp_path):
+    import socket
+
+    config = tmp_path / "lajur.toml"
+    config.write_text("[[lanes]]\nname = 'lane-1'\n")
+    db = tmp_path / "lajur.db"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = lajur("serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+                  env={"LAJUR_DATABASE_URL": f"sqlite:///{db}"}, timeout=60)
+    assert r.returncode == 2, (r.returncode, r.stderr[-500:])
+    assert f"127.0.0.1:{port}" in r.stderr and "in use" in r.stderr and "Traceback" not in r.stderr
+    assert not db.exists(), "no lane may be leased under the name of a process that never served"

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from simulators.broker import free_port
 from simulators.ledger import Ledger
+from simulators.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 VERBOSE = ["-v"] if os.environ.get("LAJUR_TEST_VERBOSE") else []

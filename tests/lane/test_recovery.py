@@ -13,7 +13,7 @@ import pytest
 
 from api.accounts_cli import add_user
 from lane.persistence import Store, upgrade_database
-from simulators.broker import free_port
+from simulators.ports import free_port
 from tests.lane.procs import OFFICER, Procs, check_invariants, wait_for
 
 SPEED = 30
