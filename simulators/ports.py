@@ -24,8 +24,13 @@ _random = random.SystemRandom()
 
 
 def port_is_free(host: str, port: int) -> bool:
-    """Nobody listens on ``host:port`` right now (we could bind it)."""
+    """Nobody listens on ``host:port`` right now: a server could bind it.
+
+    With SO_REUSEADDR, as uvicorn, Mosquitto and asyncio servers bind: connections of a server that
+    just died linger in TIME_WAIT on its port, and they do not stop its restart from binding it.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

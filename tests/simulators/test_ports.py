@@ -29,3 +29,16 @@ def test_a_free_port_can_be_bound_and_a_listening_one_is_not_free():
         server.listen()
         assert not port_is_free("127.0.0.1", port)
     assert port_is_free("127.0.0.1", port)
+
+
+def test_a_port_whose_server_just_closed_with_connections_lingering_is_free():
+    port = free_port()
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+        server.listen()
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server's side closes first: TIME_WAIT on the server's port
+        client.close()
+    assert port_is_free("127.0.0.1", port)
