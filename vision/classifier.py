@@ -46,6 +46,37 @@ def _hog(patch: np.ndarray) -> np.ndarray:
     return np.sqrt(np.minimum(blocks, 0.3)).ravel()
 
 
+def _hog_batch(patches: np.ndarray) -> np.ndarray:
+    """:func:`_hog` of ``n`` patches at once (n, PATCH_H, PATCH_W) -> (n, features): the same numbers,
+    without a Python-level pass per patch (the segmenting reader classifies ~17 patches a frame).
+
+    Gradients as ``cv2.Sobel(ksize=1)`` takes them: central differences, mirrored at the border
+    (BORDER_REFLECT_101, numpy's ``reflect``)."""
+    f = patches.astype(np.float32)
+    p = np.pad(f, ((0, 0), (1, 1), (1, 1)), mode="reflect")
+    gx = p[:, 1:-1, 2:] - p[:, 1:-1, :-2]
+    gy = p[:, 2:, 1:-1] - p[:, :-2, 1:-1]
+    mag = np.sqrt(gx * gx + gy * gy)
+    ang = (np.arctan2(gy, gx) % np.pi) * (_BINS / np.pi)
+    fl = np.floor(ang)
+    b0 = fl.astype(np.int32) % _BINS
+    w1 = ang - fl
+    b1 = (b0 + 1) % _BINS
+    n = f.shape[0]
+    # one histogram per cell: scatter both bin shares into (n, cells_y, cells_x, bins)
+    cy = np.arange(PATCH_H)[:, None] // _CELL
+    cx = np.arange(PATCH_W)[None, :] // _CELL
+    ch, cw = PATCH_H // _CELL, PATCH_W // _CELL
+    cell = np.broadcast_to(cy * cw + cx, (n, PATCH_H, PATCH_W))
+    base = (np.arange(n)[:, None, None] * (ch * cw) + cell) * _BINS
+    hist = np.bincount((base + b0).ravel(), (mag * (1 - w1)).ravel(), n * ch * cw * _BINS)
+    hist += np.bincount((base + b1).ravel(), (mag * w1).ravel(), n * ch * cw * _BINS)
+    cells = hist.astype(np.float32).reshape(n, ch, cw, _BINS)
+    blocks = cells.reshape(n, ch // 2, 2, cw // 2, 2, _BINS).transpose(0, 1, 3, 2, 4, 5).reshape(n, ch // 2, cw // 2, -1)
+    blocks = blocks / (np.linalg.norm(blocks, axis=3, keepdims=True) + 1e-3)
+    return np.sqrt(np.minimum(blocks, 0.3)).reshape(n, -1)
+
+
 def fast_percentiles(g: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
     """Two percentiles of a small uint8 image by partial sort (np.percentile is slow on tiny arrays)."""
     flat = g.ravel()
@@ -88,9 +119,13 @@ def features(patch: np.ndarray) -> np.ndarray:
 
 
 def features_batch(patches: list[np.ndarray]) -> np.ndarray:
+    """:func:`features` of many patches, computed together."""
     if not patches:
         return np.zeros((0, feature_dim()), np.float32)
-    return np.stack([features(p) for p in patches])
+    stack = np.stack(patches)
+    small = np.stack([cv2.resize(p, (12, 16), interpolation=cv2.INTER_AREA) for p in patches])
+    small = small.astype(np.float32).reshape(len(patches), -1) / 255.0
+    return np.concatenate([_hog_batch(stack), small - 0.5], axis=1).astype(np.float32)
 
 
 def feature_dim() -> int:

@@ -97,23 +97,33 @@ class Decoded:
     char_probs: list[float]
 
 
+def _kind_matrices() -> tuple[np.ndarray, np.ndarray]:
+    """(36, 10) and (36, 26): a position's class probabilities to its scores as a digit and as a letter.
+    A digit position counts a letter with the digit's shape towards that digit (weighted by how alike
+    the two glyphs are), and a letter position the other way round."""
+    def weight(pair: tuple[str, str]) -> float:
+        if pair in _SAME_GLYPH:
+            return 1.0
+        return _MINOR_WEIGHT if pair in _MINOR_CONFUSION else _CONFUSION_WEIGHT
+
+    n = len(CLASSES)
+    to_digit = np.zeros((n, 10))
+    to_letter = np.zeros((n, 26))
+    to_digit[np.arange(10), np.arange(10)] = 1.0
+    to_letter[np.arange(10, n), np.arange(26)] = 1.0
+    for lch, dch in DIGIT_FOR_LETTER.items():
+        to_digit[CLASS_INDEX[lch], CLASS_INDEX[dch]] += weight((lch, dch))
+    for dch, lch in LETTER_FOR_DIGIT.items():
+        to_letter[CLASS_INDEX[dch], CLASS_INDEX[lch] - 10] += weight((dch, lch))
+    return to_digit, to_letter
+
+
+_TO_DIGIT, _TO_LETTER = _kind_matrices()
+
+
 def _kind_scores(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-position scores for each digit (as a digit position) and each letter (as a letter position)."""
-    digit = p[:, :10].copy()
-    letter = p[:, 10:].copy()
-    for lch, dch in DIGIT_FOR_LETTER.items():
-        li, di = CLASS_INDEX[lch] - 10, CLASS_INDEX[dch]
-        w = 1.0 if (lch, dch) in _SAME_GLYPH else (_MINOR_WEIGHT if (lch, dch) in _MINOR_CONFUSION
-                                                     else _CONFUSION_WEIGHT)
-        digit[:, di] += w * p[:, CLASS_INDEX[lch]]
-    for dch, lch in LETTER_FOR_DIGIT.items():
-        li = CLASS_INDEX[lch] - 10
-        w = 1.0 if (dch, lch) in _SAME_GLYPH else (_MINOR_WEIGHT if (dch, lch) in _MINOR_CONFUSION
-                                                     else _CONFUSION_WEIGHT)
-        letter[:, li] += w * p[:, CLASS_INDEX[dch]]
-    digit = np.clip(digit, 0.0, 1.0)
-    letter = np.clip(letter, 0.0, 1.0)
-    return digit, letter
+    return np.clip(p @ _TO_DIGIT, 0.0, 1.0), np.clip(p @ _TO_LETTER, 0.0, 1.0)
 
 
 def decode(probs: np.ndarray, fmt: PlateFormat | str = PlateFormat.ID,
@@ -156,10 +166,16 @@ def decode(probs: np.ndarray, fmt: PlateFormat | str = PlateFormat.ID,
     ld = np.log(np.maximum(digit[np.arange(n), best_d] / tot, 1e-9))
     ll = np.log(np.maximum(letter[np.arange(n), best_l] / tot, 1e-9))
     # Sections: region r in 1..2, digits d in 1..4, suffix s = n - r - d in 0..3.
-    lb = lnb = None
+    # prefix sums (Python floats: a handful of numbers, where numpy's per-call cost would dominate)
+    cl = [0.0, *np.cumsum(ll).tolist()]
+    cd = [0.0, *np.cumsum(ld).tolist()]
+    no_break = 0.0
+    cut_gain: list[float] = []  # log p(break) - log p(no break), per gap
     if breaks is not None and len(breaks) == n - 1:
         bp = np.clip(np.asarray(breaks, np.float64), 0.02, 0.98)
         lb, lnb = np.log(bp), np.log(1 - bp)
+        no_break = float(lnb.sum())
+        cut_gain = (lb - lnb).tolist()
     best: tuple[float, int, int] | None = None
     for r in (1, 2):
         for d in range(1, 5):
@@ -167,12 +183,11 @@ def decode(probs: np.ndarray, fmt: PlateFormat | str = PlateFormat.ID,
             if not 0 <= s <= 3:
                 continue
             # (a tiny preference for a longer number makes ties, e.g. "A10" / "A1O", deterministic)
-            score = ll[:r].sum() + ld[r:r + d].sum() + ll[r + d:].sum() + 1e-6 * d
+            score = cl[r] + (cd[r + d] - cd[r]) + (cl[n] - cl[r + d]) + 1e-6 * d
             if best_d[r] == 0:  # the number is 1-9999: it never starts with 0 (so "AO 1000", not "A 0100 O")
                 score += _LEADING_ZERO
-            if lb is not None:
-                cuts = {r - 1} | ({r + d - 1} if s > 0 else set())
-                score += sum(lb[i] if i in cuts else lnb[i] for i in range(n - 1))
+            if cut_gain:
+                score += no_break + cut_gain[r - 1] + (cut_gain[r + d - 1] if s > 0 else 0.0)
             if best is None or score > best[0]:
                 best = (score, r, d)
     if best is None:

@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.classifier import JUNK, fast_percentiles, features, get_classifier, normalise_patch
+from vision.classifier import JUNK, fast_percentiles, features_batch, get_classifier, normalise_patch
 from vision.detector import box_iou
 from vision.grammar import PlateFormat, decode, plates_match
 from vision.recognizer import IN_W
@@ -464,8 +464,7 @@ class PlateReader:
             x0, y0 = max(0, c.x), max(0, c.y)
             x1, y1 = min(W, c.x + c.w), min(H, c.y + c.h)
             patches.append(normalise_patch(gray[y0:y1, x0:x1], light))
-        X = np.stack([features(p) for p in patches])
-        return self.clf.predict_proba(X)
+        return self.clf.predict_proba(features_batch(patches))
 
     def _classify_splitting(self, gray: np.ndarray, chars: list[_Comp], light: bool,
                             binimg: np.ndarray) -> tuple[list[_Comp], np.ndarray]:
