@@ -28,6 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vision.onnx_net import read_onnx
+
 __all__ = ["PlateBox", "PlateDetector", "get_detector", "MODEL_PATH"]
 
 MODEL_PATH = Path(__file__).with_name("data") / "detector.onnx"
@@ -71,12 +73,12 @@ class PlateDetector:
         self._refiner = None
         self._lock = threading.Lock()
         if self.model_path.exists():
-            self._net = cv2.dnn.readNetFromONNX(str(self.model_path))
+            self._net = read_onnx(self.model_path)
         elif model_path is not None:
             raise FileNotFoundError(self.model_path)
         rp = Path(refine_path) if refine_path is not None else self.model_path.with_name(REFINE_NAME)
         if refine and self._net is not None and rp.exists():
-            self._refiner = cv2.dnn.readNetFromONNX(str(rp))
+            self._refiner = read_onnx(rp)
 
     @property
     def learned(self) -> bool:

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from vision.grammar import CLASSES
+from vision.onnx_net import read_onnx
 
 __all__ = ["IN_H", "IN_W", "MODEL_PATH", "Recognizer", "Recognition", "get_recognizer", "preprocess"]
 
@@ -101,7 +102,7 @@ class Recognizer:
         self._lock = threading.Lock()
         onnx_path = path.with_suffix(".onnx")
         if use_dnn and onnx_path.exists():
-            self._net = cv2.dnn.readNetFromONNX(str(onnx_path))
+            self._net = read_onnx(onnx_path)
 
     @property
     def uses_dnn(self) -> bool:

@@ -41,6 +41,7 @@ from vision.detector import (
     preprocess,
     refine_crop,
 )
+from vision.onnx_net import read_onnx
 
 CROP = 256  # training crop at the network's resolution
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -439,7 +440,7 @@ def check_export(model, path: Path) -> float:
     """Largest difference between torch and cv2.dnn outputs on a random frame."""
     import torch
 
-    net = cv2.dnn.readNetFromONNX(str(path))
+    net = read_onnx(path)
     x = np.random.default_rng(0).uniform(-2, 2, (1, 3, 288, 512)).astype(np.float32)
     net.setInput(x)
     y = net.forward()
@@ -551,7 +552,7 @@ def train_refiner(args, samples, rng) -> None:
     torch.onnx.export(model, torch.zeros(1, 3, REFINE_H, REFINE_W), str(path), dynamo=False,
                       input_names=["crop"], output_names=["out"],
                       dynamic_axes={"crop": {0: "n"}, "out": {0: "n"}}, opset_version=13)
-    net = cv2.dnn.readNetFromONNX(str(path))
+    net = read_onnx(path)
     x = np.random.default_rng(1).uniform(-2, 2, (3, 3, REFINE_H, REFINE_W)).astype(np.float32)
     net.setInput(x)
     with torch.no_grad():
