@@ -27,14 +27,14 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from vision.classifier import JUNK, fast_percentiles, features_batch, get_classifier, normalise_patch
-from vision.detector import PlateBox, box_iou
+from vision.detector import box_iou
 from vision.grammar import PlateFormat, decode, plates_match
 from vision.recognizer import IN_W
 
@@ -48,12 +48,6 @@ CROP_VARIANTS = ((0.04, 0.0), (0.0, -0.12), (0.1, 0.08), (-0.12, -0.2))
 CROP_VARIANTS_CROP = ((0.0, 0.0), (-0.03, -0.06), (0.06, 0.1))
 RETRY_BELOW = 0.9
 WIDE_MARGIN = (0.16, 0.12)
-SIDE_EXTEND = 0.15
-"""``generic``: the detector's best box is also read 15 % longer at its left end, and at its right end, and
-the most confident reading kept. On photographs from elsewhere the detector's box often cuts an end
-character off. Chosen on dev: US photographs through jittered ground-truth boxes 230 -> 237 of 258 right
-(235-240 for shares 0.10-0.20), dev US scenes 81 -> 82 of 86 (79-82 for 0.10-0.20), no confident misread
-added. Not for ``id``: on the lane's rendered frames (dev seed 7) it changed 3 readings of 300, a net loss of one."""
 SECOND_OPINION_MIN = 0.6  # a second reading counts as a dissent from this confidence (and 4 characters)
 SECOND_OPINION_CAP = 0.5  # below the lane's plate_min_confidence (0.6): a disagreement goes to the officer
 DET_SURE = 0.5  # detector score from which a box is taken as surely a plate
@@ -137,8 +131,6 @@ class PlateReader:
         self.max_len = 9 if self.format is PlateFormat.ID else 10
         self.min_len = 2
         self.second_opinion = True
-        self.side_extend = SIDE_EXTEND if self.format is PlateFormat.GENERIC else 0.0
-        """Share of the best box's width it is also read longer by, at each end in turn (0: not)."""
         self.wide_check = True
         """The detector's best box is read once more with ``WIDE_MARGIN``; a different plate is a dispute."""
         """For ``id``: the segmenting reader checks the recogniser's reading (``_second_opinion``)."""
@@ -180,13 +172,6 @@ class PlateReader:
                     crops.append(crop)
                     idx.append(-1)
                     bbs.append(bb)
-            if v == 0 and self.side_extend:  # the best box longer at one end: where a box most often cuts
-                for side in (-1, 1):
-                    crop, bb = _cut(gray, _extended(boxes[0], side, self.side_extend), *pad)
-                    if crop is not None:
-                        crops.append(crop)
-                        idx.append(0)
-                        bbs.append(bb)
             for k, r, bb in zip(idx, rec.recognise(crops), bbs, strict=True):
                 c = self._candidate(r, bb)
                 if k < 0:
@@ -671,26 +656,6 @@ class PlateReader:
         return PlateReading(plate, conf, bbox, ms, crop=crop, candidates=n,
                             char_confidences=list(best.char_conf), char_probs=best.probs,
                             raw_confidence=best.raw_conf)
-
-
-def _extended(box: PlateBox, side: int, share: float) -> PlateBox:
-    """``box`` longer by ``share`` of its width at one end (side -1: left, 1: right), its quad too."""
-    dx = share * box.w
-    x = box.x - dx if side < 0 else box.x
-    quad = box.quad
-    if quad is not None and len(quad) == 4:
-        q = np.float32(quad)
-        along = ((q[1] - q[0]) + (q[2] - q[3])) / 2
-        along = along / max(1e-6, float(np.linalg.norm(along)))
-        ext = along * float(dx)
-        if side < 0:
-            q[0] -= ext
-            q[3] -= ext
-        else:
-            q[1] += ext
-            q[2] += ext
-        quad = tuple(map(tuple, q.tolist()))
-    return replace(box, x=int(round(x)), w=int(round(box.w + dx)), quad=quad)
 
 
 def _cut(gray: np.ndarray, box, pad_x: float = 0.0, pad_y: float = 0.0
