@@ -19,7 +19,7 @@ from lane.settings import LaneConfig, Settings, load_settings
 from simulators.broker import mosquitto_sub_command
 from simulators.ledger import Ledger
 from simulators.officer import OfficerSimulator
-from simulators.ports import port_is_free
+from simulators.ports import check_bindable
 from simulators.site import SimulatedSite
 from simulators.traffic import TrafficSimulator
 
@@ -154,9 +154,12 @@ async def run_serve(args: argparse.Namespace) -> int:
     clock = SystemClock() if settings.speed == 1 else ScaledClock(settings.speed)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
-    if port and not port_is_free(host, port):
+    if port:
         # Before any lane is leased under this host:port, which would name a process that never served.
-        raise ConfigError(f"cannot serve the console on {host}:{port}: the port is in use (another `lajur serve`?)")
+        try:
+            check_bindable(host, port)
+        except OSError as exc:
+            raise ConfigError(f"cannot serve the console on {host}:{port}: {exc.strerror or exc}") from exc
     # The lease name is host:port: unique among live `serve` processes (they cannot share a port),
     # and the same after a restart, so a restarted controller takes its lanes back at once.
     site = Site(settings, clock, poll_interval=poll_interval_for(settings.speed, settings.gate_poll_interval),

@@ -23,18 +23,25 @@ _lock = threading.Lock()
 _random = random.SystemRandom()
 
 
-def port_is_free(host: str, port: int) -> bool:
-    """Nobody listens on ``host:port`` right now: a server could bind it.
+def check_bindable(host: str, port: int) -> None:
+    """Raise the OSError a server binding ``host:port`` now would get (in use, not permitted, no such
+    address).
 
-    With SO_REUSEADDR, as uvicorn, Mosquitto and asyncio servers bind: connections of a server that
+    Binds with SO_REUSEADDR, as uvicorn, Mosquitto and asyncio servers do: connections of a server that
     just died linger in TIME_WAIT on its port, and they do not stop its restart from binding it.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
+        sock.bind((host, port))
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Nobody listens on ``host:port`` right now: a server could bind it."""
+    try:
+        check_bindable(host, port)
+    except OSError:
+        return False
     return True
 
 

@@ -110,3 +110,8 @@ def test_serve_on_a_port_in_use_says_so_before_leasing_any_lane(tmp_path):
     assert r.returncode == 2, (r.returncode, r.stderr[-500:])
     assert f"127.0.0.1:{port}" in r.stderr and "in use" in r.stderr and "Traceback" not in r.stderr
     assert not db.exists(), "no lane may be leased under the name of a process that never served"
+    # an address this machine does not have (TEST-NET-1): the same one clear line
+    r = lajur("serve", "--config", str(config), "--host", "192.0.2.1", "--port", "8080",
+              env={"LAJUR_DATABASE_URL": f"sqlite:///{db}"}, timeout=60)
+    assert r.returncode == 2 and "cannot serve the console on 192.0.2.1:8080" in r.stderr, r.stderr[-500:]
+    assert "Traceback" not in r.stderr and not db.exists()
