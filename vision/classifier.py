@@ -26,7 +26,9 @@ _BINS = 9
 def _hog(patch: np.ndarray) -> np.ndarray:
     """Histogram of oriented gradients (4x4 cells, 9 unsigned bins, 2x2-cell block normalisation).
 
-    Written with numpy because OpenCV 5 moved HOGDescriptor out of the main package.
+    Written with numpy because OpenCV 5 moved HOGDescriptor out of the main package. This per-patch form
+    is what the classifier is trained on (``features``); the reader computes the same numbers for all
+    patches at once with :func:`_hog_batch`, tested equal to this one.
     """
     f = patch.astype(np.float32)
     gx = cv2.Sobel(f, cv2.CV_32F, 1, 0, ksize=1)

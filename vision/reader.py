@@ -131,9 +131,9 @@ class PlateReader:
         self.max_len = 9 if self.format is PlateFormat.ID else 10
         self.min_len = 2
         self.second_opinion = True
+        """For ``id``: the segmenting reader checks the recogniser's reading (``_second_opinion``)."""
         self.wide_check = True
         """The detector's best box is read once more with ``WIDE_MARGIN``; a different plate is a dispute."""
-        """For ``id``: the segmenting reader checks the recogniser's reading (``_second_opinion``)."""
 
     # ------------------------------------------------------------------ public
     def read(self, image_bgr: np.ndarray) -> PlateReading:
