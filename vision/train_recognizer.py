@@ -392,12 +392,16 @@ def synth_sample(synth: Synth, rng: np.random.Generator) -> tuple[np.ndarray, st
 
 
 # ----------------------------------------------------------------------------- model
-def build_model():
+def build_model(channels: tuple[int, ...] | None = None, seq: int | None = None):
+    """The CRNN; ``channels`` (five convolutions) and ``seq`` (the column convolutions) default to the
+    shipped network's widths (``vision.recognizer.CHANNELS``, ``SEQ``). The runtime reads any widths from
+    the exported file."""
     import torch.nn as nn
 
     from vision.recognizer import CHANNELS, SEQ
 
-    c1, c2, c3, c4, c5 = CHANNELS
+    c1, c2, c3, c4, c5 = channels or CHANNELS
+    sw = seq or SEQ
 
     def block(i, o, k=3, p=1):
         return [nn.Conv2d(i, o, k, padding=p, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
@@ -412,12 +416,12 @@ def build_model():
                 *block(c3, c4), nn.MaxPool2d((2, 1)),
                 *block(c4, c5, k=(IN_H // 8, 1), p=0),
             )
-            self.seq1 = nn.Sequential(nn.Conv1d(c5, SEQ, 3, padding=1, bias=False), nn.BatchNorm1d(SEQ),
+            self.seq1 = nn.Sequential(nn.Conv1d(c5, sw, 3, padding=1, bias=False), nn.BatchNorm1d(sw),
                                       nn.ReLU(inplace=True))
-            self.seq2 = nn.Sequential(nn.Conv1d(SEQ, SEQ, 3, padding=1, bias=False), nn.BatchNorm1d(SEQ),
+            self.seq2 = nn.Sequential(nn.Conv1d(sw, sw, 3, padding=1, bias=False), nn.BatchNorm1d(sw),
                                       nn.ReLU(inplace=True))
             self.drop = nn.Dropout(0.15)
-            self.head = nn.Conv1d(SEQ, len(CLASSES) + 1, 1)
+            self.head = nn.Conv1d(sw, len(CLASSES) + 1, 1)
 
         def forward(self, x):  # x: (N, 1, H, W) -> (N, T, C) logits
             f = self.cnn(x).squeeze(2)
@@ -578,6 +582,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--init-export", type=Path, default=None,
                     help="continue from an exported model (e.g. the shipped vision/data/recognizer.npz)")
     ap.add_argument("--threads", type=int, default=1, help="PyTorch threads")
+    ap.add_argument("--channels", type=str, default=None,
+                    help="widths of the five convolutions, e.g. 24,48,72,96,144 (default: the shipped widths)")
+    ap.add_argument("--seq", type=int, default=None, help="width of the column convolutions")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -589,7 +596,15 @@ def main(argv: list[str] | None = None) -> int:
     real = RealDev(root) if (root / "plates").is_dir() else None
     print(f"real dev plates for training: {0 if real is None else len(real.items)}")
     synth = Synth(rng)
-    model = build_model()
+    channels = None
+    if args.channels:
+        try:
+            channels = tuple(int(c) for c in args.channels.split(","))
+        except ValueError:
+            channels = ()
+        if len(channels) != 5 or min(channels) < 1:
+            ap.error(f"--channels wants five positive widths separated by commas, got {args.channels!r}")
+    model = build_model(channels, args.seq)
     if args.init:
         model.load_state_dict(torch.load(args.init))
     if args.init_export:

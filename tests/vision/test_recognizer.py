@@ -71,12 +71,16 @@ def test_column_breaks_mark_wide_steps():
     assert _column_breaks([4]) is None
 
 
-def test_export_matches_torch(tmp_path):
+@pytest.mark.parametrize("channels,seq", [(None, None), ((8, 16, 24, 32, 40), 48)])
+def test_export_matches_torch(tmp_path, channels, seq):
+    """The exported file, numpy and cv2.dnn alike, is the trained network; for other widths too
+    (``--channels``/``--seq`` of the training script): the runtime takes the widths from the file."""
     torch = pytest.importorskip("torch")
-    from vision.train_recognizer import build_model, export
+    pytest.importorskip("onnx")
+    from vision.train_recognizer import build_model, export, export_onnx
 
     torch.manual_seed(0)
-    model = build_model()
+    model = build_model(channels, seq)
     with torch.no_grad():  # non-trivial batch-norm statistics
         for m in model.modules():
             if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
@@ -89,7 +93,11 @@ def test_export_matches_torch(tmp_path):
     x = np.random.default_rng(1).normal(size=(3, IN_H, IN_W)).astype(np.float32)
     with torch.no_grad():
         ref = torch.softmax(model(torch.from_numpy(x[:, None])), 2).numpy()
-    assert np.abs(Recognizer(path).probs(x) - ref).max() < 1e-4
+    assert np.abs(Recognizer(path, use_dnn=False).probs(x) - ref).max() < 1e-4
+    export_onnx(path)
+    fast = Recognizer(path)
+    assert fast.uses_dnn
+    assert np.abs(fast.probs(x) - ref).max() < 1e-4
 
 
 def test_fine_tuning_starts_from_the_exported_model(tmp_path):
