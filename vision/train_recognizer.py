@@ -506,6 +506,12 @@ def export_onnx(npz_path: Path, onnx_path: Path | None = None) -> Path:
     return onnx_path
 
 
+def export_widths(path: Path) -> tuple[tuple[int, ...], int]:
+    """The widths (``build_model``'s ``channels``, ``seq``) of an exported network."""
+    d = np.load(path)
+    return tuple(int(d[f"w{k}"].shape[0]) for k in range(5)), int(d["w5"].shape[0])
+
+
 def init_from_export(model, path: Path, x) -> None:
     """Start from an exported model (``export``'s folded weights): each convolution takes the folded
     weights, and its batch norm is set so that it passes ``conv(x) + b`` through unchanged, both in training
@@ -604,7 +610,12 @@ def main(argv: list[str] | None = None) -> int:
             channels = ()
         if len(channels) != 5 or min(channels) < 1:
             ap.error(f"--channels wants five positive widths separated by commas, got {args.channels!r}")
-    model = build_model(channels, args.seq)
+    if args.seq is not None and args.seq < 1:
+        ap.error(f"--seq wants a positive width, got {args.seq}")
+    seq = args.seq
+    if args.init_export and channels is None and seq is None:  # fine-tuning keeps the file's widths
+        channels, seq = export_widths(args.init_export)
+    model = build_model(channels, seq)
     if args.init:
         model.load_state_dict(torch.load(args.init))
     if args.init_export:

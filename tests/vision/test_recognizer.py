@@ -77,7 +77,8 @@ def test_export_matches_torch(tmp_path, channels, seq):
     (``--channels``/``--seq`` of the training script): the runtime takes the widths from the file."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from vision.train_recognizer import build_model, export, export_onnx
+    from vision.recognizer import CHANNELS, SEQ
+    from vision.train_recognizer import build_model, export, export_onnx, export_widths
 
     torch.manual_seed(0)
     model = build_model(channels, seq)
@@ -94,6 +95,7 @@ def test_export_matches_torch(tmp_path, channels, seq):
     with torch.no_grad():
         ref = torch.softmax(model(torch.from_numpy(x[:, None])), 2).numpy()
     assert np.abs(Recognizer(path, use_dnn=False).probs(x) - ref).max() < 1e-4
+    assert export_widths(path) == (channels or CHANNELS, seq or SEQ)  # what --init-export rebuilds
     export_onnx(path)
     fast = Recognizer(path)
     assert fast.uses_dnn
