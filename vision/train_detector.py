@@ -17,7 +17,8 @@ Stage 1 (``--stage detect``, 3000 steps of 24 random 256x256 crops): the CenterN
 described in ``vision.detector``. Stage 2 (``--stage refine``, needs stage 1's model at ``--out``, 2000
 steps of 64 crops): the refiner, trained on stage 1's own candidates in augmented frames (its false
 positives as negatives, its near misses as positives to re-fit), jittered true boxes and random windows.
-``--holdout N`` keeps the last N dev photographs out, for tuning. Deterministic for a seed (one thread).
+``--holdout N`` keeps the last N dev photographs out, for tuning; ``--holdout-cal`` keeps the calibration
+fold out (the dev photographs the recogniser is not trained on either). Deterministic for a seed (one thread).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vision.calibrate import calibration_fold
 from vision.datasets import default_root, us_scenes
 from vision.detector import (
     MODEL_PATH,
@@ -572,6 +574,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--holdout", type=int, default=0, help="keep the last N dev images out (for tuning)")
+    ap.add_argument("--holdout-cal", action="store_true",
+                    help="keep the calibration fold (vision.calibrate.calibration_fold) out, for tuning on "
+                         "photographs neither the detector nor the recogniser has seen")
     ap.add_argument("--stage", choices=["both", "detect", "refine"], default="both")
     ap.add_argument("--refine-steps", type=int, default=2000)
     ap.add_argument("--minutes", type=float, default=0, help="stop after this long (0 = no limit)")
@@ -588,6 +593,8 @@ def main(argv: list[str] | None = None) -> int:
     samples = us_scenes(args.datasets or default_root(), "dev")
     if args.holdout:
         samples = samples[: -args.holdout]
+    if args.holdout_cal:
+        samples = [s for s in samples if not calibration_fold(s.path.name)]
     if args.stage == "refine":
         train_refiner(args, samples, rng)
         return 0
