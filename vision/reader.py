@@ -371,14 +371,30 @@ class PlateReader:
         gray = _to_gray(image_bgr)
         if gray is None:
             return []
+        g, cands = self._segmentations(gray)
+        return [[normalise_patch(g[ch.y: ch.y + ch.h, ch.x: ch.x + ch.w], c.light) for ch in c.chars]
+                for c in cands]
+
+    def segment_boxes(self, image_bgr: np.ndarray
+                      ) -> list[tuple[list[tuple[float, float, float, float]], bool, str | None]]:
+        """The segmentations of a plate crop, most confident first: each as its characters' boxes (x, y, w, h
+        in the image's pixels, left to right), whether they are light on dark, and its reading. Used by the
+        recogniser's trainer to respell real dev plates (``vision.train_recognizer.RealDev``)."""
+        gray = _to_gray(image_bgr)
+        if gray is None:
+            return []
+        g, cands = self._segmentations(gray)
+        f = gray.shape[0] / float(g.shape[0])
+        return [([(ch.x * f, ch.y * f, ch.w * f, ch.h * f) for ch in sorted(c.chars, key=lambda q: q.x)],
+                 bool(c.light), c.plate) for c in cands]
+
+    def _segmentations(self, gray: np.ndarray) -> tuple[np.ndarray, list[_Candidate]]:
+        """The crop at the segmenter's scale (characters about half of 100 px) and every segmentation of it."""
         scale = 100.0 / max(1, gray.shape[0])
         g = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1
                        else cv2.INTER_CUBIC)
         cands = sorted(self._read_region(g, 0.0, scale=1.0, exhaustive=True), key=lambda c: -c.raw_conf)
-        out = []
-        for c in cands:
-            out.append([normalise_patch(g[ch.y: ch.y + ch.h, ch.x: ch.x + ch.w], c.light) for ch in c.chars])
-        return out
+        return g, cands
 
     def calibrated(self, raw: float) -> float:
         if not self._calib:

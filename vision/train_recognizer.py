@@ -21,10 +21,12 @@ Training data, drawn afresh for every batch:
   plates cut from the dev scenes' ground-truth boxes, with the same box jitter and photometric changes.
   The dev images whose name falls in the calibration fold (``calibration_fold``, about a quarter) are left
   out, so that ``bench/vision.py --calibrate`` fits the confidence on readings the model was not trained on.
-  The test split is never read.
+  The test split is never read. With ``--respell-share`` some of them are respelt: their characters put in
+  a new order (``RealDev.respell``; tried, not used for the shipped model).
 
-Reproduce the shipped model: the four chained runs listed in ``docs/vision.md`` ("Detector + recogniser"),
-the last one with ``--out vision/data/recognizer.npz``, then ``python bench/vision.py --calibrate``. A single
+Reproduce the shipped model: the chained runs listed in ``docs/vision.md`` ("Detector + recogniser": runs
+1-5, then run 9), the last one with ``--out vision/data/recognizer.npz``, then ``python bench/vision.py
+--calibrate``. A single
 run from scratch (``python -m vision.train_recognizer --datasets ../shared/datasets``, about 20 minutes on
 one core) gives a somewhat weaker model.
 """
@@ -340,12 +342,33 @@ def photometric(g: np.ndarray, rng: np.random.Generator, blur: float = 1.3) -> n
 
 
 class RealDev:
-    """The dev split's real photographs (calibration fold left out), cut around their plates."""
+    """The dev split's real photographs (calibration fold left out), cut around their plates.
 
-    def __init__(self, root: Path):
+    ``respell_share`` of the samples are *respelt*: the plate's characters, segmented by the segmenting
+    reader (``harvest_segments``), are put in a new order as vertical strips of the photograph, so the network
+    sees the real glyphs, blur, lighting and background of these few plates under many more labels than their
+    own (a plate it has memorised no longer gives its answer away by its look). Indonesian plates may also
+    take glyphs from another dev crop of the same colours (all crops are cut at one scale); letter positions
+    get letters and digit positions digits, so the respelt plate still fits the grammar."""
+
+    def __init__(self, root: Path | None, respell_share: float = 0.0,
+                 items: list[tuple[np.ndarray, tuple[float, float, float, float], str, str]] | None = None,
+                 respell_kinds: tuple[str, ...] = ("id", "us")):
+        """``items`` (grey image, plate box, label, ``"id"`` or ``"us"``) instead of reading ``root``;
+        ``respell_kinds``: which kinds of plate are respelt."""
+        self.respell_share = respell_share
+        self.items: list[tuple[np.ndarray, tuple[float, float, float, float], str, str]] = list(items or [])
+        self.segs: list[tuple[list[tuple[float, float, float, float]], bool] | None] = []
+        if root is not None:
+            self._read(root)
+        if respell_share > 0:
+            self.segs = [harvest_segments(g, box, label, kind) if kind in respell_kinds else None
+                         for g, box, label, kind in self.items]
+        self.respellable = [i for i, sg in enumerate(self.segs) if sg is not None]
+
+    def _read(self, root: Path) -> None:
         from vision.datasets import id_crops, us_scenes
 
-        self.items: list[tuple[np.ndarray, tuple[float, float, float, float], str, str]] = []
         for s in id_crops(root, "dev"):
             if calibration_fold(s.path.name):
                 continue
@@ -371,10 +394,111 @@ class RealDev:
         # Indonesian crops are few: drawn as often as 40 % of the real samples
         kind = "id" if rng.random() < 0.4 else "us"
         pool = [i for i, it in enumerate(self.items) if it[3] == kind] or list(range(len(self.items)))
-        g, box, label, kind = self.items[pool[int(rng.integers(0, len(pool)))]]
+        i = pool[int(rng.integers(0, len(pool)))]
+        g, box, label, kind = self.items[i]
+        if self.segs and self.segs[i] is not None and rng.random() < self.respell_share:
+            g, box, label = self.respell(i, rng)
         pad = (0.1, 0.25) if kind == "id" else (0.15, 0.3)
         q = jittered_quad(rng, box, pad, persp=0.03, rot=4.0)
         return photometric(warp(g.astype(np.float32), q, rng, min_scale=0.7), rng, blur=0.8), label
+
+    def respell(self, i: int, rng: np.random.Generator
+                ) -> tuple[np.ndarray, tuple[float, float, float, float], str]:
+        """Item ``i`` with its characters in a new order (see the class's docstring): image, box, label."""
+        g, (bx, by, bw, bh), label, kind = self.items[i]
+        segs, light = self.segs[i]
+        n = len(segs)
+        d = 2  # a few pixels of margin around each character's strip
+        donors = [j for j in self.respellable if j != i and self.items[j][3] == "id"
+                  and self.segs[j][1] == light] if kind == "id" else []
+        out_label, strips = [], []
+        x_prev = max(0, int(segs[0][0]) - d)
+        parts = [g[:, :x_prev]]
+        use_donors = bool(donors) and rng.random() < 0.4
+        for k in range(n):
+            want_digit = label[k].isdigit()
+            if use_donors and rng.random() < 0.35:
+                choices = [(j, m) for j in donors for m in range(len(self.segs[j][0]))
+                           if self.items[j][2][m].isdigit() == want_digit]
+            else:
+                choices = [(i, m) for m in range(n) if kind != "id" or label[m].isdigit() == want_digit]
+            src, m = choices[int(rng.integers(0, len(choices)))]
+            strips.append(self._strip(src, m, g, segs, d))
+            out_label.append(self.items[src][2][m])
+            parts.append(strips[-1])
+            if k + 1 < n:  # the plate's own gap after this position (section gaps stay where they were)
+                a, b = int(segs[k][1]) + d, int(segs[k + 1][0]) - d
+                if b > a:
+                    parts.append(g[:, a:b])
+        x_end = min(g.shape[1], int(segs[-1][1]) + d)
+        parts.append(g[:, x_end:])
+        img = np.hstack(parts)
+        grow = img.shape[1] - g.shape[1]
+        text = "".join(out_label)
+        if kind == "id":  # one glyph: the position decides
+            text = normalise(text)
+        return img, (bx, by, max(8.0, bw + grow), bh), text
+
+    def _strip(self, src: int, m: int, g: np.ndarray, segs, d: int) -> np.ndarray:
+        """Character ``m`` of item ``src`` as a strip the height of ``g`` with its characters' band, brightness
+        and contrast (``segs``: the receiving plate's segments)."""
+        sg = self.items[src][0]
+        x0, x1, _, _ = self.segs[src][0][m]
+        if sg is g:
+            return g[:, max(0, int(x0) - d):int(x1) + d]
+        # another crop (Indonesian, same scale): align the character bands, match the levels
+        t_top = float(np.median([s[2] for s in segs]))
+        t_bot = float(np.median([s[3] for s in segs]))
+        s_top = float(np.median([s[2] for s in self.segs[src][0]]))
+        s_bot = float(np.median([s[3] for s in self.segs[src][0]]))
+        f = (t_bot - t_top) / max(1.0, s_bot - s_top)
+        strip = sg[:, max(0, int(x0) - d):int(x1) + d].astype(np.float32)
+        strip = cv2.resize(strip, (max(2, int(round(strip.shape[1] * f))), max(2, int(round(sg.shape[0] * f)))))
+        M = np.float32([[1, 0, 0], [0, 1, t_top - s_top * f]])
+        strip = cv2.warpAffine(strip, M, (strip.shape[1], g.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+        band_t = g[int(t_top):int(t_bot) + 1].astype(np.float32)
+        band_s = strip[int(t_top):int(t_bot) + 1]
+        lo_t, hi_t = np.percentile(band_t, (5, 95))
+        lo_s, hi_s = np.percentile(band_s, (5, 95))
+        strip = (strip - lo_s) * ((hi_t - lo_t) / max(1.0, hi_s - lo_s)) + lo_t
+        # only the character band comes from the other plate: above and below it, the receiving plate's own
+        # column just left of its character (its border, its background)
+        a = max(0, int(t_top - 0.12 * (t_bot - t_top)))
+        b = min(g.shape[0], int(t_bot + 0.12 * (t_bot - t_top)) + 1)
+        col = g[:, max(0, int(segs[0][0]) - d - 1)].astype(np.float32)[:, None]
+        out = np.repeat(col, strip.shape[1], axis=1)
+        out[a:b] = strip[a:b]
+        return np.clip(out, 0, 255).astype(g.dtype)
+
+
+def harvest_segments(g: np.ndarray, box: tuple[float, float, float, float], label: str, kind: str
+                     ) -> tuple[list[tuple[float, float, float, float]], bool] | None:
+    """The characters of a real plate, (x0, x1, y0, y1) in ``g``'s pixels left to right, and whether they
+    are light on dark, from the segmenting reader; ``None`` unless it finds exactly ``len(label)`` clean,
+    separate characters whose reading agrees with the label but for at most one character."""
+    from vision.grammar import canonical
+    from vision.reader import PlateReader
+
+    x, y, w, h = (int(round(v)) for v in box)
+    mx, my = (0, 0) if kind == "id" else (int(0.1 * w), int(0.2 * h))
+    ox, oy = max(0, x - mx), max(0, y - my)
+    crop = g[oy:y + h + my, ox:x + w + mx]
+    if crop.size == 0:
+        return None
+    fmt = "id" if kind == "id" else "generic"
+    for boxes, light, plate in PlateReader(fmt).segment_boxes(crop):
+        if len(boxes) != len(label) or not plate:
+            continue
+        if any(a[0] + a[2] > b[0] for a, b in zip(boxes, boxes[1:], strict=False)):  # overlapping
+            continue
+        if any(bw > 1.3 * bh for _, _, bw, bh in boxes):  # two characters in one
+            continue
+        read = canonical(plate, fmt)
+        if len(read) != len(label) or sum(p != q for p, q in zip(read, canonical(label, fmt), strict=True)) > 1:
+            continue
+        segs = [(ox + bx, ox + bx + bw, oy + by, oy + by + bh) for bx, by, bw, bh in boxes]
+        return segs, light
+    return None
 
 
 def synth_sample(synth: Synth, rng: np.random.Generator) -> tuple[np.ndarray, str]:
@@ -583,6 +707,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--real-share", type=float, default=0.3)
+    ap.add_argument("--respell-share", type=float, default=0.0,
+                    help="share of the real samples respelt (their characters in a new order, RealDev)")
+    ap.add_argument("--respell-kinds", type=str, default="id,us", help="which real plates may be respelt: id, us")
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
     ap.add_argument("--init", type=Path, default=None, help="continue from a torch state dict")
     ap.add_argument("--init-export", type=Path, default=None,
@@ -599,8 +726,12 @@ def main(argv: list[str] | None = None) -> int:
     from vision.datasets import default_root
 
     root = args.datasets or default_root()
-    real = RealDev(root) if (root / "plates").is_dir() else None
-    print(f"real dev plates for training: {0 if real is None else len(real.items)}")
+    kinds = tuple(k for k in args.respell_kinds.split(",") if k)
+    if not set(kinds) <= {"id", "us"}:
+        ap.error(f"--respell-kinds takes id and/or us, got {args.respell_kinds!r}")
+    real = RealDev(root, args.respell_share, respell_kinds=kinds) if (root / "plates").is_dir() else None
+    print(f"real dev plates for training: {0 if real is None else len(real.items)}"
+          + (f", {len(real.respellable)} respellable" if real is not None and args.respell_share else ""))
     synth = Synth(rng)
     channels = None
     if args.channels:

@@ -1,0 +1,67 @@
+"""The recogniser's training data: respelt real plates (``RealDev.respell``) show the label they are given."""
+
+import cv2
+import numpy as np
+import pytest
+
+from simulators.plate_render import render_plate
+from vision.grammar import normalise
+from vision.recognizer import get_recognizer
+from vision.train_recognizer import RealDev, harvest_segments
+
+PLATES = [("B 1234 XY", "white"), ("AD 5678 KM", "black"), ("H 9012 TU", "white"), ("L 3456 AB", "black")]
+
+
+def _item(text: str, style: str, seed: int):
+    plate = cv2.cvtColor(render_plate(text, style=style, seed=seed), cv2.COLOR_BGR2GRAY)
+    h, w = plate.shape
+    m = (w // 6, h // 3)
+    g = cv2.copyMakeBorder(plate, m[1], m[1], m[0], m[0], cv2.BORDER_REPLICATE)
+    return g, (m[0], m[1], w, h), normalise(text), "id"
+
+
+def test_harvest_finds_each_character_left_to_right():
+    g, box, label, kind = _item("B 1234 XY", "white", 1)
+    found = harvest_segments(g, box, label, kind)
+    assert found is not None
+    segs, light = found
+    assert len(segs) == len(label) and light is False  # dark characters on a white plate
+    assert all(a[1] <= b[0] for a, b in zip(segs, segs[1:], strict=False))  # separate, in order
+    assert all(box[0] - 1 <= s[0] < s[1] <= box[0] + box[2] + 1 for s in segs)
+
+
+def test_harvest_refuses_a_label_of_another_length():
+    g, box, _, kind = _item("B 1234 XY", "white", 1)
+    assert harvest_segments(g, box, "B1234X", kind) is None
+
+
+def test_respelt_plates_read_as_their_new_label():
+    real = RealDev(None, respell_share=1.0, items=[_item(t, s, k) for k, (t, s) in enumerate(PLATES)])
+    assert len(real.respellable) >= len(PLATES) - 1  # the segmenting reader may miss one
+    rec = get_recognizer()
+    rng = np.random.default_rng(5)
+    right = total = 0
+    changed = 0
+    for _ in range(24):
+        i = real.respellable[int(rng.integers(0, len(real.respellable)))]
+        g, (x, y, w, h), label = real.respell(i, rng)
+        old = real.items[i][2]
+        assert len(label) == len(old)
+        # letters stay letters and digits stay digits: the respelt plate still fits the grammar
+        assert [c.isdigit() for c in label] == [c.isdigit() for c in old]
+        assert g.shape[0] == real.items[i][0].shape[0]
+        crop = g[int(y):int(y + h), int(x):int(x + w)]
+        total += 1
+        right += rec.recognise([crop])[0].text.replace("O", "0") == label.replace("O", "0")
+        changed += label != old
+    assert changed >= total // 2
+    assert right >= total - 2, f"{right} of {total} respelt plates read as their label"
+
+
+@pytest.mark.parametrize("share", [0.0])
+def test_no_respelling_when_not_asked(share):
+    real = RealDev(None, respell_share=share, items=[_item(*PLATES[0], 0)])
+    assert real.respellable == []
+    rng = np.random.default_rng(0)
+    _, label = real.sample(rng)
+    assert label == normalise(PLATES[0][0])
