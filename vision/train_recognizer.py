@@ -411,9 +411,8 @@ class RealDev:
         d = 2  # a few pixels of margin around each character's strip
         donors = [j for j in self.respellable if j != i and self.items[j][3] == "id"
                   and self.segs[j][1] == light] if kind == "id" else []
-        out_label, strips = [], []
-        x_prev = max(0, int(segs[0][0]) - d)
-        parts = [g[:, :x_prev]]
+        out_label = []
+        parts = [g[:, :max(0, int(segs[0][0]) - d)]]
         use_donors = bool(donors) and rng.random() < 0.4
         for k in range(n):
             want_digit = label[k].isdigit()
@@ -423,9 +422,8 @@ class RealDev:
             else:
                 choices = [(i, m) for m in range(n) if kind != "id" or label[m].isdigit() == want_digit]
             src, m = choices[int(rng.integers(0, len(choices)))]
-            strips.append(self._strip(src, m, g, segs, d))
+            parts.append(self._strip(src, m, src == i, g, segs, d))
             out_label.append(self.items[src][2][m])
-            parts.append(strips[-1])
             if k + 1 < n:  # the plate's own gap after this position (section gaps stay where they were)
                 a, b = int(segs[k][1]) + d, int(segs[k + 1][0]) - d
                 if b > a:
@@ -439,12 +437,12 @@ class RealDev:
             text = normalise(text)
         return img, (bx, by, max(8.0, bw + grow), bh), text
 
-    def _strip(self, src: int, m: int, g: np.ndarray, segs, d: int) -> np.ndarray:
+    def _strip(self, src: int, m: int, own: bool, g: np.ndarray, segs, d: int) -> np.ndarray:
         """Character ``m`` of item ``src`` as a strip the height of ``g`` with its characters' band, brightness
-        and contrast (``segs``: the receiving plate's segments)."""
+        and contrast (``g``, ``segs``: the receiving plate and its segments; ``own``: ``src`` is that plate)."""
         sg = self.items[src][0]
         x0, x1, _, _ = self.segs[src][0][m]
-        if sg is g:
+        if own:
             return g[:, max(0, int(x0) - d):int(x1) + d]
         # another crop (Indonesian, same scale): align the character bands, match the levels
         t_top = float(np.median([s[2] for s in segs]))

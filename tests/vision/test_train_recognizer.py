@@ -2,7 +2,6 @@
 
 import cv2
 import numpy as np
-import pytest
 
 from simulators.plate_render import render_plate
 from vision.grammar import normalise
@@ -58,9 +57,8 @@ def test_respelt_plates_read_as_their_new_label():
     assert right >= total - 2, f"{right} of {total} respelt plates read as their label"
 
 
-@pytest.mark.parametrize("share", [0.0])
-def test_no_respelling_when_not_asked(share):
-    real = RealDev(None, respell_share=share, items=[_item(*PLATES[0], 0)])
+def test_no_respelling_when_not_asked():
+    real = RealDev(None, respell_share=0.0, items=[_item(*PLATES[0], 0)])
     assert real.respellable == []
     rng = np.random.default_rng(0)
     _, label = real.sample(rng)
