@@ -37,6 +37,18 @@ _MINOR_CONFUSION = {("D", "0"), ("Q", "0"), ("L", "1"), ("T", "1"), ("G", "6"), 
                     ("6", "G"), ("7", "T")}
 _MINOR_WEIGHT = 0.15
 
+# Region codes of Indonesian plates (TNKB), the whole country: Java and Bali-Nusa Tenggara, Sumatra,
+# Kalimantan, Sulawesi, Maluku and Papua (old DS and the new provinces' codes included), and the special
+# RI (government) and CD/CC (diplomatic, consular). A reading whose region is not one of them is far more
+# likely a misread letter than a real plate, so the decoder prefers a listed code when the glyphs allow it
+# (``_UNKNOWN_REGION`` is the weight of an unlisted one) and reports the unlisted one with less confidence.
+ID_REGION_CODES = frozenset(
+    "A B D E F G H K L M N P R S T W Z AA AB AD AE AG "
+    "BA BB BD BE BG BH BK BL BM BN BP "
+    "DA DB DC DD DE DG DH DK DL DM DN DP DR DS DT DW EA EB ED "
+    "KB KH KT KU PA PB PG PS PT PY RI CC CD".split())
+_UNKNOWN_REGION = 0.05
+
 _ZERO, _LETTER_O = CLASS_INDEX["0"], CLASS_INDEX["O"]
 _LEADING_ZERO = math.log(1e-3)
 _ID_RE = re.compile(r"^([A-Z]{1,2})([0-9]{1,4})([A-Z]{0,3})$")
@@ -121,6 +133,23 @@ def _kind_matrices() -> tuple[np.ndarray, np.ndarray]:
 _TO_DIGIT, _TO_LETTER = _kind_matrices()
 
 
+def _region_priors() -> tuple[np.ndarray, np.ndarray]:
+    """Log weights of one-letter codes (26,) and two-letter codes (26, 26): 0 when listed."""
+    pen = math.log(_UNKNOWN_REGION)
+    one = np.full(26, pen)
+    two = np.full((26, 26), pen)
+    for code in ID_REGION_CODES:
+        idx = [LETTERS.index(c) for c in code]
+        if len(idx) == 1:
+            one[idx[0]] = 0.0
+        else:
+            two[idx[0], idx[1]] = 0.0
+    return one, two
+
+
+_REGION_ONE, _REGION_TWO = _region_priors()
+
+
 def _kind_scores(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-position scores for each digit (as a digit position) and each letter (as a letter position)."""
     return np.clip(p @ _TO_DIGIT, 0.0, 1.0), np.clip(p @ _TO_LETTER, 0.0, 1.0)
@@ -165,6 +194,14 @@ def decode(probs: np.ndarray, fmt: PlateFormat | str = PlateFormat.ID,
     best_l = letter.argmax(axis=1)
     ld = np.log(np.maximum(digit[np.arange(n), best_d] / tot, 1e-9))
     ll = np.log(np.maximum(letter[np.arange(n), best_l] / tot, 1e-9))
+    # the region's letters are chosen among the listed codes first (an unlisted code costs _UNKNOWN_REGION)
+    lr0 = np.log(np.maximum(letter[0] / tot[0], 1e-9))
+    lr1 = np.log(np.maximum(letter[1] / tot[1], 1e-9))
+    one = lr0 + _REGION_ONE
+    two = lr0[:, None] + lr1[None, :] + _REGION_TWO
+    region_one = int(one.argmax())
+    region_two = divmod(int(two.argmax()), 26)
+    region_score = (float(one[region_one]), float(two[region_two]))
     # Sections: region r in 1..2, digits d in 1..4, suffix s = n - r - d in 0..3.
     # prefix sums (Python floats: a handful of numbers, where numpy's per-call cost would dominate)
     cl = [0.0, *np.cumsum(ll).tolist()]
@@ -183,7 +220,7 @@ def decode(probs: np.ndarray, fmt: PlateFormat | str = PlateFormat.ID,
             if not 0 <= s <= 3:
                 continue
             # (a tiny preference for a longer number makes ties, e.g. "A10" / "A1O", deterministic)
-            score = cl[r] + (cd[r + d] - cd[r]) + (cl[n] - cl[r + d]) + 1e-6 * d
+            score = region_score[r - 1] + (cd[r + d] - cd[r]) + (cl[n] - cl[r + d]) + 1e-6 * d
             if best_d[r] == 0:  # the number is 1-9999: it never starts with 0 (so "AO 1000", not "A 0100 O")
                 score += _LEADING_ZERO
             if cut_gain:
@@ -193,13 +230,20 @@ def decode(probs: np.ndarray, fmt: PlateFormat | str = PlateFormat.ID,
     if best is None:
         return Decoded(None, 0.0, [])
     _, r, d = best
+    region = (region_one,) if r == 1 else region_two
     chars: list[str] = []
     cps: list[float] = []
     for i in range(n):
-        if r <= i < r + d:
+        if i < r:
+            chars.append(LETTERS[region[i]])
+            cps.append(float(min(1.0, math.exp((lr0, lr1)[i][region[i]]))))
+        elif i < r + d:
             chars.append(DIGITS[best_d[i]])
             cps.append(float(min(1.0, math.exp(ld[i]))))
         else:
             chars.append(LETTERS[best_l[i]])
             cps.append(float(min(1.0, math.exp(ll[i]))))
-    return Decoded("".join(chars), float(np.prod(cps)), cps)
+    conf = float(np.prod(cps))
+    if "".join(chars[:r]) not in ID_REGION_CODES:
+        conf *= _UNKNOWN_REGION
+    return Decoded("".join(chars), conf, cps)

@@ -353,10 +353,13 @@ class RealDev:
 
     def __init__(self, root: Path | None, respell_share: float = 0.0,
                  items: list[tuple[np.ndarray, tuple[float, float, float, float], str, str]] | None = None,
-                 respell_kinds: tuple[str, ...] = ("id", "us")):
+                 respell_kinds: tuple[str, ...] = ("id", "us"), strong_aug: bool = False):
         """``items`` (grey image, plate box, label, ``"id"`` or ``"us"``) instead of reading ``root``;
-        ``respell_kinds``: which kinds of plate are respelt."""
+        ``respell_kinds``: which kinds of plate are respelt; ``strong_aug``: the real plates are also seen at
+        down to a third of their resolution, more blurred, and Indonesian ones with the colours swapped (both
+        schemes exist), so that the network learns their glyphs rather than their look."""
         self.respell_share = respell_share
+        self.strong_aug = strong_aug
         self.items: list[tuple[np.ndarray, tuple[float, float, float, float], str, str]] = list(items or [])
         self.segs: list[tuple[list[tuple[float, float, float, float]], bool] | None] = []
         if root is not None:
@@ -400,7 +403,12 @@ class RealDev:
             g, box, label = self.respell(i, rng)
         pad = (0.1, 0.25) if kind == "id" else (0.15, 0.3)
         q = jittered_quad(rng, box, pad, persp=0.03, rot=4.0)
-        return photometric(warp(g.astype(np.float32), q, rng, min_scale=0.7), rng, blur=0.8), label
+        if not self.strong_aug:
+            return photometric(warp(g.astype(np.float32), q, rng, min_scale=0.7), rng, blur=0.8), label
+        out = warp(g.astype(np.float32), q, rng, min_scale=0.35)
+        if kind == "id" and rng.random() < 0.3:
+            out = 255 - out
+        return photometric(out, rng, blur=1.3), label
 
     def respell(self, i: int, rng: np.random.Generator
                 ) -> tuple[np.ndarray, tuple[float, float, float, float], str]:
@@ -708,6 +716,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--respell-share", type=float, default=0.0,
                     help="share of the real samples respelt (their characters in a new order, RealDev)")
     ap.add_argument("--respell-kinds", type=str, default="id,us", help="which real plates may be respelt: id, us")
+    ap.add_argument("--real-aug", choices=("mild", "strong"), default="mild",
+                    help="augmentation of the real plates (RealDev strong_aug)")
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
     ap.add_argument("--init", type=Path, default=None, help="continue from a torch state dict")
     ap.add_argument("--init-export", type=Path, default=None,
@@ -727,7 +737,8 @@ def main(argv: list[str] | None = None) -> int:
     kinds = tuple(k for k in args.respell_kinds.split(",") if k)
     if not set(kinds) <= {"id", "us"}:
         ap.error(f"--respell-kinds takes id and/or us, got {args.respell_kinds!r}")
-    real = RealDev(root, args.respell_share, respell_kinds=kinds) if (root / "plates").is_dir() else None
+    real = (RealDev(root, args.respell_share, respell_kinds=kinds, strong_aug=args.real_aug == "strong")
+            if (root / "plates").is_dir() else None)
     print(f"real dev plates for training: {0 if real is None else len(real.items)}"
           + (f", {len(real.respellable)} respellable" if real is not None and args.respell_share else ""))
     synth = Synth(rng)

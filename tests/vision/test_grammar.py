@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from vision.grammar import (
     CLASS_INDEX,
     CLASSES,
+    ID_REGION_CODES,
     PlateFormat,
     canonical,
     decode,
@@ -74,6 +75,26 @@ def test_decode_uses_second_choice_for_grammar():
     res = decode(probs, PlateFormat.ID)
     assert res.plate == "AD1234XY"
     assert res.confidence < 0.9
+
+
+def test_region_is_a_listed_code_when_the_glyphs_allow():
+    # the first glyph looks a little more like O than D: "OK" is no region, "DK" (Bali) is
+    probs = onehot("DK1234AB", 0.95)
+    probs[0] = 0.05 / len(CLASSES)
+    probs[0, CLASS_INDEX["O"]] = 0.55
+    probs[0, CLASS_INDEX["D"]] = 0.4
+    res = decode(probs, PlateFormat.ID)
+    assert res.plate == "DK1234AB"
+    assert res.char_probs[0] == pytest.approx(0.4, abs=0.01)
+
+
+def test_unlisted_region_is_read_but_not_trusted():
+    # a clear glyph is not overruled, but a region no plate has goes to the officer (low confidence)
+    res = decode(onehot("Q1234AB", 0.99), PlateFormat.ID)
+    assert res.plate == "Q1234AB"
+    assert res.confidence < 0.1
+    assert decode(onehot("AD1234AB", 0.99), PlateFormat.ID).confidence > 0.9
+    assert {"B", "G", "H", "AD", "AA", "K", "R"} <= ID_REGION_CODES  # Jakarta, Central Java (the spec's list)
 
 
 def test_gap_breaks_decide_section():
