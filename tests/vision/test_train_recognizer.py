@@ -63,3 +63,22 @@ def test_no_respelling_when_not_asked():
     rng = np.random.default_rng(0)
     _, label = real.sample(rng)
     assert label == normalise(PLATES[0][0])
+
+
+def test_strong_augmentation_keeps_the_plate_readable():
+    # lower resolution, more blur and swapped colours change the look, never the label or the plate's legibility
+    items = [_item(t, s, k) for k, (t, s) in enumerate(PLATES)]
+    mild, strong = RealDev(None, items=items), RealDev(None, items=items, strong_aug=True)
+    rec = get_recognizer()
+    rng_m, rng_s = np.random.default_rng(9), np.random.default_rng(9)
+    widths = {"mild": [], "strong": []}
+    right = 0
+    for _ in range(40):
+        gm, _ = mild.sample(rng_m)
+        gs, label = strong.sample(rng_s)
+        assert gs.dtype == np.uint8 and gs.ndim == 2
+        widths["mild"].append(gm.shape[1])
+        widths["strong"].append(gs.shape[1])
+        right += rec.recognise([gs])[0].text.replace("O", "0") == label.replace("O", "0")
+    assert np.mean(widths["strong"]) < np.mean(widths["mild"])  # seen at lower resolution on average
+    assert right >= 28, f"{right} of 40 strongly augmented plates still read as their label"
