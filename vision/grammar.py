@@ -162,7 +162,9 @@ def decode(probs: np.ndarray, fmt: PlateFormat | str = PlateFormat.ID,
     For ``id`` every position is assigned to a section (region letters, digits, suffix letters) by dynamic
     programming over the grammar; inside a section the glyph is read as the section's kind, so ``0``
     in the region becomes ``O`` and ``O`` among the digits becomes ``0``. The confidence is the product of
-    the chosen characters' probabilities (each the share of the position's mass given to it).
+    the chosen characters' probabilities (each the share of the position's mass given to it). The region
+    is a listed code (``ID_REGION_CODES``) unless the glyphs say otherwise by a factor of 20; an unlisted one
+    costs that factor in confidence.
 
     ``breaks`` (optional, ``id`` only): for each of the n-1 gaps between neighbours, the probability that
     it separates two sections (a wide gap on the plate); it decides e.g. ``H 41 OY`` against ``H 410 Y``.

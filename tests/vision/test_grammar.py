@@ -24,6 +24,14 @@ def onehot(text: str, p: float = 1.0) -> np.ndarray:
     return out
 
 
+def with_choices(probs: np.ndarray, i: int, choices: dict[str, float]) -> np.ndarray:
+    """``probs`` with position ``i`` read as ``choices`` (the rest of its mass spread thin)."""
+    probs[i] = (1 - sum(choices.values())) / len(CLASSES)
+    for ch, p in choices.items():
+        probs[i, CLASS_INDEX[ch]] = p
+    return probs
+
+
 def test_normalise():
     assert normalise(" ad 1234-xy ") == "AD1234XY"
     assert normalise("B.9140.BCD") == "B9140BCD"
@@ -67,11 +75,8 @@ def test_position_aware_fixes(read, expected):
 
 
 def test_decode_uses_second_choice_for_grammar():
-    probs = onehot("AD1234XY", 0.9)
     # the last position is read as 7 (a digit) with 0.6 and Y with 0.35: grammar forces a letter
-    probs[7] = 0.05 / len(CLASSES)
-    probs[7, CLASS_INDEX["7"]] = 0.6
-    probs[7, CLASS_INDEX["Y"]] = 0.35
+    probs = with_choices(onehot("AD1234XY", 0.9), 7, {"7": 0.6, "Y": 0.35})
     res = decode(probs, PlateFormat.ID)
     assert res.plate == "AD1234XY"
     assert res.confidence < 0.9
@@ -79,10 +84,7 @@ def test_decode_uses_second_choice_for_grammar():
 
 def test_region_is_a_listed_code_when_the_glyphs_allow():
     # the first glyph looks a little more like O than D: "OK" is no region, "DK" (Bali) is
-    probs = onehot("DK1234AB", 0.95)
-    probs[0] = 0.05 / len(CLASSES)
-    probs[0, CLASS_INDEX["O"]] = 0.55
-    probs[0, CLASS_INDEX["D"]] = 0.4
+    probs = with_choices(onehot("DK1234AB", 0.95), 0, {"O": 0.55, "D": 0.4})
     res = decode(probs, PlateFormat.ID)
     assert res.plate == "DK1234AB"
     assert res.char_probs[0] == pytest.approx(0.4, abs=0.01)
