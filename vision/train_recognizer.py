@@ -403,12 +403,11 @@ class RealDev:
             g, box, label = self.respell(i, rng)
         pad = (0.1, 0.25) if kind == "id" else (0.15, 0.3)
         q = jittered_quad(rng, box, pad, persp=0.03, rot=4.0)
-        if not self.strong_aug:
-            return photometric(warp(g.astype(np.float32), q, rng, min_scale=0.7), rng, blur=0.8), label
-        out = warp(g.astype(np.float32), q, rng, min_scale=0.35)
-        if kind == "id" and rng.random() < 0.3:
+        strong = self.strong_aug
+        out = warp(g.astype(np.float32), q, rng, min_scale=0.35 if strong else 0.7)
+        if strong and kind == "id" and rng.random() < 0.3:
             out = 255 - out
-        return photometric(out, rng, blur=1.3), label
+        return photometric(out, rng, blur=1.3 if strong else 0.8), label
 
     def respell(self, i: int, rng: np.random.Generator
                 ) -> tuple[np.ndarray, tuple[float, float, float, float], str]:
