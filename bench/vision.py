@@ -14,6 +14,15 @@ median and p95 time per image, and how often the reader is right when it is conf
 The real sets are read in place from ``../shared/datasets`` (or ``--datasets``) and skipped when absent.
 With ``--json`` the last line is one JSON object: ``exact``, ``per_char``, ``median_ms`` of the rendered
 set (the lane's case) and ``sets`` with every set's figures.
+
+Comparing a retrained model with the shipped one, on dev data only: ``--models DIR`` reads with the files
+in DIR (``recognizer.npz`` and its ``.onnx``, ``detector.onnx`` and ``detector_refine.onnx``,
+``calibration.json``; each one absent from DIR is taken from ``vision/data``), ``--calibrate --models DIR``
+fits DIR's own ``calibration.json``, and ``--split cal --seed 7`` reads the calibration fold of dev (which
+the recogniser never trains on) and development seed 7 of the rendered frames::
+
+    python bench/vision.py --calibrate --models /tmp/run12
+    python bench/vision.py --models /tmp/run12 --split cal --seed 7 --n 300
 """
 
 from __future__ import annotations
@@ -97,12 +106,47 @@ def run_rendered(n: int, seed: int) -> list[tuple[str | None, str, float, float]
     return out
 
 
+def real_samples(loader, root: Path, split: str | None) -> list:
+    """``loader``'s samples (``vision.datasets.id_crops`` or ``us_scenes``) of a split: ``test``, ``dev``,
+    ``None`` for all, or ``cal``, the calibration fold of dev (``vision.calibrate.calibration_fold``: the
+    recogniser never trains on it; the shipped detector was trained on all of dev)."""
+    from vision.calibrate import calibration_fold
+
+    if split == "cal":
+        return [s for s in loader(root, "dev") if calibration_fold(s.path.name)]
+    return loader(root, split)
+
+
+def use_models(directory: Path, calibrating: bool = False) -> list[str]:
+    """Read with the learned files in ``directory`` instead of ``vision/data`` (for comparing a retrained
+    candidate before it is copied in); each file absent there stays the shipped one, except that with
+    ``calibrating`` the calibration is written to ``directory``. Returns the names taken from ``directory``."""
+    import vision.detector as det
+    import vision.reader as reader_mod
+    import vision.recognizer as rec
+
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: not a directory")
+    used = []
+    if (directory / "recognizer.npz").exists():
+        rec._INSTANCE = rec.Recognizer(directory / "recognizer.npz")
+        used.append("recognizer.npz")
+    if (directory / "detector.onnx").exists():
+        det._DETECTOR = det.PlateDetector(directory / "detector.onnx")
+        used.append("detector.onnx")
+    if calibrating or (directory / "calibration.json").exists():
+        reader_mod.CALIBRATION_PATH = directory / "calibration.json"
+        if not calibrating:
+            used.append("calibration.json")
+    return used
+
+
 def run_id_crops(root: Path, split: str) -> list[tuple[str | None, str, float, float]]:
     from vision.datasets import id_crops
 
     reader = PlateReader("id")
     out = []
-    for s in id_crops(root, split):
+    for s in real_samples(id_crops, root, split):
         img = cv2.imread(str(s.path))
         t0, c0 = time.perf_counter(), time.process_time()
         r = reader.read_crop(img)
@@ -116,7 +160,7 @@ def run_us(root: Path, split: str) -> list[tuple[str | None, str, float, float]]
 
     reader = PlateReader("generic")
     out = []
-    for s in us_scenes(root, split):
+    for s in real_samples(us_scenes, root, split):
         img = cv2.imread(str(s.path))
         c0 = time.process_time()
         r = reader.read(img)
@@ -138,7 +182,7 @@ def run_us_crops(root: Path, split: str) -> list[tuple[str | None, str, float, f
 
     reader = PlateReader("generic")
     out = []
-    for s in us_scenes(root, split):
+    for s in real_samples(us_scenes, root, split):
         img = us_crop(cv2.imread(str(s.path)), s.bbox)
         t0, c0 = time.perf_counter(), time.process_time()
         r = reader.read_crop(img)
@@ -173,7 +217,7 @@ def run_us_jittered(root: Path, split: str, per_image: int = 3, seed: int = 3):
     det.get_detector = lambda: given
     out = []
     try:
-        for s in us_scenes(root, split):
+        for s in real_samples(us_scenes, root, split):
             img = cv2.imread(str(s.path))
             x, y, w, h = s.bbox
             for _ in range(per_image):
@@ -191,7 +235,7 @@ def run_us_jittered(root: Path, split: str, per_image: int = 3, seed: int = 3):
 def calibrate(root: Path, rendered: int = 300) -> int:
     """Fit vision/data/calibration.json on dev data only (see vision.calibrate)."""
     from simulators.plate_render import random_id_plate, render_scene
-    from vision.calibrate import calibration_fold, isotonic
+    from vision.calibrate import isotonic
     from vision.datasets import id_crops, us_scenes
     from vision.grammar import plates_match
     from vision.reader import CALIBRATION_PATH
@@ -211,17 +255,13 @@ def calibrate(root: Path, rendered: int = 300) -> int:
                     xs.append(r.raw_confidence)
                     ys.append(plates_match(r.plate, text))
             if (root / "plates").is_dir():
-                for s in id_crops(root, "dev"):
-                    if not calibration_fold(s.path.name):
-                        continue
+                for s in real_samples(id_crops, root, "cal"):
                     r = reader.read_crop(cv2.imread(str(s.path)))
                     if r.plate and not r.disputed:
                         xs.append(r.raw_confidence)
                         ys.append(plates_match(r.plate, s.plate))
         elif (root / "plates").is_dir():
-            for s in us_scenes(root, "dev"):
-                if not calibration_fold(s.path.name):
-                    continue
+            for s in real_samples(us_scenes, root, "cal"):
                 img = cv2.imread(str(s.path))
                 for r in (reader.read(img), reader.read_crop(us_crop(img, s.bbox))):
                     if r.plate and not r.disputed:
@@ -248,7 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="last line: one JSON object")
     ap.add_argument("--n", type=int, default=200, help="rendered frames (default 200)")
     ap.add_argument("--seed", type=int, default=2026, help="rendered set seed (7 was used for development)")
-    ap.add_argument("--split", choices=("test", "dev", "all"), default="test")
+    ap.add_argument("--split", choices=("test", "dev", "cal", "all"), default="test",
+                    help="real photographs to read; cal: the calibration fold of dev (for comparing models)")
+    ap.add_argument("--models", type=Path, default=None,
+                    help="read with the learned files in this directory (absent ones from vision/data)")
     ap.add_argument("--datasets", type=Path, default=None, help="shared datasets directory")
     ap.add_argument("--sets", default="rendered,id-crops,us,us-crops")
     ap.add_argument("--min-confidence", type=float, default=0.9)
@@ -257,6 +300,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
     root = args.datasets or default_root()
+    if args.models is not None:
+        try:
+            used = use_models(args.models, calibrating=args.calibrate)
+        except (OSError, ValueError) as exc:
+            print(f"--models: {exc}", file=sys.stderr)
+            return 2
+        print(f"models from {args.models}: {', '.join(used) or 'none (all from vision/data)'}")
+        if "calibration.json" not in used and not args.calibrate and used:
+            print("no calibration.json there: the shipped calibration is used (fit one with --calibrate)")
     if args.calibrate:
         return calibrate(root)
     split = None if args.split == "all" else args.split

@@ -1,0 +1,71 @@
+"""The vision benchmark's model comparison: ``--models DIR`` and ``--split cal`` (bench/vision.py)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import pytest
+
+import vision.detector as det
+import vision.reader as reader_mod
+import vision.recognizer as rec
+from bench import vision as bench_vision
+from simulators.plate_render import render_plate
+from vision.calibrate import calibration_fold
+from vision.datasets import default_root, us_scenes
+from vision.reader import PlateReader
+
+DATA = Path(reader_mod.__file__).with_name("data")
+ROOT = default_root()
+needs_datasets = pytest.mark.skipif(not (ROOT / "plates" / "openalpr-us.tsv").exists(),
+                                    reason="shared datasets not found at ../shared/datasets")
+
+
+@pytest.fixture
+def restore_models(monkeypatch):
+    """``use_models`` replaces the loaded models and the calibration path: put them back afterwards."""
+    monkeypatch.setattr(rec, "_INSTANCE", rec._INSTANCE)
+    monkeypatch.setattr(det, "_DETECTOR", det._DETECTOR)
+    monkeypatch.setattr(reader_mod, "CALIBRATION_PATH", reader_mod.CALIBRATION_PATH)
+
+
+def test_a_candidate_directory_is_read_with_its_own_files(tmp_path, restore_models):
+    shipped_calibration = (DATA / "calibration.json").read_text()
+    for name in ("recognizer.npz", "recognizer.onnx"):
+        shutil.copy(DATA / name, tmp_path / name)
+    # a calibration that trusts nothing: every reading through it must come out unconfident
+    (tmp_path / "calibration.json").write_text(json.dumps(
+        {fmt: {"points": [[0.0, 0.0], [1.0, 0.0]], "n": 0} for fmt in ("id", "generic")}))
+    img = render_plate("AB 1234 CD", seed=3)
+    assert PlateReader("id").read_crop(img).confidence > 0.5
+
+    used = bench_vision.use_models(tmp_path)
+
+    assert used == ["recognizer.npz", "calibration.json"]  # the detector stays the shipped one
+    r = PlateReader("id").read_crop(img)
+    assert r.plate == "AB1234CD" and r.confidence < 0.05
+    assert (DATA / "calibration.json").read_text() == shipped_calibration
+
+
+def test_a_missing_models_directory_is_a_clear_error(tmp_path, capsys, restore_models):
+    assert bench_vision.main(["--models", str(tmp_path / "nope"), "--sets", "rendered", "--n", "1"]) == 2
+    assert "not a directory" in capsys.readouterr().err
+
+
+@needs_datasets
+def test_the_cal_split_is_the_calibration_fold_of_dev():
+    fold = bench_vision.real_samples(us_scenes, ROOT, "cal")
+    test_names = {s.path.name for s in us_scenes(ROOT, "test")}
+    assert fold and all(calibration_fold(s.path.name) for s in fold)
+    assert {s.path.name for s in fold} <= {s.path.name for s in us_scenes(ROOT, "dev")}
+    assert not test_names & {s.path.name for s in fold}
+
+
+@needs_datasets
+def test_the_benchmark_reads_the_cal_split(capsys):
+    cv2.setNumThreads(1)
+    assert bench_vision.main(["--sets", "us-crops", "--split", "cal", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["split"] == "cal"
+    assert figures["sets"]["us-crops"]["n"] == len(bench_vision.real_samples(us_scenes, ROOT, "cal"))
