@@ -132,8 +132,12 @@ def use_models(directory: Path, calibrating: bool = False) -> list[str]:
         rec._INSTANCE = rec.Recognizer(directory / "recognizer.npz")
         used.append("recognizer.npz")
     if (directory / "detector.onnx").exists():
-        det._DETECTOR = det.PlateDetector(directory / "detector.onnx")
+        refine = directory / det.REFINE_NAME
+        det._DETECTOR = det.PlateDetector(directory / "detector.onnx", refine_path=refine if refine.exists()
+                                          else det.MODEL_PATH.with_name(det.REFINE_NAME))
         used.append("detector.onnx")
+        if refine.exists():
+            used.append(det.REFINE_NAME)
     if calibrating or (directory / "calibration.json").exists():
         reader_mod.CALIBRATION_PATH = directory / "calibration.json"
         if not calibrating:

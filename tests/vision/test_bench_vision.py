@@ -69,3 +69,9 @@ def test_the_benchmark_reads_the_cal_split(capsys):
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert figures["split"] == "cal"
     assert figures["sets"]["us-crops"]["n"] == len(bench_vision.real_samples(us_scenes, ROOT, "cal"))
+
+
+def test_a_candidate_detector_without_its_refiner_keeps_the_shipped_refiner(tmp_path, restore_models):
+    shutil.copy(DATA / "detector.onnx", tmp_path / "detector.onnx")
+    assert bench_vision.use_models(tmp_path) == ["detector.onnx"]
+    assert det._DETECTOR.model_path == tmp_path / "detector.onnx" and det._DETECTOR._refiner is not None
