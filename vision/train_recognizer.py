@@ -49,7 +49,28 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
 
 
+SLASHED_O_SHARE = 0.6
+"""Share of the synthetic Indonesian plates whose letter O is a slashed zero, as on many newer real plates."""
+
+
 # ----------------------------------------------------------------------------- synthetic plates
+def slashed_o(zero: np.ndarray) -> np.ndarray:
+    """The letter O as the newer Indonesian plates draw it, from a font's zero (uint8 ink mask): a slash
+    from the lower left to the upper right across the inside of the oval, as thick as the zero's own
+    stroke. The digit 0 on the same plates is plain, so without this glyph a real suffix like ``UZØ``
+    is a shape the recogniser has never been shown."""
+    ink = (zero > 127).astype(np.uint8)
+    h, w = ink.shape
+    outside = np.pad(ink, 1).copy()
+    cv2.floodFill(outside, None, (0, 0), 2)
+    inside = (outside[1:-1, 1:-1] == 0) | (ink > 0)  # the oval, filled
+    dist = cv2.distanceTransform(np.pad(ink, 1), cv2.DIST_L2, 3)
+    stroke = max(2, int(round(1.6 * float(dist.max()))))
+    bar = np.zeros_like(zero)
+    cv2.line(bar, (int(0.1 * w), int(0.9 * h)), (int(0.9 * w), int(0.1 * h)), 255, stroke, cv2.LINE_AA)
+    return np.maximum(zero, np.where(inside, bar, 0).astype(zero.dtype))
+
+
 class Synth:
     def __init__(self, rng: np.random.Generator):
         from vision.train import glyph_masks, plate_font_files
@@ -59,6 +80,7 @@ class Synth:
         self.n_fonts = min(len(v) for v in self.glyphs.values())
         n_plate = len(plate_font_files())
         self.plate_fonts = list(range(self.n_fonts - n_plate, self.n_fonts))  # the plate-like faces, last
+        self.slashed_o = [slashed_o(m) for m in self.glyphs["0"]]  # the letter O of new Indonesian plates
 
     def _font(self, kind: str) -> int:
         """A font for the plate's characters: mostly a plate-like face for Indonesian plates."""
@@ -103,13 +125,14 @@ class Synth:
 
     # ---- drawing
     def _line(self, groups: list[str], char_h: int, font: int, condense: float, space: float,
-              gap: float, italic: float) -> np.ndarray:
-        """Float ink mask (0..1) of a text line of height ``char_h``."""
+              gap: float, italic: float, slash_o: bool = False) -> np.ndarray:
+        """Float ink mask (0..1) of a text line of height ``char_h``; with ``slash_o`` the letter O is drawn
+        as a slashed zero (``slashed_o``)."""
         r = self.rng
         pieces = []
         for gi, g in enumerate(groups):
             for ci, ch in enumerate(g):
-                m = self.glyphs[ch][font]
+                m = self.slashed_o[font] if slash_o and ch == "O" else self.glyphs[ch][font]
                 w = max(1, int(round(m.shape[1] * char_h / m.shape[0] * condense)))
                 pieces.append(cv2.resize(m, (w, char_h), interpolation=cv2.INTER_AREA))
                 if ci < len(g) - 1:
@@ -190,7 +213,9 @@ class Synth:
             # justified, as on many real plates: region at the left, suffix at the right
             w0 = self._line(groups, char_h, font, condense, space, 0.0, italic).shape[1]
             gap = max(0.3, (max_w - w0) / (len(groups) - 1) / char_h)
-        line = self._line(groups, char_h, font, condense, space, gap, italic)
+        # newer Indonesian plates draw the letter O as a slashed zero (the digit 0 stays plain)
+        slash = kind == "id" and r.random() < SLASHED_O_SHARE
+        line = self._line(groups, char_h, font, condense, space, gap, italic, slash)
         if line.shape[1] > max_w:
             line = cv2.resize(line, (max_w, line.shape[0]), interpolation=cv2.INTER_AREA)
         if line.shape[1] < PW * 0.35 and kind == "us":

@@ -82,3 +82,38 @@ def test_strong_augmentation_keeps_the_plate_readable():
         right += rec.recognise([gs])[0].text.replace("O", "0") == label.replace("O", "0")
     assert np.mean(widths["strong"]) < np.mean(widths["mild"])  # seen at lower resolution on average
     assert right >= 28, f"{right} of 40 strongly augmented plates still read as their label"
+
+
+def test_slashed_o_is_the_zero_with_a_bar_inside_its_oval():
+    """Newer Indonesian plates draw the letter O as a slashed zero; the synthetic plates must too."""
+    from vision.train_recognizer import slashed_o
+
+    zero = np.zeros((96, 60), np.uint8)
+    cv2.ellipse(zero, (30, 48), (26, 44), 0, 0, 360, 255, 9)
+    o = slashed_o(zero)
+    assert o.shape == zero.shape and o.dtype == zero.dtype
+    assert (o >= zero).all()  # the zero itself is untouched
+    added = (o > 127) & (zero <= 127)
+    assert added[30:66, 18:42].sum() > 0.5 * added.sum()  # the bar crosses the middle of the oval
+    outside = np.ones_like(zero, bool)
+    cv2.ellipse(outside.view(np.uint8), (30, 48), (30, 48), 0, 0, 360, 0, -1)
+    assert not added[outside].any()  # and stays inside it
+    # lower left to upper right
+    assert added[60:85, 5:30].sum() > 10 * added[60:85, 30:55].sum()
+
+
+def test_synthetic_indonesian_plates_draw_only_the_letter_o_slashed():
+    import vision.train_recognizer as tr
+
+    synth = tr.Synth(np.random.default_rng(5))
+
+    def line(groups, slash):
+        synth.rng = np.random.default_rng(1)  # the same spacing every time
+        return synth._line(groups, 40, 0, 1.0, 0.1, 0.5, 0.0, slash_o=slash)
+
+    slashed, zero = line(["B", "10", "O"], True), line(["B", "10", "0"], False)
+    assert slashed.shape == zero.shape  # the slashed O is the font's zero...
+    diff = np.nonzero(np.abs(slashed - zero).max(axis=0) > 0.2)[0]
+    # ...with a bar added to the last glyph only: the digit 0 of the number stays plain
+    assert diff.size and diff.min() > line(["B", "10"], True).shape[1] - 4
+    assert (slashed >= zero - 1e-6).all()
