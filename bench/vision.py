@@ -16,8 +16,9 @@ With ``--json`` the last line is one JSON object: ``exact``, ``per_char``, ``med
 set (the lane's case) and ``sets`` with every set's figures.
 
 Comparing a retrained model with the shipped one, on dev data only: ``--models DIR`` reads with the files
-in DIR (``recognizer.npz`` and its ``.onnx``, ``detector.onnx`` and ``detector_refine.onnx``,
-``calibration.json``; each one absent from DIR is taken from ``vision/data``), ``--calibrate --models DIR``
+in DIR (``recognizer.npz`` and its ``.onnx``, read for every format unless DIR also has
+``recognizer_id.npz`` for ``id``; ``detector.onnx`` and ``detector_refine.onnx``, ``calibration.json``; each
+one absent from DIR is taken from ``vision/data``), ``--calibrate --models DIR``
 fits DIR's own ``calibration.json``, and ``--split cal --seed 7`` reads the calibration fold of dev (which
 the recogniser never trains on) and development seed 7 of the rendered frames::
 
@@ -128,9 +129,14 @@ def use_models(directory: Path, calibrating: bool = False) -> list[str]:
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: not a directory")
     used = []
-    if (directory / "recognizer.npz").exists():
-        rec._INSTANCE = rec.Recognizer(directory / "recognizer.npz")
+    instances = dict(rec._INSTANCES)
+    if (directory / "recognizer.npz").exists():  # every format's, unless DIR also has an id one
+        instances["generic"] = instances["id"] = rec.Recognizer(directory / "recognizer.npz")
         used.append("recognizer.npz")
+    if (directory / rec.ID_MODEL_PATH.name).exists():
+        instances["id"] = rec.Recognizer(directory / rec.ID_MODEL_PATH.name)
+        used.append(rec.ID_MODEL_PATH.name)
+    rec._INSTANCES = instances
     if (directory / "detector.onnx").exists():
         refine = directory / det.REFINE_NAME
         det._DETECTOR = det.PlateDetector(directory / "detector.onnx", refine_path=refine if refine.exists()

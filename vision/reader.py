@@ -267,7 +267,7 @@ class PlateReader:
             try:
                 from vision.recognizer import get_recognizer
 
-                self._rec = get_recognizer()
+                self._rec = get_recognizer(self.format.value)
             except (OSError, ValueError):  # no model file: the segmenting reader
                 self._rec = None
         return self._rec

@@ -8,7 +8,10 @@ drops blanks (greedy CTC), and returns for each character the class distribution
 column, which ``vision.grammar.decode`` turns into a plate the format accepts.
 
 Trained by ``vision.train_recognizer`` (PyTorch, training only); the weights are in
-``vision/data/recognizer.npz``. No characters are segmented, so touching or broken characters, the validity
+``vision/data/recognizer.npz`` and, for Indonesian plates (format ``id``, the lane's), in
+``vision/data/recognizer_id.npz`` (``model_path``): like OpenALPR's per-country character data, each plate
+format may have its own network, because what is learned for one country's font (the slashed O of newer
+Indonesian plates) was measured to cost the other's. No characters are segmented, so touching or broken characters, the validity
 line, bolts and frames are handled by what the network learned.
 """
 
@@ -24,12 +27,14 @@ import numpy as np
 from vision.grammar import CLASSES
 from vision.onnx_net import read_onnx
 
-__all__ = ["IN_H", "IN_W", "MODEL_PATH", "Recognizer", "Recognition", "get_recognizer", "preprocess"]
+__all__ = ["ID_MODEL_PATH", "IN_H", "IN_W", "MODEL_PATH", "Recognizer", "Recognition", "get_recognizer",
+           "model_path", "preprocess"]
 
 IN_H, IN_W = 32, 128
 CHANNELS = (16, 32, 48, 64, 96)
 SEQ = 96
 MODEL_PATH = Path(__file__).with_name("data") / "recognizer.npz"
+ID_MODEL_PATH = MODEL_PATH.with_name("recognizer_id.npz")
 
 
 def preprocess(gray: np.ndarray) -> np.ndarray:
@@ -90,6 +95,7 @@ class Recognizer:
 
     def __init__(self, path: Path | str = MODEL_PATH, use_dnn: bool = True):
         path = Path(path)
+        self.path = path
         d = np.load(path)
         k = 0
         self.layers: list[tuple[np.ndarray, np.ndarray]] = []
@@ -170,13 +176,25 @@ def decode(p: np.ndarray) -> Recognition:
     return Recognition("".join(CLASSES[k - 1] for k in chars), cp, conf, gap, cols)
 
 
+def model_path(format: str = "id") -> Path:
+    """The recogniser file for a plate format (``id`` or ``generic``): ``ID_MODEL_PATH`` for ``id`` when it
+    is there, else the common ``MODEL_PATH``."""
+    if str(format) == "id" and ID_MODEL_PATH.exists():
+        return ID_MODEL_PATH
+    return MODEL_PATH
+
+
 _LOCK = threading.Lock()
-_INSTANCE: Recognizer | None = None
+_INSTANCES: dict[str, Recognizer] = {}  # format -> its recogniser (one instance per file)
 
 
-def get_recognizer() -> Recognizer:
-    global _INSTANCE
+def get_recognizer(format: str = "id") -> Recognizer:
+    """The shared recogniser of a plate format (loaded once; ``id``, the lane's, by default)."""
+    format = str(format)
     with _LOCK:
-        if _INSTANCE is None:
-            _INSTANCE = Recognizer()
-        return _INSTANCE
+        rec = _INSTANCES.get(format)
+        if rec is None:
+            path = model_path(format)
+            rec = next((r for r in _INSTANCES.values() if r.path == path), None) or Recognizer(path)
+            _INSTANCES[format] = rec
+        return rec

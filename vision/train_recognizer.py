@@ -1,4 +1,5 @@
-"""Train the segmentation-free plate recogniser shipped in ``vision/data/recognizer.npz``.
+"""Train the segmentation-free plate recognisers shipped in ``vision/data/recognizer.npz`` (every format's)
+and ``vision/data/recognizer_id.npz`` (Indonesian plates, the lane's format, ``--out`` it).
 
     python -m vision.train_recognizer --datasets ../shared/datasets [--minutes 22] [--seed 1]
 
@@ -24,9 +25,13 @@ Training data, drawn afresh for every batch:
   The test split is never read. With ``--respell-share`` some of them are respelt: their characters put in
   a new order (``RealDev.respell``; tried, not used for the shipped model).
 
+The Indonesian synthetic plates draw the letter O as a slashed zero on 60 % of the plates
+(``SLASHED_O_SHARE``), as newer real plates do. ``--id-share`` and ``--real-id-share`` set how many
+synthetic and real samples are Indonesian (defaults 0.5 and 0.4), for training a format's own network.
+
 Reproduce the shipped model: the chained runs listed in ``docs/vision.md`` ("Detector + recogniser": runs
-1-5, then run 9), the last one with ``--out vision/data/recognizer.npz``, then ``python bench/vision.py
---calibrate``. A single
+1-5, then run 9), the last one with ``--out vision/data/recognizer.npz``, then for the id network run A from
+it with ``--out vision/data/recognizer_id.npz``, then ``python bench/vision.py --calibrate``. A single
 run from scratch (``python -m vision.train_recognizer --datasets ../shared/datasets``, about 20 minutes on
 one core) gives a somewhat weaker model.
 """
@@ -378,12 +383,14 @@ class RealDev:
 
     def __init__(self, root: Path | None, respell_share: float = 0.0,
                  items: list[tuple[np.ndarray, tuple[float, float, float, float], str, str]] | None = None,
-                 respell_kinds: tuple[str, ...] = ("id", "us"), strong_aug: bool = False):
+                 respell_kinds: tuple[str, ...] = ("id", "us"), strong_aug: bool = False, id_share: float = 0.4):
         """``items`` (grey image, plate box, label, ``"id"`` or ``"us"``) instead of reading ``root``;
         ``respell_kinds``: which kinds of plate are respelt; ``strong_aug``: the real plates are also seen at
         down to a third of their resolution, more blurred, and Indonesian ones with the colours swapped (both
-        schemes exist), so that the network learns their glyphs rather than their look."""
+        schemes exist), so that the network learns their glyphs rather than their look; ``id_share``: the share
+        of the samples drawn from the Indonesian crops (they are few, so more than their number)."""
         self.respell_share = respell_share
+        self.id_share = id_share
         self.strong_aug = strong_aug
         self.items: list[tuple[np.ndarray, tuple[float, float, float, float], str, str]] = list(items or [])
         self.segs: list[tuple[list[tuple[float, float, float, float]], bool] | None] = []
@@ -419,8 +426,7 @@ class RealDev:
             self.items.append((g.copy(), (x - x0, y - y0, w, h), normalise(s.plate), "us"))
 
     def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-        # Indonesian crops are few: drawn as often as 40 % of the real samples
-        kind = "id" if rng.random() < 0.4 else "us"
+        kind = "id" if rng.random() < self.id_share else "us"
         pool = [i for i, it in enumerate(self.items) if it[3] == kind] or list(range(len(self.items)))
         i = pool[int(rng.integers(0, len(pool)))]
         g, box, label, kind = self.items[i]
@@ -531,14 +537,16 @@ def harvest_segments(g: np.ndarray, box: tuple[float, float, float, float], labe
     return None
 
 
-def synth_sample(synth: Synth, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+def synth_sample(synth: Synth, rng: np.random.Generator, id_share: float = 0.5) -> tuple[np.ndarray, str]:
+    """A synthetic training crop and its label: 4 % a piece of vehicle without a plate, then Indonesian
+    plates up to ``id_share`` of the draws, US-style ones after."""
     k = rng.random()
     if k < 0.04:  # no plate: a piece of the vehicle
         canvas, _, (px, py, pw, ph) = synth.plate("us")
         q = jittered_quad(rng, (0, 0, pw, ph * 0.8), (0.1, 0.1))
         q += np.float32([rng.uniform(0, canvas.shape[1] - pw), rng.uniform(0, py * 0.5)])
         return photometric(warp(canvas, q, rng), rng), ""
-    kind = "id" if k < 0.5 else "us"
+    kind = "id" if k < id_share else "us"
     canvas, label, box = synth.plate(kind)
     pad = (0.12, 0.3)  # a detector's box is often generous, above all in height
     q = jittered_quad(rng, box, pad)
@@ -706,7 +714,8 @@ def init_from_export(model, path: Path, x) -> None:
         h.remove()
 
 
-def _batch(synth: Synth, real: RealDev | None, rng: np.random.Generator, n: int, real_share: float):
+def _batch(synth: Synth, real: RealDev | None, rng: np.random.Generator, n: int, real_share: float,
+           id_share: float = 0.5):
     import torch
 
     xs, labels = [], []
@@ -714,7 +723,7 @@ def _batch(synth: Synth, real: RealDev | None, rng: np.random.Generator, n: int,
         if real is not None and real.items and rng.random() < real_share:
             g, lab = real.sample(rng)
         else:
-            g, lab = synth_sample(synth, rng)
+            g, lab = synth_sample(synth, rng, id_share)
         xs.append(preprocess(g))
         labels.append(lab)
     x = torch.from_numpy(np.stack(xs)[:, None])
@@ -742,7 +751,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--respell-kinds", type=str, default="id,us", help="which real plates may be respelt: id, us")
     ap.add_argument("--real-aug", choices=("mild", "strong"), default="mild",
                     help="augmentation of the real plates (RealDev strong_aug)")
-    ap.add_argument("--out", type=Path, default=MODEL_PATH)
+    ap.add_argument("--id-share", type=float, default=0.5,
+                    help="synthetic samples that are Indonesian plates (of all draws, the first 0.04 being no "
+                         "plate); e.g. 0.85 for the id network, 0.15 for the common one")
+    ap.add_argument("--real-id-share", type=float, default=0.4,
+                    help="real samples drawn from the Indonesian crops rather than the US plates")
+    ap.add_argument("--out", type=Path, default=MODEL_PATH,
+                    help="the exported network (vision/data/recognizer_id.npz: the id format's own)")
     ap.add_argument("--init", type=Path, default=None, help="continue from a torch state dict")
     ap.add_argument("--init-export", type=Path, default=None,
                     help="continue from an exported model (e.g. the shipped vision/data/recognizer.npz)")
@@ -761,7 +776,10 @@ def main(argv: list[str] | None = None) -> int:
     kinds = tuple(k for k in args.respell_kinds.split(",") if k)
     if not set(kinds) <= {"id", "us"}:
         ap.error(f"--respell-kinds takes id and/or us, got {args.respell_kinds!r}")
-    real = (RealDev(root, args.respell_share, respell_kinds=kinds, strong_aug=args.real_aug == "strong")
+    if not (0.04 <= args.id_share <= 1.0 and 0.0 <= args.real_id_share <= 1.0):
+        ap.error("--id-share takes 0.04 to 1 and --real-id-share 0 to 1")
+    real = (RealDev(root, args.respell_share, respell_kinds=kinds, strong_aug=args.real_aug == "strong",
+                    id_share=args.real_id_share)
             if (root / "plates").is_dir() else None)
     print(f"real dev plates for training: {0 if real is None else len(real.items)}"
           + (f", {len(real.respellable)} respellable" if real is not None and args.respell_share else ""))
@@ -783,7 +801,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.init:
         model.load_state_dict(torch.load(args.init))
     if args.init_export:
-        x0, *_ = _batch(synth, real, np.random.default_rng(args.seed + 1), 256, args.real_share)
+        x0, *_ = _batch(synth, real, np.random.default_rng(args.seed + 1), 256, args.real_share, args.id_share)
         init_from_export(model, args.init_export, x0)
         with torch.no_grad():
             ref = Recognizer(args.init_export).probs(x0[:16, 0].numpy())
@@ -809,7 +827,7 @@ def main(argv: list[str] | None = None) -> int:
         for gp in opt.param_groups:
             gp["lr"] = lr
         model.train()
-        x, targets, lengths, _ = _batch(synth, real, rng, args.batch, args.real_share)
+        x, targets, lengths, _ = _batch(synth, real, rng, args.batch, args.real_share, args.id_share)
         logits = model(x)  # N, T, C
         lp = logits.log_softmax(2).transpose(0, 1)  # T, N, C
         T = lp.shape[0]

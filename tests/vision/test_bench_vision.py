@@ -25,7 +25,7 @@ needs_datasets = pytest.mark.skipif(not (ROOT / "plates" / "openalpr-us.tsv").ex
 @pytest.fixture
 def restore_models(monkeypatch):
     """``use_models`` replaces the loaded models and the calibration path: put them back afterwards."""
-    monkeypatch.setattr(rec, "_INSTANCE", rec._INSTANCE)
+    monkeypatch.setattr(rec, "_INSTANCES", rec._INSTANCES)
     monkeypatch.setattr(det, "_DETECTOR", det._DETECTOR)
     monkeypatch.setattr(reader_mod, "CALIBRATION_PATH", reader_mod.CALIBRATION_PATH)
 
@@ -46,6 +46,19 @@ def test_a_candidate_directory_is_read_with_its_own_files(tmp_path, restore_mode
     r = PlateReader("id").read_crop(img)
     assert r.plate == "AB1234CD" and r.confidence < 0.05
     assert (DATA / "calibration.json").read_text() == shipped_calibration
+
+
+def test_a_candidate_recogniser_replaces_every_formats_unless_an_id_one_is_there(tmp_path, restore_models):
+    shutil.copy(DATA / "recognizer_id.npz", tmp_path / "recognizer_id.npz")
+    assert bench_vision.use_models(tmp_path) == ["recognizer_id.npz"]
+    assert rec.get_recognizer("id").path == tmp_path / "recognizer_id.npz"
+    assert rec.get_recognizer("generic").path == rec.MODEL_PATH
+
+    both = tmp_path / "both"
+    both.mkdir()
+    shutil.copy(DATA / "recognizer.npz", both / "recognizer.npz")
+    assert bench_vision.use_models(both) == ["recognizer.npz"]
+    assert rec.get_recognizer("id").path == rec.get_recognizer("generic").path == both / "recognizer.npz"
 
 
 def test_a_missing_models_directory_is_a_clear_error(tmp_path, capsys, restore_models):

@@ -18,6 +18,7 @@ DATA = Path(__file__).resolve().parents[2] / "vision" / "data"
     ("detector.onnx", (1, 3, 288, 512)),
     ("detector_refine.onnx", (3, 3, 64, 128)),
     ("recognizer.onnx", (4, 1, 32, 128)),
+    ("recognizer_id.onnx", (4, 1, 32, 128)),
 ])
 def test_classic_engine_gives_the_default_engines_outputs(name, shape):
     blob = np.random.default_rng(0).normal(size=shape).astype(np.float32)

@@ -1,10 +1,21 @@
 import numpy as np
 import pytest
 
+import vision.recognizer as recognizer_mod
 from simulators.plate_render import render_plate
 from vision.grammar import CLASS_INDEX, CLASSES
 from vision.reader import PlateReader, _column_breaks
-from vision.recognizer import IN_H, IN_W, MODEL_PATH, Recognizer, decode, get_recognizer, preprocess
+from vision.recognizer import (
+    ID_MODEL_PATH,
+    IN_H,
+    IN_W,
+    MODEL_PATH,
+    Recognizer,
+    decode,
+    get_recognizer,
+    model_path,
+    preprocess,
+)
 
 
 def _columns(seq: str) -> np.ndarray:
@@ -16,14 +27,33 @@ def _columns(seq: str) -> np.ndarray:
 
 
 def test_model_is_shipped_and_small():
-    assert MODEL_PATH.is_file()
-    assert MODEL_PATH.stat().st_size < 3 * 1024 * 1024
+    for path in (MODEL_PATH, ID_MODEL_PATH):
+        assert path.is_file()
+        assert path.stat().st_size < 3 * 1024 * 1024
 
 
-def test_shipped_onnx_runs_the_same_network_as_the_numpy_weights():
-    """``recognizer.onnx`` (cv2.dnn, the fast path) must be the same network as ``recognizer.npz``: a model
+def test_each_format_reads_with_its_own_network():
+    """Indonesian plates (the lane's) have their own recogniser; any other format reads with the common one."""
+    assert model_path("id") == ID_MODEL_PATH and model_path("generic") == MODEL_PATH
+    assert get_recognizer("id").path == ID_MODEL_PATH
+    assert get_recognizer("generic").path == MODEL_PATH
+    assert get_recognizer() is get_recognizer("id")
+    assert PlateReader("generic")._recognizer() is get_recognizer("generic")
+    assert PlateReader("id")._recognizer() is get_recognizer("id")
+
+
+def test_without_its_own_file_the_id_format_reads_with_the_common_network(tmp_path, monkeypatch):
+    monkeypatch.setattr(recognizer_mod, "ID_MODEL_PATH", tmp_path / "recognizer_id.npz")
+    monkeypatch.setattr(recognizer_mod, "_INSTANCES", {})
+    assert recognizer_mod.model_path("id") == MODEL_PATH
+    assert recognizer_mod.get_recognizer("id") is recognizer_mod.get_recognizer("generic")  # loaded once
+
+
+@pytest.mark.parametrize("path", [MODEL_PATH, ID_MODEL_PATH], ids=["common", "id"])
+def test_shipped_onnx_runs_the_same_network_as_the_numpy_weights(path):
+    """Each ``.onnx`` (cv2.dnn, the fast path) must be the same network as the ``.npz`` beside it: a model
     retrained without rewriting it would read with stale weights."""
-    fast, ref = Recognizer(), Recognizer(use_dnn=False)
+    fast, ref = Recognizer(path), Recognizer(path, use_dnn=False)
     assert fast.uses_dnn and not ref.uses_dnn
     x = np.stack([preprocess(render_plate(t, style=s)[:, :, 0])
                   for t, s in (("AD 1234 XY", "white"), ("B 9140 BCD", "black"), ("H 7 A", "white"))])
