@@ -49,24 +49,32 @@ def pairs(n: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
     synth.id_text = id_text
     out = []
     seed = SEED0
-    share = tr.SLASHED_O_SHARE
-    try:
-        while len(out) < n:
-            seed += 1
-            crops = []
-            for slash in (0.0, 1.0):
-                tr.SLASHED_O_SHARE = slash
-                rng = np.random.default_rng(seed)
-                synth.rng = rng
-                canvas, label, box = synth.plate("id")
-                q = tr.jittered_quad(rng, box, (0.06, 0.12))
-                crops.append(np.clip(tr.photometric(tr.warp(canvas, q, rng), rng), 0, 255).astype(np.uint8))
-            digits_end = max(i for i, c in enumerate(label) if c.isdigit())
-            if "O" in label[digits_end + 1:]:
-                out.append((label, crops[0], crops[1]))
-    finally:
-        tr.SLASHED_O_SHARE = share
+    while len(out) < n:
+        seed += 1
+        crops = []
+        for slash in (0.0, 1.0):
+            synth.slashed_o_share = slash
+            rng = np.random.default_rng(seed)
+            synth.rng = rng
+            canvas, label, box = synth.plate("id")
+            q = tr.jittered_quad(rng, box, (0.06, 0.12))
+            crops.append(np.clip(tr.photometric(tr.warp(canvas, q, rng), rng), 0, 255).astype(np.uint8))
+        digits_end = max(i for i, c in enumerate(label) if c.isdigit())
+        if "O" in label[digits_end + 1:]:
+            out.append((label, crops[0], crops[1]))
     return out
+
+
+def count_right(reader, data: list[tuple[str, np.ndarray, np.ndarray]]) -> dict[str, int]:
+    """Exact-plate readings of ``pairs`` by ``reader`` (a ``PlateReader('id')``), plain and slashed."""
+    from vision.grammar import canonical
+
+    right = {"plain": 0, "slashed": 0}
+    for label, plain, slashed in data:
+        for key, img in (("plain", plain), ("slashed", slashed)):
+            got = reader.read_crop(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)).plate
+            right[key] += bool(got) and canonical(got, "id") == canonical(label, "id")
+    return right
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,16 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         except FileNotFoundError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    from vision.grammar import canonical
     from vision.reader import PlateReader
 
-    reader = PlateReader("id")
     data = pairs(args.n)
-    right = {"plain": 0, "slashed": 0}
-    for label, plain, slashed in data:
-        for key, img in (("plain", plain), ("slashed", slashed)):
-            got = reader.read_crop(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)).plate
-            right[key] += bool(got) and canonical(got, "id") == canonical(label, "id")
+    right = count_right(PlateReader("id"), data)
     figures = {k: round(100.0 * v / len(data), 1) for k, v in right.items()}
     print(f"synthetic Indonesian plates with a letter O, n={len(data)}: exact plain O {figures['plain']}%, "
           f"slashed O {figures['slashed']}%")

@@ -66,7 +66,7 @@ def slashed_o(zero: np.ndarray) -> np.ndarray:
     is a shape the recogniser has never been shown."""
     ink = (zero > 127).astype(np.uint8)
     h, w = ink.shape
-    outside = np.pad(ink, 1).copy()
+    outside = np.pad(ink, 1)
     cv2.floodFill(outside, None, (0, 0), 2)
     inside = (outside[1:-1, 1:-1] == 0) | (ink > 0)  # the oval, filled
     dist = cv2.distanceTransform(np.pad(ink, 1), cv2.DIST_L2, 3)
@@ -86,6 +86,7 @@ class Synth:
         n_plate = len(plate_font_files())
         self.plate_fonts = list(range(self.n_fonts - n_plate, self.n_fonts))  # the plate-like faces, last
         self.slashed_o = [slashed_o(m) for m in self.glyphs["0"]]  # the letter O of new Indonesian plates
+        self.slashed_o_share = SLASHED_O_SHARE
 
     def _font(self, kind: str) -> int:
         """A font for the plate's characters: mostly a plate-like face for Indonesian plates."""
@@ -219,7 +220,7 @@ class Synth:
             w0 = self._line(groups, char_h, font, condense, space, 0.0, italic).shape[1]
             gap = max(0.3, (max_w - w0) / (len(groups) - 1) / char_h)
         # newer Indonesian plates draw the letter O as a slashed zero (the digit 0 stays plain)
-        slash = kind == "id" and r.random() < SLASHED_O_SHARE
+        slash = kind == "id" and r.random() < self.slashed_o_share
         line = self._line(groups, char_h, font, condense, space, gap, italic, slash)
         if line.shape[1] > max_w:
             line = cv2.resize(line, (max_w, line.shape[0]), interpolation=cv2.INTER_AREA)

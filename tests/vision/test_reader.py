@@ -55,32 +55,35 @@ def test_rendered_accuracy_small_seeded_set(reader):
     assert ok / n >= 0.9
 
 
-def _slashed_o_reads(network: str, which: int, n: int = 40) -> int:
-    """Right readings (``PlateReader('id').read_crop`` with ``network``'s recogniser) of ``n`` synthetic plates
-    with a suffix O from the training generator, seeds training does not use (``bench/vision_slashed.py``);
-    ``which`` 1: the O plain, 2: slashed."""
-    from bench.vision_slashed import pairs
-    from vision.grammar import canonical
+@pytest.fixture(scope="module")
+def slashed_o_reads():
+    """Right readings by each network (``PlateReader('id').read_crop`` with its recogniser) of 40 synthetic
+    plates with a suffix O from the training generator, seeds training does not use
+    (``bench/vision_slashed.py``), the O plain and slashed: ``{network: {"plain": n, "slashed": n}}``."""
+    from bench.vision_slashed import count_right, pairs
     from vision.recognizer import get_recognizer
 
-    r = PlateReader("id")
-    r._rec = get_recognizer(network)
-    return sum(canonical(r.read_crop(cv2.cvtColor(d[which], cv2.COLOR_GRAY2BGR)).plate or "") == canonical(d[0])
-               for d in pairs(n))
+    data = pairs(40)
+    out = {}
+    for network in ("id", "generic"):
+        r = PlateReader("id")
+        r._rec = get_recognizer(network)
+        out[network] = count_right(r, data)
+    return out
 
 
-def test_the_slashed_o_of_newer_plates_reads_as_the_letter_o():
+def test_the_slashed_o_of_newer_plates_reads_as_the_letter_o(slashed_o_reads):
     """Newer Indonesian plates draw the letter O of the suffix as a slashed zero (``UZØ``): the lane's reader
     reads it about as well as a plain O."""
-    assert _slashed_o_reads("id", 2) >= _slashed_o_reads("id", 1) - 3
+    assert slashed_o_reads["id"]["slashed"] >= slashed_o_reads["id"]["plain"] - 3
 
 
 @pytest.mark.skipif(not plate_font_files(), reason="the plate-like training fonts are not installed "
                     "(Debian fonts-opendin fonts-bebas-neue fonts-roboto-unhinted fonts-open-sans)")
-def test_the_id_network_learnt_the_slashed_o_that_the_common_one_misreads():
+def test_the_id_network_learnt_the_slashed_o_that_the_common_one_misreads(slashed_o_reads):
     """In the condensed plate-like faces the common network, which never saw a slashed O, misreads it
     clearly more often than the id format's own network (with Hershey and DejaVu glyphs alone both read it)."""
-    assert _slashed_o_reads("id", 2) >= _slashed_o_reads("generic", 2) + 4
+    assert slashed_o_reads["id"]["slashed"] >= slashed_o_reads["generic"]["slashed"] + 4
 
 
 def test_validity_line_is_not_read(reader):
