@@ -4,7 +4,8 @@ A grey plate crop is resized to ``IN_H`` x ``IN_W`` and standardised; five 2-D c
 norm folded in at export, ReLU, max pooling) give ``IN_W / 4`` column features, two 1-D convolutions along
 the columns add context, and a linear layer scores, for each column, the 36 characters of
 ``vision.grammar.CLASSES`` plus the CTC blank. ``decode`` takes the best class per column, merges repeats and
-drops blanks (greedy CTC), and returns for each character the class distribution of its most confident
+drops blanks (greedy CTC; a doubled character whose peaks touch is split again when that is the likelier
+labelling, ``split_merged_repeats``), and returns for each character the class distribution of its most confident
 column, which ``vision.grammar.decode`` turns into a plate the format accepts.
 
 Trained by ``vision.train_recognizer`` (PyTorch, training only); the weights are in
@@ -152,7 +153,9 @@ class Recognizer:
 
 
 def decode(p: np.ndarray) -> Recognition:
-    """Greedy CTC decoding of one crop's column probabilities (T, 37)."""
+    """CTC decoding of one crop's column probabilities (T, 37): the best class per column, repeats merged
+    and blanks dropped (greedy), then ``split_merged_repeats``: a doubled character (``WW``) whose two
+    peaks no blank column separates is read twice when that labelling is the more probable one."""
     best = p.argmax(axis=1)
     chars: list[int] = []
     cols: list[int] = []
@@ -164,6 +167,13 @@ def decode(p: np.ndarray) -> Recognition:
         elif k != 0 and k == prev and p[t, k] > p[cols[-1], k]:
             cols[-1] = t
         prev = k
+    blank_cols = best == 0
+    gap = float(p[blank_cols, 0].min()) if blank_cols.any() else 1.0
+    split = split_merged_repeats(p, chars)
+    if split != chars:
+        chars = split
+        cols, blanks = ctc_align(p, chars)
+        gap = float(p[blanks, 0].min()) if blanks else 1.0
     n = len(chars)
     cp = np.zeros((n, len(CLASSES)), np.float64)
     conf = np.zeros(n, np.float64)
@@ -171,9 +181,105 @@ def decode(p: np.ndarray) -> Recognition:
         v = p[t, 1:].astype(np.float64)
         cp[i] = v / max(1e-12, v.sum())
         conf[i] = p[t, k]
-    blank_cols = best == 0
-    gap = float(p[blank_cols, 0].min()) if blank_cols.any() else 1.0
     return Recognition("".join(CLASSES[k - 1] for k in chars), cp, conf, gap, cols)
+
+
+_REPEAT_EVIDENCE = 0.2  # a character this likely again in a later column may be a lost second one
+_BLANK_EVIDENCE = 0.05  # a blank this likely inside a character's run of columns may part two of them
+
+
+def ctc_log_likelihood(p: np.ndarray, label: list[int]) -> float:
+    """log P(label | columns) summed over every CTC path (the forward algorithm, scaled per column)."""
+    ext = np.zeros(2 * len(label) + 1, np.int64)
+    ext[1::2] = label
+    S = len(ext)
+    skip = np.zeros(S, bool)  # a path may jump over a blank between two different characters
+    skip[3::2] = ext[3::2] != ext[1:-2:2]
+    a = np.zeros(S)
+    a[0] = p[0, 0]
+    if S > 1:
+        a[1] = p[0, ext[1]]
+    log_scale = 0.0
+    for t in range(1, p.shape[0]):
+        nxt = a.copy()
+        nxt[1:] += a[:-1]
+        nxt[2:] += np.where(skip[2:], a[:-2], 0.0)
+        a = nxt * p[t, ext]
+        c = a.sum()
+        if c <= 0:
+            return -np.inf
+        a /= c
+        log_scale += np.log(c)
+    end = a[-1] + (a[-2] if S > 1 else 0.0)
+    return float(log_scale + np.log(max(end, 1e-300)))
+
+
+def split_merged_repeats(p: np.ndarray, chars: list[int]) -> list[int]:
+    """Greedy decoding reads the best path, not the likeliest labelling, and loses the second of two equal
+    neighbours (``CWW2245`` read ``CW2245``) when its column's best class is the blank, or when its peak
+    merges with the first one's. For each character that is likely again in a column between it and the
+    next character (``_REPEAT_EVIDENCE``), or whose run of columns has some blank inside
+    (``_BLANK_EVIDENCE``), the labelling with the character doubled is compared with
+    greedy's by their CTC likelihood (the sum over all paths); the likelier is kept. Only doubled
+    characters inside the plate are considered: on the held-out dev photographs a full prefix beam search
+    also added characters at the plate's ends (bolts, frame edges) and lost as many plates as it gained,
+    and inserting any likely character between two others gained nothing over doubling."""
+    best = p.argmax(axis=1)
+    starts = [int(t) for t in np.nonzero(np.diff(np.r_[0, best]) != 0)[0] if best[t] != 0]  # one a char
+    candidates = []
+    for i in range(len(chars) - 1):  # not the last character: nothing is added at the plate's ends
+        k, a, b = chars[i], starts[i], starts[i + 1]
+        run_end = a
+        while run_end < b and best[run_end] == k:
+            run_end += 1
+        merged = (p[a + 1:run_end - 1, 0] > _BLANK_EVIDENCE).any()  # two peaks, a weak blank between
+        if merged or (p[run_end:b, k] > _REPEAT_EVIDENCE).any():
+            candidates.append(i)
+    if not candidates:
+        return chars
+    top, top_ll = chars, ctc_log_likelihood(p, chars)
+    for i in candidates:
+        doubled = chars[:i + 1] + chars[i:]
+        ll = ctc_log_likelihood(p, doubled)
+        if ll > top_ll:
+            top, top_ll = doubled, ll
+    return top
+
+
+def ctc_align(p: np.ndarray, label: list[int]) -> tuple[list[int], list[int]]:
+    """The most probable path of ``label`` (Viterbi): each character's most confident column on it, and
+    the path's blank columns between the first and the last character."""
+    T = p.shape[0]
+    ext = [0]
+    for k in label:
+        ext += [k, 0]
+    S = len(ext)
+    lp = np.log(p[:, ext] + 1e-12)
+    D = np.full((T, S), -np.inf)
+    back = np.zeros((T, S), np.int64)
+    D[0, 0] = lp[0, 0]
+    if S > 1:
+        D[0, 1] = lp[0, 1]
+    for t in range(1, T):
+        for s in range(S):
+            arg = s
+            if s >= 1 and D[t - 1, s - 1] > D[t - 1, arg]:
+                arg = s - 1
+            if s >= 2 and ext[s] != 0 and ext[s] != ext[s - 2] and D[t - 1, s - 2] > D[t - 1, arg]:
+                arg = s - 2
+            D[t, s] = D[t - 1, arg] + lp[t, s]
+            back[t, s] = arg
+    s = S - 1 if S == 1 or D[T - 1, S - 1] >= D[T - 1, S - 2] else S - 2
+    path = [0] * T
+    for t in range(T - 1, -1, -1):
+        path[t] = s
+        s = int(back[t, s])
+    cols = []
+    for i, k in enumerate(label):
+        ts = [t for t in range(T) if path[t] == 2 * i + 1]
+        cols.append(max(ts, key=lambda t, k=k: p[t, k]))
+    blanks = [t for t in range(cols[0], cols[-1]) if path[t] % 2 == 0] if label else []
+    return cols, blanks
 
 
 def model_path(format: str = "id") -> Path:

@@ -11,6 +11,8 @@ from vision.recognizer import (
     IN_W,
     MODEL_PATH,
     Recognizer,
+    ctc_align,
+    ctc_log_likelihood,
     decode,
     get_recognizer,
     model_path,
@@ -86,6 +88,67 @@ def test_greedy_ctc_merges_repeats_and_drops_blanks():
     assert np.allclose(r.char_probs.sum(axis=1), 1.0)
     assert r.gap_conf == pytest.approx(0.9)
     assert decode(_columns("----")).text == ""
+
+
+def _with(p: np.ndarray, t: int, **probs: float) -> np.ndarray:
+    """Column ``t`` of ``p`` set to the given probabilities (``blank=``, or a class name), the rest spread."""
+    p = p.copy()
+    p[t] = 0.0
+    for name, v in probs.items():
+        p[t, 0 if name == "blank" else CLASS_INDEX[name] + 1] = v
+    rest = 1.0 - p[t].sum()
+    p[t][p[t] == 0] = rest / int((p[t] == 0).sum())
+    return p
+
+
+def _label(text: str) -> list[int]:
+    return [CLASS_INDEX[c] + 1 for c in text]
+
+
+def test_ctc_likelihood_is_the_sum_over_every_path():
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet(np.ones(4), size=5)  # 5 columns, blank + 3 classes
+    import itertools
+
+    def collapse(path):
+        out, prev = [], 0
+        for k in path:
+            if k != 0 and k != prev:
+                out.append(k)
+            prev = k
+        return out
+
+    for label in ([1], [1, 1], [1, 2], [2, 2, 3]):
+        brute = sum(np.prod([p[t, k] for t, k in enumerate(path)])
+                    for path in itertools.product(range(4), repeat=5) if collapse(path) == label)
+        assert ctc_log_likelihood(p, label) == pytest.approx(np.log(brute), rel=1e-9)
+
+
+def test_a_second_equal_character_lost_to_the_blank_is_read():
+    # "CWW2": in the second W's two columns the blank is a little ahead of it, so the best path reads "CW2";
+    # but the paths that read a second W (in either column or both) are together likelier than the blanks
+    p = _with(_with(_columns("-C--W----2--"), 6, blank=0.47, W=0.41), 7, blank=0.55, W=0.40)
+    assert [CLASSES[k - 1] if k else "-" for k in p.argmax(axis=1)] == list("-C--W----2--")
+    r = decode(p)
+    assert r.text == "CWW2"
+    assert r.columns == [1, 4, 6, 9]
+    assert r.char_conf[2] == pytest.approx(0.41)
+    assert r.gap_conf == pytest.approx(0.55)  # the weak blank beside it lowers the reading's confidence
+    cols, blanks = ctc_align(p, _label("CWW2"))
+    assert cols == [1, 4, 6, 9] and 5 in blanks and 7 in blanks
+    assert ctc_log_likelihood(p, _label("CWW2")) > ctc_log_likelihood(p, _label("CW2"))
+
+
+def test_two_merged_peaks_with_a_blank_between_are_two_characters():
+    p = _columns("-A-5556-")  # one wide 5 ...
+    p = _with(p, 4, blank=0.6, **{"5": 0.35})  # ... or two, parted by a likely blank
+    assert decode(p).text == "A556"
+    assert decode(_columns("-A-5556-")).text == "A56"  # no blank inside the run: one character
+
+
+def test_a_weak_repeat_is_not_added_and_nothing_is_added_at_the_ends():
+    assert decode(_with(_columns("-C--W---2--"), 6, blank=0.8, W=0.15)).text == "CW2"  # too weak
+    assert decode(_with(_columns("-C--W---2--"), 10, blank=0.5, **{"2": 0.45})).text == "CW2"  # end
 
 
 @pytest.mark.parametrize("text,style", [("AD 1234 XY", "black"), ("B 9140 BCD", "white"), ("H 12 A", "white")])
