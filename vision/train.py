@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import os
 import time
 from pathlib import Path
 
@@ -34,6 +35,7 @@ PLATE_FONT_GLOBS = ["/usr/share/fonts/truetype/opendin/OSP-DIN.ttf",
                     "/usr/share/fonts/opentype/bebas-neue/BebasNeue-[BR]*.otf",
                     "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-[BMR]*.ttf",
                     "/usr/share/fonts/truetype/open-sans/OpenSans-CondBold.ttf"]
+EXTRA_FONT_SUFFIXES = (".woff", ".ttf", ".otf")
 
 
 def _tight(mask: np.ndarray) -> np.ndarray:
@@ -43,10 +45,11 @@ def _tight(mask: np.ndarray) -> np.ndarray:
     return mask[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
 
 
-def glyph_masks(plate_fonts: bool = False) -> dict[str, list[np.ndarray]]:
+def glyph_masks(plate_fonts: bool = False, extra_fonts: bool = False) -> dict[str, list[np.ndarray]]:
     """White-on-black ink masks (about 96 px high) of every class character in every available font, in the
     same font order for every character. With ``plate_fonts`` the faces of ``PLATE_FONT_GLOBS`` that are
-    installed come last (``plate_font_files()`` lists them)."""
+    installed come after the common ones (``plate_font_files()`` lists them); with ``extra_fonts`` the faces
+    fetched by ``vision.fetch_fonts`` come last (``extra_font_files()``)."""
     out: dict[str, list[np.ndarray]] = {c: [] for c in CLASSES}
     for font in _HERSHEY:
         for th in (4, 7, 10):
@@ -63,6 +66,8 @@ def glyph_masks(plate_fonts: bool = False) -> dict[str, list[np.ndarray]]:
     files = [f for f in files if "ExtraLight" not in f]
     if plate_fonts:
         files += plate_font_files()
+    if extra_fonts:
+        files += extra_font_files()
     for f in files:
         font = ImageFont.truetype(f, 110)
         for c in CLASSES:
@@ -76,6 +81,21 @@ def glyph_masks(plate_fonts: bool = False) -> dict[str, list[np.ndarray]]:
 def plate_font_files() -> list[str]:
     """The installed plate-like faces (``PLATE_FONT_GLOBS``), sorted; no italics."""
     return sorted({f for g in PLATE_FONT_GLOBS for f in glob.glob(g) if "Italic" not in f})
+
+
+def extra_font_dir() -> Path:
+    """Where ``vision.fetch_fonts`` puts the extra training faces: ``$LAJUR_TRAIN_FONTS`` or
+    ``~/.cache/lajur/fonts``."""
+    env = os.environ.get("LAJUR_TRAIN_FONTS")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "lajur" / "fonts"
+
+
+def extra_font_files(directory: Path | None = None) -> list[str]:
+    """The extra training faces fetched by ``vision.fetch_fonts`` (condensed and gothic sans), sorted."""
+    d = directory or extra_font_dir()
+    if not d.is_dir():
+        return []
+    return sorted(str(f) for f in d.iterdir() if f.suffix.lower() in EXTRA_FONT_SUFFIXES)
 
 
 def _augment_glyph(mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, bool]:

@@ -55,6 +55,8 @@ DIGITS = "0123456789"
 
 
 SLASHED_O_SHARE = 0.6
+# with Synth(extra_fonts=True): the share of each country's plates drawn in one of the fetched faces
+EXTRA_FONT_SHARE = {"id": 0.2, "us": 0.45}
 """Share of the synthetic Indonesian plates whose letter O is a slashed zero, as on many newer real plates."""
 
 
@@ -77,23 +79,32 @@ def slashed_o(zero: np.ndarray) -> np.ndarray:
 
 
 class Synth:
-    def __init__(self, rng: np.random.Generator):
-        from vision.train import glyph_masks, plate_font_files
+    """Synthetic plates for recogniser training. With ``extra_fonts`` the faces fetched by
+    ``vision.fetch_fonts`` (condensed and gothic sans, like those of many real plates) are drawn too:
+    ``EXTRA_FONT_SHARE`` of each country's plates."""
+
+    def __init__(self, rng: np.random.Generator, extra_fonts: bool = False):
+        from vision.train import extra_font_files, glyph_masks, plate_font_files
 
         self.rng = rng
-        self.glyphs = glyph_masks(plate_fonts=True)  # char -> list of ink masks (same font order for every char)
+        # char -> list of ink masks, the same font order for every char: common, plate-like, extra faces
+        self.glyphs = glyph_masks(plate_fonts=True, extra_fonts=extra_fonts)
         self.n_fonts = min(len(v) for v in self.glyphs.values())
+        n_extra = len(extra_font_files()) if extra_fonts else 0
         n_plate = len(plate_font_files())
-        self.plate_fonts = list(range(self.n_fonts - n_plate, self.n_fonts))  # the plate-like faces, last
+        self.extra_fonts = list(range(self.n_fonts - n_extra, self.n_fonts))
+        self.plate_fonts = list(range(self.n_fonts - n_extra - n_plate, self.n_fonts - n_extra))
         self.slashed_o = [slashed_o(m) for m in self.glyphs["0"]]  # the letter O of new Indonesian plates
         self.slashed_o_share = SLASHED_O_SHARE
 
     def _font(self, kind: str) -> int:
         """A font for the plate's characters: mostly a plate-like face for Indonesian plates."""
         r = self.rng
+        if self.extra_fonts and r.random() < EXTRA_FONT_SHARE[kind]:
+            return int(r.choice(self.extra_fonts))
         if self.plate_fonts and r.random() < (0.6 if kind == "id" else 0.3):
             return int(r.choice(self.plate_fonts))
-        return int(r.integers(0, self.n_fonts))
+        return int(r.integers(0, self.n_fonts - len(self.extra_fonts)))  # common or plate-like
 
     # ---- text
     def id_text(self) -> tuple[str, list[str]]:
@@ -737,6 +748,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from vision.recognizer import Recognizer
+    from vision.train import extra_font_dir
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", type=Path, default=None, help="shared datasets directory (dev split used)")
@@ -766,6 +778,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--channels", type=str, default=None,
                     help="widths of the five convolutions, e.g. 24,48,72,96,144 (default: the shipped widths)")
     ap.add_argument("--seq", type=int, default=None, help="width of the column convolutions")
+    ap.add_argument("--extra-fonts", action="store_true",
+                    help="also draw plates in the faces fetched by python -m vision.fetch_fonts")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -784,7 +798,11 @@ def main(argv: list[str] | None = None) -> int:
             if (root / "plates").is_dir() else None)
     print(f"real dev plates for training: {0 if real is None else len(real.items)}"
           + (f", {len(real.respellable)} respellable" if real is not None and args.respell_share else ""))
-    synth = Synth(rng)
+    synth = Synth(rng, extra_fonts=args.extra_fonts)
+    if args.extra_fonts:
+        print(f"extra faces: {len(synth.extra_fonts)} (from {extra_font_dir()})")
+        if not synth.extra_fonts:
+            ap.error("--extra-fonts: no faces found; fetch them with python -m vision.fetch_fonts")
     channels = None
     if args.channels:
         try:
