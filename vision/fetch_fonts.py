@@ -69,8 +69,7 @@ def fetch(family: str, out: Path, work: Path, version: str = VERSION) -> list[Pa
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dir", type=Path, default=None, help="where the faces go (default: %(default)s → "
-                    "$LAJUR_TRAIN_FONTS or ~/.cache/lajur/fonts)")
+    ap.add_argument("--dir", type=Path, default=None, help="where the faces go (default: $LAJUR_TRAIN_FONTS or ~/.cache/lajur/fonts)")
     args = ap.parse_args(argv)
     out = args.dir or extra_font_dir()
     out.mkdir(parents=True, exist_ok=True)

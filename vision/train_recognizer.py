@@ -55,9 +55,9 @@ DIGITS = "0123456789"
 
 
 SLASHED_O_SHARE = 0.6
-# with Synth(extra_fonts=True): the share of each country's plates drawn in one of the fetched faces
-EXTRA_FONT_SHARE = {"id": 0.2, "us": 0.45}
 """Share of the synthetic Indonesian plates whose letter O is a slashed zero, as on many newer real plates."""
+EXTRA_FONT_SHARE = {"id": 0.2, "us": 0.45}
+"""With ``Synth(extra_fonts=True)``: the share of each country's plates drawn in one of the fetched faces."""
 
 
 # ----------------------------------------------------------------------------- synthetic plates
