@@ -4,8 +4,8 @@ A grey plate crop is resized to ``IN_H`` x ``IN_W`` and standardised; five 2-D c
 norm folded in at export, ReLU, max pooling) give ``IN_W / 4`` column features, two 1-D convolutions along
 the columns add context, and a linear layer scores, for each column, the 36 characters of
 ``vision.grammar.CLASSES`` plus the CTC blank. ``decode`` takes the best class per column, merges repeats and
-drops blanks (greedy CTC; a doubled character whose peaks touch is split again when that is the likelier
-labelling, ``split_merged_repeats``), and returns for each character the class distribution of its most confident
+drops blanks (greedy CTC; a doubled character that the best path loses is read twice when that is the
+likelier labelling, ``split_merged_repeats``), and returns for each character the class distribution of its most confident
 column, which ``vision.grammar.decode`` turns into a plate the format accepts.
 
 Trained by ``vision.train_recognizer`` (PyTorch, training only); the weights are in
@@ -154,8 +154,8 @@ class Recognizer:
 
 def decode(p: np.ndarray) -> Recognition:
     """CTC decoding of one crop's column probabilities (T, 37): the best class per column, repeats merged
-    and blanks dropped (greedy), then ``split_merged_repeats``: a doubled character (``WW``) whose two
-    peaks no blank column separates is read twice when that labelling is the more probable one."""
+    and blanks dropped (greedy), then ``split_merged_repeats``: a doubled character (``WW``) whose second
+    one the best path loses is read twice when that labelling is the more probable one."""
     best = p.argmax(axis=1)
     chars: list[int] = []
     cols: list[int] = []
@@ -188,17 +188,22 @@ _REPEAT_EVIDENCE = 0.2  # a character this likely again in a later column may be
 _BLANK_EVIDENCE = 0.05  # a blank this likely inside a character's run of columns may part two of them
 
 
-def ctc_log_likelihood(p: np.ndarray, label: list[int]) -> float:
-    """log P(label | columns) summed over every CTC path (the forward algorithm, scaled per column)."""
+def _lattice(label: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The CTC lattice of a labelling: its classes with a blank before, between and after them, and where a
+    path may jump over a blank (between two different characters, never between two equal ones)."""
     ext = np.zeros(2 * len(label) + 1, np.int64)
     ext[1::2] = label
-    S = len(ext)
-    skip = np.zeros(S, bool)  # a path may jump over a blank between two different characters
+    skip = np.zeros(len(ext), bool)
     skip[3::2] = ext[3::2] != ext[1:-2:2]
+    return ext, skip
+
+
+def ctc_log_likelihood(p: np.ndarray, label: list[int]) -> float:
+    """log P(label | columns) summed over every CTC path (the forward algorithm, scaled per column)."""
+    ext, skip = _lattice(label)
+    S = len(ext)
     a = np.zeros(S)
-    a[0] = p[0, 0]
-    if S > 1:
-        a[1] = p[0, ext[1]]
+    a[:2] = p[0, ext[:2]]
     log_scale = 0.0
     for t in range(1, p.shape[0]):
         nxt = a.copy()
@@ -247,37 +252,28 @@ def split_merged_repeats(p: np.ndarray, chars: list[int]) -> list[int]:
 
 
 def ctc_align(p: np.ndarray, label: list[int]) -> tuple[list[int], list[int]]:
-    """The most probable path of ``label`` (Viterbi): each character's most confident column on it, and
-    the path's blank columns between the first and the last character."""
-    T = p.shape[0]
-    ext = [0]
-    for k in label:
-        ext += [k, 0]
-    S = len(ext)
+    """The most probable path of ``label`` (Viterbi, on the lattice ``ctc_log_likelihood`` sums over): each
+    character's most confident column on it, and the path's blank columns between the first and the last
+    character."""
+    ext, skip = _lattice(label)
+    T, S = p.shape[0], len(ext)
     lp = np.log(p[:, ext] + 1e-12)
-    D = np.full((T, S), -np.inf)
+    d = np.full(S, -np.inf)
+    d[:2] = lp[0, :2]
     back = np.zeros((T, S), np.int64)
-    D[0, 0] = lp[0, 0]
-    if S > 1:
-        D[0, 1] = lp[0, 1]
+    steps = np.arange(S)
     for t in range(1, T):
-        for s in range(S):
-            arg = s
-            if s >= 1 and D[t - 1, s - 1] > D[t - 1, arg]:
-                arg = s - 1
-            if s >= 2 and ext[s] != 0 and ext[s] != ext[s - 2] and D[t - 1, s - 2] > D[t - 1, arg]:
-                arg = s - 2
-            D[t, s] = D[t - 1, arg] + lp[t, s]
-            back[t, s] = arg
-    s = S - 1 if S == 1 or D[T - 1, S - 1] >= D[T - 1, S - 2] else S - 2
-    path = [0] * T
+        stay, step, jump = d, np.r_[-np.inf, d[:-1]], np.r_[-np.inf, -np.inf, d[:-2]]
+        jump = np.where(skip, jump, -np.inf)
+        came = np.argmax(np.stack([stay, step, jump]), axis=0)  # 0: stay, 1: one state, 2: over a blank
+        d = np.choose(came, [stay, step, jump]) + lp[t]
+        back[t] = steps - came
+    s = S - 1 if S == 1 or d[S - 1] >= d[S - 2] else S - 2
+    path = np.zeros(T, np.int64)
     for t in range(T - 1, -1, -1):
         path[t] = s
         s = int(back[t, s])
-    cols = []
-    for i, k in enumerate(label):
-        ts = [t for t in range(T) if path[t] == 2 * i + 1]
-        cols.append(max(ts, key=lambda t, k=k: p[t, k]))
+    cols = [int(max(np.nonzero(path == 2 * i + 1)[0], key=lambda t, k=k: p[t, k])) for i, k in enumerate(label)]
     blanks = [t for t in range(cols[0], cols[-1]) if path[t] % 2 == 0] if label else []
     return cols, blanks
 
