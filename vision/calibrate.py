@@ -3,7 +3,8 @@
 The fit is made on the dev split only, by ``python bench/vision.py --calibrate`` (``lajur bench vision
 --calibrate``), which writes ``vision/data/calibration.json``: for ``id`` from rendered frames (seeds disjoint
 from the benchmark's) and the real Indonesian dev crops of the calibration fold, for ``generic`` from the
-US dev scenes of the calibration fold (full frames and crops at their boxes). The calibration fold is the part
+US dev scenes of the calibration fold (full frames, crops at their boxes, and each photograph three times through
+detector-like boxes, ``bench.vision.jittered_readings``). The calibration fold is the part
 of dev that the recogniser was not trained on. The test split is never read for it.
 """
 
