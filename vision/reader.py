@@ -602,7 +602,12 @@ class PlateReader:
         if hi - lo > 10:
             gray = cv2.convertScaleAbs(gray, alpha=255.0 / (hi - lo), beta=-lo * 255.0 / (hi - lo))
         out: list[_Candidate] = []
-        polarities = (False, True) if light_only is None else (light_only,)
+        if light_only is not None:
+            polarities: tuple[bool, ...] = (light_only,)
+        elif float(gray[::2, ::2].mean()) < 128.0:  # mostly dark: likely light characters on a dark plate
+            polarities = (True, False)
+        else:
+            polarities = (False, True)
         for light in polarities:
             for block, c in ((31, 8), (51, 5), (21, 12)):
                 comps, binimg = self._components(gray, light, block, c, min_h=max(10, int(h * 0.22)),
