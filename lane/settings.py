@@ -69,7 +69,12 @@ class RuleSettings(BaseModel):
 class LaneTiming(BaseModel):
     budgets: dict[str, float] = Field(default_factory=lambda: dict(STAGE_BUDGETS_DEFAULT))
     visit_budget: float = 600
-    plate_min_confidence: float = 0.6
+    plate_min_confidence: float = Field(default=0.9, ge=0.0, le=1.0)
+    """A plate read at least this confident (the camera's frames voted, ``vision.multiframe``) is bound to the
+    visit without an officer. 0.9 is the reader's own "confident": its calibration is fitted so that 0.9
+    means about 9 in 10 right, and on the held-out dev photographs every reading at 0.9 or more was right,
+    while between 0.6 and 0.9 real plates were read wrong (``python bench/vision_binding.py``). Lower
+    values bind more plates without an officer and more of them wrongly."""
     exit_plate_match: bool = False
     device_timeout: float = 20.0
     """Wall seconds a device command may take before the stage is held."""

@@ -213,3 +213,16 @@ async def test_officer_abort_sends_the_vehicle_out_without_a_card(lane):
     assert not lane.sim.ledger.effects("card_printed")
 
 
+
+
+async def test_a_plate_the_camera_cannot_read_surely_waits_for_the_officer_and_is_not_guessed(lane):
+    """The entry camera sees only a blurred picture: no plate is bound on its own (the reader is not
+    confident), the officer is alerted, types the plate, and the visit goes on under that plate."""
+    lane.sim.camera.inject_fault("lane-1", "entry-camera", "blurred")
+    driver = lane.driver()
+    [visit] = await lane.run(driver)
+    assert visit["outcome"] == "completed" and visit["plate"] == driver.plate
+    notes = [t.note or "" for t in lane.site.store.transitions(visit["id"])]
+    assert "plate needs an officer" in notes and "plate confirmed by officer" in notes
+    assert not any(n.startswith("plate read ") for n in notes)  # nothing was bound from the camera
+    assert [e["plate"] for e in lane.sim.ledger.effects("vehicle_left")] == [driver.plate]

@@ -63,3 +63,13 @@ def test_any_configuration_file_loads_or_fails_with_a_config_error(tmp_path, lin
         load_settings(f)
     except ConfigError as exc:
         assert str(f) in str(exc)
+
+
+def test_a_plate_is_bound_without_an_officer_only_when_the_reader_is_confident(tmp_path):
+    """The default is the reader's own "confident" (0.9, where its calibration puts about 9 in 10 right
+    and the held-out photographs were all right); a threshold outside 0..1 is a clear error."""
+    assert load_settings().timing.plate_min_confidence == 0.9
+    f = tmp_path / "lajur.toml"
+    f.write_text("[timing]\nplate_min_confidence = 1.5\n")
+    with pytest.raises(ConfigError, match="plate_min_confidence"):
+        load_settings(f)
