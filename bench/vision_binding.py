@@ -12,8 +12,8 @@ independent, as on a real lane). Rendered lane cars are read from the camera sim
 renders of the car, cycled). For each threshold it prints the share bound, the wrong ones among them and
 the share left to the officer::
 
-    python bench/vision_binding.py --split cal            # development: the calibration fold
-    python bench/vision_binding.py --split test --json    # the figures (test split, read once)
+    lajur bench binding --split cal            # development: the calibration fold
+    lajur bench binding --split test --json    # the figures (test split; python bench/vision_binding.py too)
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def rendered_cars(n: int, seed: int) -> list:
 def main(argv: list[str] | None = None) -> int:
     from vision.datasets import default_root
 
-    ap = argparse.ArgumentParser(prog="python bench/vision_binding.py", description=__doc__,
+    ap = argparse.ArgumentParser(prog="lajur bench binding", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=("test", "dev", "cal"), default="test")
     ap.add_argument("--n", type=int, default=100, help="rendered cars")

@@ -86,10 +86,14 @@ def _add_plate(sub: argparse._SubParsersAction) -> None:
     s.add_parser("read", help="read plates from image files (one JSON line each)", add_help=False)
 
 
+BENCHES = {"vision": "vision", "binding": "vision_binding", "lane": "lane", "load": "load"}
+"""``lajur bench NAME`` -> the module ``bench.<module>`` whose ``main`` runs it."""
+
+
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmarks", description="Benchmarks printing comparable figures.")
     s = p.add_subparsers(dest="bench", metavar="BENCH", required=True)
-    for name in ("vision", "lane", "load"):
+    for name in BENCHES:
         s.add_parser(name, help=f"{name} benchmark (see its --help)", add_help=False)
 
 
@@ -144,10 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         from api.accounts_cli import user_add_main
 
         return user_add_main(argv[2:])
-    if len(argv) >= 2 and argv[0] == "bench" and argv[1] in ("vision", "lane", "load"):
+    if len(argv) >= 2 and argv[0] == "bench" and argv[1] in BENCHES:
         import importlib
 
-        return importlib.import_module(f"bench.{argv[1]}").main(argv[2:])
+        return importlib.import_module(f"bench.{BENCHES[argv[1]]}").main(argv[2:])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

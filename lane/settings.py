@@ -73,7 +73,7 @@ class LaneTiming(BaseModel):
     """A plate read at least this confident (the camera's frames voted, ``vision.multiframe``) is bound to the
     visit without an officer. 0.9 is the reader's own "confident": its calibration is fitted so that 0.9
     means about 9 in 10 right, and on the held-out dev photographs every reading at 0.9 or more was right,
-    while between 0.6 and 0.9 real plates were read wrong (``python bench/vision_binding.py``). Lower
+    while between 0.6 and 0.9 real plates were read wrong (``lajur bench binding``). Lower
     values bind more plates without an officer and more of them wrongly."""
     exit_plate_match: bool = False
     device_timeout: float = 20.0

@@ -21,7 +21,7 @@ def lajur(*args: str, env: dict[str, str] | None = None, timeout: float = 120, c
 
 @pytest.mark.parametrize("args", [
     [], ["demo"], ["serve"], ["sim"], ["sim", "site"], ["plate"], ["plate", "read"], ["bench"], ["bench", "lane"],
-    ["bench", "load"], ["bench", "vision"], ["db"], ["db", "upgrade"], ["user"], ["user", "add"], ["sim", "gate"],
+    ["bench", "load"], ["bench", "vision"], ["bench", "binding"], ["db"], ["db", "upgrade"], ["user"], ["user", "add"], ["sim", "gate"],
 ])
 def test_help_everywhere(args):
     r = lajur(*args, "--help")
