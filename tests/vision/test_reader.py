@@ -146,13 +146,30 @@ def test_frame_voter_stops_early_and_escalates():
     v = FrameVoter(min_confidence=0.95, max_frames=5)
     r1 = v.add(PlateReading("AD1234XY", 0.8, (0, 0, 1, 1), 1.0, char_confidences=[0.97] * 8))
     assert not r1.done
-    r2 = v.add(PlateReading("AD1234XY", 0.85, (0, 0, 1, 1), 1.0, char_confidences=[0.97] * 8))
+    r2 = v.add(PlateReading("AD1234XY", 0.97, (0, 0, 1, 1), 1.0, char_confidences=[0.97] * 8))
     assert r2.done and r2.plate == "AD1234XY" and r2.confidence >= 0.95 and not r2.needs_officer
     w = FrameVoter(min_confidence=0.95, max_frames=3)
     w.add(PlateReading("AD1234XY", 0.5, None, 1.0))
     w.add(PlateReading("AD1234XZ", 0.5, None, 1.0))
     res = w.add(PlateReading(None, 0.0, None, 1.0))
     assert res.done and res.needs_officer
+
+
+def test_agreeing_frames_of_a_standing_car_do_not_add_up_to_confidence():
+    """Frames of a car standing in front of a fixed camera repeat the same evidence: a plate read at 0.8 in
+    every frame stays at 0.8 and goes to the officer, instead of voting itself to 0.99."""
+    v = FrameVoter(min_confidence=0.9, max_frames=5)
+    for _ in range(5):
+        res = v.add(PlateReading("AD1234XY", 0.8, (0, 0, 1, 1), 1.0))
+    assert res.done and res.needs_officer and res.plate == "AD1234XY" and res.confidence == pytest.approx(0.8)
+    # a frame that disagrees pulls the plate's confidence down by its share of the votes
+    w = FrameVoter(min_confidence=0.9, max_frames=3)
+    w.add(PlateReading("AD1234XY", 0.95, None, 1.0))
+    assert w.result().done
+    w = FrameVoter(min_confidence=0.9, max_frames=3)
+    w.add(PlateReading("AD1234XZ", 0.6, None, 1.0))
+    res = w.add(PlateReading("AD1234XY", 0.95, None, 1.0))
+    assert res.plate == "AD1234XY" and res.confidence == pytest.approx(0.95 * 0.95 / 1.55) and not res.done
 
 
 def test_frames_that_repeat_a_disputed_reading_do_not_add_up_to_confidence():
