@@ -281,15 +281,14 @@ def calibrate(root: Path, rendered: int = 300) -> int:
                         ys.append(plates_match(r.plate, s.plate))
         elif (root / "plates").is_dir():
             fold = real_samples(us_scenes, root, "cal")
+            readings = []
             for s in fold:
                 img = cv2.imread(str(s.path))
-                for r in (reader.read(img), reader.read_crop(us_crop(img, s.bbox))):
-                    if r.plate and not r.disputed:
-                        xs.append(r.raw_confidence)
-                        ys.append(plates_match(r.plate, s.plate, "generic"))
+                readings += [(s, reader.read(img)), (s, reader.read_crop(us_crop(img, s.bbox)))]
             # and through detector-like boxes (other draws than the us-boxes benchmark's): three times the
             # readings, so that one more reading right or wrong no longer moves the curve's middle
-            for s, r, _ in jittered_readings(reader, fold, per_image=3, seed=CALIBRATION_JITTER_SEED):
+            readings += [(s, r) for s, r, _ in jittered_readings(reader, fold, 3, CALIBRATION_JITTER_SEED)]
+            for s, r in readings:
                 if r.plate and not r.disputed:
                     xs.append(r.raw_confidence)
                     ys.append(plates_match(r.plate, s.plate, "generic"))

@@ -213,8 +213,6 @@ async def test_officer_abort_sends_the_vehicle_out_without_a_card(lane):
     assert not lane.sim.ledger.effects("card_printed")
 
 
-
-
 async def test_a_plate_the_camera_cannot_read_surely_waits_for_the_officer_and_is_not_guessed(lane):
     """The entry camera sees only a blurred picture: no plate is bound on its own (the reader is not
     confident), the officer is alerted, types the plate, and the visit goes on under that plate."""

@@ -174,7 +174,7 @@ def test_agreeing_frames_of_a_standing_car_do_not_add_up_to_confidence():
 
 def test_frames_that_repeat_a_disputed_reading_do_not_add_up_to_confidence():
     """Two readers disagreed on the plate in every frame: the same mistake repeats, so five frames at 0.5
-    stay at 0.5 (below the lane's 0.6: an officer confirms) instead of voting themselves to 0.97."""
+    stay at 0.5 (below the lane's 0.9: an officer confirms) instead of voting themselves to 0.97."""
     v = FrameVoter(min_confidence=0.9, max_frames=5)
     for _ in range(5):
         res = v.add(PlateReading("AD1234X", 0.5, None, 1.0, disputed=True))
