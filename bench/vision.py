@@ -49,6 +49,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from vision.grammar import canonical, normalise  # noqa: E402
+from vision.onnx_net import ENGINE_ENV, ENGINES, default_engine  # noqa: E402
 from vision.reader import PlateReader  # noqa: E402
 
 
@@ -320,10 +321,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", type=Path, default=None, help="shared datasets directory")
     ap.add_argument("--sets", default="rendered,id-crops,us,us-crops")
     ap.add_argument("--min-confidence", type=float, default=0.9)
+    ap.add_argument("--engine", choices=ENGINES, default=None,
+                    help="what runs the networks (default: onnxruntime where installed, else OpenCV's dnn)")
     ap.add_argument("--calibrate", action="store_true",
                     help="fit vision/data/calibration.json on the dev split (not a benchmark)")
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
+    if args.engine:
+        os.environ[ENGINE_ENV] = args.engine
+    engine = default_engine()
+    print(f"networks run on {engine} (one thread)")
     root = args.datasets or default_root()
     if args.models is not None:
         try:
@@ -363,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         head = figures.get("rendered") or (next(iter(figures.values())) if figures else {})
         print(json.dumps({"exact": head.get("exact"), "per_char": head.get("per_char"),
                           "median_ms": head.get("median_ms"), "median_cpu_ms": head.get("median_cpu_ms"),
-                          "split": args.split, "sets": figures}))
+                          "split": args.split, "engine": engine, "sets": figures}))
     return 0
 
 

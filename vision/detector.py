@@ -2,7 +2,8 @@
 
 ``PlateDetector.detect`` returns padded, axis-aligned boxes (``PlateBox``), best first.
 
-Two small networks, trained by ``python -m vision.train_detector`` (dev split only), run with ``cv2.dnn``:
+Two small networks, trained by ``python -m vision.train_detector`` (dev split only), run by
+``vision.onnx_net.OnnxNet`` (onnxruntime, or ``cv2.dnn``):
 
 1. ``vision/data/detector.onnx``: a CenterNet-style fully-convolutional network. The frame is resized
    (aspect kept) to about 512x288 pixels (0.4x for a 1280x720 frame), padded to a multiple of 32; on a
@@ -28,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.onnx_net import read_onnx
+from vision.onnx_net import OnnxNet
 
 __all__ = ["PlateBox", "PlateDetector", "get_detector", "MODEL_PATH"]
 
@@ -59,7 +60,7 @@ class PlateBox:
 
 
 class PlateDetector:
-    """Finds plates in a frame with the learned model (``cv2.dnn``, ONNX), or a classic fallback without it.
+    """Finds plates in a frame with the learned model (ONNX, ``vision.onnx_net``), or a classic fallback without it.
 
     ``score_threshold``: peaks of the plate-centre heatmap below it are dropped (0..1).
     """
@@ -69,16 +70,15 @@ class PlateDetector:
         self.model_path = Path(model_path) if model_path is not None else MODEL_PATH
         self.score_threshold = score_threshold
         self.candidates = candidates
-        self._net = None
-        self._refiner = None
-        self._lock = threading.Lock()
+        self._net: OnnxNet | None = None
+        self._refiner: OnnxNet | None = None
         if self.model_path.exists():
-            self._net = read_onnx(self.model_path)
+            self._net = OnnxNet(self.model_path)
         elif model_path is not None:
             raise FileNotFoundError(self.model_path)
         rp = Path(refine_path) if refine_path is not None else self.model_path.with_name(REFINE_NAME)
         if refine and self._net is not None and rp.exists():
-            self._refiner = read_onnx(rp)
+            self._refiner = OnnxNet(rp)
 
     @property
     def learned(self) -> bool:
@@ -113,9 +113,7 @@ class PlateDetector:
             crops.append(crop)
             windows.append(win)
         blob = cv2.dnn.blobFromImages(crops, INV_STD, None, (MEAN, MEAN, MEAN), swapRB=False, crop=False)
-        with self._lock:
-            self._refiner.setInput(blob)
-            out = self._refiner.forward()
+        out = self._refiner.run(blob)
         res = []
         for (x0, y0, cw, ch), o, c in zip(windows, out, cands, strict=True):
             p = 1.0 / (1.0 + math.exp(-float(o[0])))
@@ -151,10 +149,7 @@ class PlateDetector:
         if pw or ph:
             small = cv2.copyMakeBorder(small, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
         blob = cv2.dnn.blobFromImage(small, INV_STD, None, (MEAN, MEAN, MEAN), swapRB=False, crop=False)
-        with self._lock:  # a cv2.dnn.Net is not safe to run from two threads at once
-            self._net.setInput(blob)
-            out = self._net.forward()
-        return out[0], s
+        return self._net.run(blob)[0], s
 
 
 def _to_bgr(image: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""The shipped networks run on OpenCV's classic dnn engine (faster here); they must compute what the
-default engine computes from the same ONNX file."""
+"""The shipped networks compute the same outputs whichever engine runs them: onnxruntime (the default where
+it is installed), OpenCV's classic dnn engine (the fallback) and OpenCV's default engine."""
 
 from __future__ import annotations
 
@@ -9,17 +9,18 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.onnx_net import read_onnx
+from vision.onnx_net import ENGINE_ENV, OnnxNet, default_engine, read_onnx
 
 DATA = Path(__file__).resolve().parents[2] / "vision" / "data"
-
-
-@pytest.mark.parametrize("name,shape", [
+NETS = [
     ("detector.onnx", (1, 3, 288, 512)),
     ("detector_refine.onnx", (3, 3, 64, 128)),
     ("recognizer.onnx", (4, 1, 32, 128)),
     ("recognizer_id.onnx", (4, 1, 32, 128)),
-])
+]
+
+
+@pytest.mark.parametrize("name,shape", NETS)
 def test_classic_engine_gives_the_default_engines_outputs(name, shape):
     blob = np.random.default_rng(0).normal(size=shape).astype(np.float32)
     ours, default = read_onnx(DATA / name), cv2.dnn.readNetFromONNX(str(DATA / name))
@@ -29,3 +30,25 @@ def test_classic_engine_gives_the_default_engines_outputs(name, shape):
         outs.append(net.forward())
     assert outs[0].shape == outs[1].shape
     np.testing.assert_allclose(outs[0], outs[1], atol=1e-4)
+
+
+@pytest.mark.parametrize("name,shape", NETS)
+def test_onnxruntime_gives_opencvs_outputs(name, shape):
+    pytest.importorskip("onnxruntime")
+    blob = np.random.default_rng(1).normal(size=shape).astype(np.float32)
+    fast, cv = OnnxNet(DATA / name, "onnxruntime"), OnnxNet(DATA / name, "opencv")
+    a, b = fast.run(blob), cv.run(blob)
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_engine_setting(monkeypatch):
+    monkeypatch.setenv(ENGINE_ENV, "opencv")
+    assert default_engine() == "opencv"
+    assert OnnxNet(DATA / "detector_refine.onnx").engine == "opencv"
+    monkeypatch.setenv(ENGINE_ENV, "tensorrt")
+    with pytest.raises(ValueError, match="tensorrt"):
+        default_engine()
+    monkeypatch.delenv(ENGINE_ENV)
+    pytest.importorskip("onnxruntime")
+    assert default_engine() == "onnxruntime"
