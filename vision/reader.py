@@ -33,7 +33,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.classifier import JUNK, fast_percentiles, features_batch, get_classifier, normalise_patch
+from vision.classifier import (
+    JUNK,
+    N_CLASSES,
+    fast_percentiles,
+    features_batch,
+    get_classifier,
+    normalise_patch,
+)
 from vision.detector import box_iou
 from vision.grammar import PlateFormat, decode, plates_match
 from vision.recognizer import IN_W
@@ -340,7 +347,7 @@ class PlateReader:
                 for grp, _ in groups[k + 1:]:
                     if len(grp) < 4:
                         continue
-                    hg = float(np.median([c.h for c in grp]))
+                    hg = small_median([c.h for c in grp])
                     x0, y0 = min(c.x for c in grp), min(c.y for c in grp)
                     gb = (x0, y0, max(c.x + c.w for c in grp) - x0, max(c.y + c.h for c in grp) - y0)
                     if hg >= 0.6 * h_ref and box_iou(gb, bx) < 0.1 and not _near(gb, bx):
@@ -473,17 +480,30 @@ class PlateReader:
         """The per-character classifier of the segmenting reader (loaded when first needed)."""
         return get_classifier()
 
-    def _classify(self, gray: np.ndarray, chars: list[_Comp], light: bool) -> np.ndarray:
-        patches = []
-        H, W = gray.shape
-        for c in chars:
-            x0, y0 = max(0, c.x), max(0, c.y)
-            x1, y1 = min(W, c.x + c.w), min(H, c.y + c.h)
-            patches.append(normalise_patch(gray[y0:y1, x0:x1], light))
-        return self.clf.predict_proba(features_batch(patches))
+    def _classify(self, gray: np.ndarray, chars: list[_Comp], light: bool,
+                  cache: dict | None = None) -> np.ndarray:
+        """Class probabilities of each character box of ``gray``. ``cache`` (one per image and polarity)
+        keeps those already computed: the thresholds of one region find many of the same boxes."""
+        keys = [(c.x, c.y, c.w, c.h, light) for c in chars]
+        todo = [k for k in dict.fromkeys(keys) if cache is None or k not in cache]
+        if todo:
+            patches = []
+            H, W = gray.shape
+            for x, y, w, h, _ in todo:
+                x0, y0 = max(0, x), max(0, y)
+                x1, y1 = min(W, x + w), min(H, y + h)
+                patches.append(normalise_patch(gray[y0:y1, x0:x1], light))
+            got = dict(zip(todo, self.clf.predict_proba(features_batch(patches)), strict=True))
+            if cache is not None:
+                cache.update(got)
+        else:
+            got = {}
+        if not keys:
+            return np.zeros((0, N_CLASSES), np.float32)
+        return np.stack([got[k] if k in got else cache[k] for k in keys])
 
     def _classify_splitting(self, gray: np.ndarray, chars: list[_Comp], light: bool,
-                            binimg: np.ndarray) -> tuple[list[_Comp], np.ndarray]:
+                            binimg: np.ndarray, cache: dict | None = None) -> tuple[list[_Comp], np.ndarray]:
         """Classify; a wide component is replaced by its split pieces unless it reads well whole
         (touching characters vs. a wide W or M)."""
         pieces: list[list[_Comp]] = []
@@ -496,7 +516,7 @@ class PlateReader:
             flat.append(c)
             if len(alt) > 1:
                 flat.extend(alt)
-        probs = self._classify(gray, flat, light)
+        probs = self._classify(gray, flat, light, cache)
         out_c: list[_Comp] = []
         out_p: list[np.ndarray] = []
         k = 0
@@ -602,6 +622,7 @@ class PlateReader:
         if hi - lo > 10:
             gray = cv2.convertScaleAbs(gray, alpha=255.0 / (hi - lo), beta=-lo * 255.0 / (hi - lo))
         out: list[_Candidate] = []
+        seen: dict = {}  # character boxes already classified (the thresholds find many of the same)
         if light_only is not None:
             polarities: tuple[bool, ...] = (light_only,)
         elif float(gray[::2, ::2].mean()) < 128.0:  # mostly dark: likely light characters on a dark plate
@@ -615,13 +636,13 @@ class PlateReader:
                 if not comps:
                     continue
                 for g in self._group(comps, max_gap=3.2):
-                    hs = np.median([c.h for c in g])
+                    hs = small_median([c.h for c in g])
                     g = [c for c in g if 0.78 * hs <= c.h <= 1.15 * hs or c.w > 0.3 * c.h]
                     if trim_edges:  # plate border pieces touch the region's sides
                         g = [c for c in g if c.x > 0 and c.x + c.w < w]
                     if len(g) < self.min_len:
                         continue
-                    g, probs = self._classify_splitting(gray, g, light, binimg)
+                    g, probs = self._classify_splitting(gray, g, light, binimg, seen)
                     bx0, by0 = min(c.x for c in g), min(c.y for c in g)
                     bx1, by1 = max(c.x + c.w for c in g), max(c.y + c.h for c in g)
                     cand = self._decode(g, probs, light, (bx0, by0, bx1 - bx0, by1 - by0))
@@ -709,13 +730,44 @@ def _cut(gray: np.ndarray, box, pad_x: float = 0.0, pad_y: float = 0.0
     return crop, bb
 
 
+def small_median(values) -> float:
+    """``np.median`` of a short list of numbers, the same float, without numpy's per-call cost (the
+    segmenting reader takes a dozen medians of 2-10 numbers a frame)."""
+    v = sorted(float(x) for x in values)
+    n = len(v)
+    if n == 0:
+        raise ValueError("median of no values")
+    m = n // 2
+    return v[m] if n % 2 else (v[m - 1] + v[m]) / 2.0
+
+
+def small_percentile(values, q: float) -> float:
+    """``np.percentile(values, q)`` (linear method) of a short list: numpy's arithmetic step by step, so the
+    same float."""
+    v = sorted(float(x) for x in values)
+    n = len(v)
+    if n == 0:
+        raise ValueError("percentile of no values")
+    t = q / 100.0
+    virtual = (n - 1) * t
+    if virtual >= n - 1:
+        return v[-1]
+    if virtual < 0:
+        return v[0]
+    i = math.floor(virtual)
+    gamma = virtual - i
+    a, b = v[i], v[i + 1]
+    d = b - a
+    return b - d * (1.0 - gamma) if gamma >= 0.5 else a + d * gamma
+
+
 def _column_breaks(columns: list[int]) -> np.ndarray | None:
     """Probability that each gap between neighbouring characters (their recogniser columns) is a section
     break: a wide step between columns compared with the usual step."""
     if len(columns) < 2:
         return None
     d = np.diff(np.asarray(columns, np.float64))
-    ref = max(1.0, float(np.median(d)))
+    ref = max(1.0, small_median(d.tolist()))
     return 0.3 + 0.5 / (1.0 + np.exp(-(d / ref - 1.45) * 6.0))
 
 
@@ -775,10 +827,10 @@ def _break_probs(chars: list[_Comp]) -> np.ndarray:
     if len(chars) < 2:
         return np.zeros(0)
     gaps = np.array([b.x - (a.x + a.w) for a, b in zip(chars[:-1], chars[1:], strict=True)], np.float64)
-    h = float(np.median([c.h for c in chars]))
+    h = small_median([c.h for c in chars])
     # gaps inside a section are a fraction of the character height; with few characters every gap may be a
     # section gap, so the reference is capped by the height
-    ref = max(0.08 * h, min(0.22 * h, float(np.percentile(gaps, 30))))
+    ref = max(0.08 * h, min(0.22 * h, small_percentile(gaps.tolist(), 30)))
     ratio = gaps / ref
     # a section gap is about a character width; inside a section, gaps are a stroke or two
     return 0.25 + 0.65 / (1.0 + np.exp(-(ratio - 1.8) * 4.0))

@@ -6,12 +6,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simulators.plate_render import random_id_plate, render_plate, render_scene
 from vision.cli import plate_read_main
 from vision.grammar import normalise
 from vision.multiframe import FrameVoter
-from vision.reader import PlateReader, PlateReading, plates_match
+from vision.reader import PlateReader, PlateReading, plates_match, small_median, small_percentile
 from vision.train import plate_font_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -247,3 +249,11 @@ def test_a_box_that_cuts_a_character_off_never_gives_a_confident_wrong_plate(mon
     monkeypatch.setattr(det, "get_detector", lambda: ShortBox())
     r = PlateReader("id").read(img)
     assert r.plate == normalise(text) or r.confidence < 0.6, (r.plate, r.confidence)
+
+
+@given(st.lists(st.one_of(st.integers(-500, 500), st.floats(-1e3, 1e3, allow_nan=False)), min_size=1, max_size=12),
+       st.sampled_from([0, 10, 30, 50, 70, 99.5, 100]))
+def test_small_statistics_are_numpys(values, q):
+    """The segmenting reader's medians and percentiles of a few numbers are numpy's, to the last bit."""
+    assert small_median(values) == float(np.median(np.asarray(values, np.float64)))
+    assert small_percentile(values, q) == float(np.percentile(np.asarray(values, np.float64), q))
