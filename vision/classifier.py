@@ -102,7 +102,7 @@ def normalise_patch(gray: np.ndarray, light_on_dark: bool) -> np.ndarray:
     lo, hi = fast_percentiles(g, 0.03, 0.97)
     if hi - lo < 8:
         hi = lo + 8
-    g = np.clip((g.astype(np.float32) - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
+    g = np.minimum(np.maximum((g.astype(np.float32) - lo) * (255.0 / (hi - lo)), 0), 255).astype(np.uint8)
     inner_h = PATCH_H - 4
     scale = inner_h / h
     nw = max(1, min(PATCH_W - 2, int(round(w * scale))))
