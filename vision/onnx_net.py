@@ -25,12 +25,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["OnnxNet", "ENGINES", "default_engine", "read_onnx"]
+__all__ = ["ENGINES", "EngineSettingError", "OnnxNet", "default_engine", "read_onnx"]
 
 log = logging.getLogger(__name__)
 
 ENGINES = ("onnxruntime", "opencv")
 ENGINE_ENV = "LAJUR_VISION_ENGINE"
+
+
+class EngineSettingError(RuntimeError):
+    """The engine asked for (``LAJUR_VISION_ENGINE`` or ``OnnxNet(engine=...)``) is unknown or not installed.
+    Not a ``ValueError``: the reader falls back to its segmenting reader when a model *file* is bad, and a
+    misconfigured engine must not pass silently as that."""
 
 
 def _onnxruntime():
@@ -45,12 +51,12 @@ def default_engine() -> str:
     """``onnxruntime`` when it is installed, unless ``LAJUR_VISION_ENGINE`` says ``opencv``."""
     asked = os.environ.get(ENGINE_ENV, "").strip().lower()
     if asked and asked not in ENGINES:
-        raise ValueError(f"{ENGINE_ENV}={asked!r}: expected one of {', '.join(ENGINES)}")
+        raise EngineSettingError(f"{ENGINE_ENV}={asked!r}: expected one of {', '.join(ENGINES)}")
     if asked == "opencv":
         return "opencv"
     if _onnxruntime() is None:
         if asked == "onnxruntime":
-            raise ValueError(f"{ENGINE_ENV}=onnxruntime but onnxruntime is not installed")
+            raise EngineSettingError(f"{ENGINE_ENV}=onnxruntime but onnxruntime is not installed")
         return "opencv"
     return "onnxruntime"
 
@@ -71,12 +77,12 @@ class OnnxNet:
         self.path = Path(path)
         self.engine = engine or default_engine()
         if self.engine not in ENGINES:
-            raise ValueError(f"unknown engine {self.engine!r}: expected one of {', '.join(ENGINES)}")
+            raise EngineSettingError(f"unknown engine {self.engine!r}: expected one of {', '.join(ENGINES)}")
         self._lock = threading.Lock()
         if self.engine == "onnxruntime":
             ort = _onnxruntime()
             if ort is None:
-                raise ValueError("onnxruntime is not installed")
+                raise EngineSettingError("onnxruntime is not installed")
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = max(1, cv2.getNumThreads())
             opts.inter_op_num_threads = 1

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.onnx_net import ENGINE_ENV, OnnxNet, default_engine, read_onnx
+from vision.onnx_net import ENGINE_ENV, EngineSettingError, OnnxNet, default_engine, read_onnx
 
 DATA = Path(__file__).resolve().parents[2] / "vision" / "data"
 NETS = [
@@ -47,8 +47,22 @@ def test_engine_setting(monkeypatch):
     assert default_engine() == "opencv"
     assert OnnxNet(DATA / "detector_refine.onnx").engine == "opencv"
     monkeypatch.setenv(ENGINE_ENV, "tensorrt")
-    with pytest.raises(ValueError, match="tensorrt"):
+    with pytest.raises(EngineSettingError, match="tensorrt"):
         default_engine()
     monkeypatch.delenv(ENGINE_ENV)
     pytest.importorskip("onnxruntime")
     assert default_engine() == "onnxruntime"
+
+
+def test_a_misconfigured_engine_is_an_error_not_a_fallback(monkeypatch):
+    """A bad model file makes the reader fall back to its segmenting reader (``ValueError``/``OSError``);
+    an engine setting that cannot be met must not pass silently as that."""
+    from vision.detector import PlateDetector
+    from vision.recognizer import MODEL_PATH, Recognizer
+
+    monkeypatch.setenv(ENGINE_ENV, "tensorrt")
+    with pytest.raises(EngineSettingError):
+        Recognizer(MODEL_PATH)
+    with pytest.raises(EngineSettingError):
+        PlateDetector()
+    assert not issubclass(EngineSettingError, (ValueError, OSError))
