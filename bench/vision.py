@@ -9,7 +9,10 @@ median and p95 time per image, and how often the reader is right when it is conf
 * ``us-crops``: the same US test photographs cut at their ground-truth plate boxes (plus a small margin),
   ``--format generic --crop``: recognition measured apart from localisation;
 * ``us-boxes`` (not in the default sets): the US photographs read through detector-like boxes (the
-  ground-truth box shifted and scaled at random, three a photograph): robustness to imprecise boxes.
+  ground-truth box shifted and scaled at random, three a photograph): robustness to imprecise boxes;
+* ``samples`` (with ``--samples DIR``): the plate crops a lane kept with the plates its officers gave
+  (``plate_samples_dir``, ``lane/plate_samples.py``), split like the shared crops, ``--format id --crop``:
+  the reader measured on the site's own plates.
 
 The real sets are read in place from ``../shared/datasets`` (or ``--datasets``) and skipped when absent.
 With ``--json`` the last line is one JSON object: ``exact``, ``per_char``, ``median_ms`` of the rendered
@@ -155,9 +158,20 @@ def use_models(directory: Path, calibrating: bool = False) -> list[str]:
 def run_id_crops(root: Path, split: str) -> list[tuple[str | None, str, float, float]]:
     from vision.datasets import id_crops
 
+    return read_id_crops(real_samples(id_crops, root, split))
+
+
+def run_lane_samples(directory: Path, split: str) -> list[tuple[str | None, str, float, float]]:
+    """The crops a lane kept with the officers' plates (``--samples``; ``lane/plate_samples.py``)."""
+    from vision.datasets import labelled_crops
+
+    return read_id_crops(real_samples(labelled_crops, directory, split))
+
+
+def read_id_crops(samples: list) -> list[tuple[str | None, str, float, float]]:
     reader = PlateReader("id")
     out = []
-    for s in real_samples(id_crops, root, split):
+    for s in samples:
         img = cv2.imread(str(s.path))
         t0, c0 = time.perf_counter(), time.process_time()
         r = reader.read_crop(img)
@@ -320,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="read with the learned files in this directory (absent ones from vision/data)")
     ap.add_argument("--datasets", type=Path, default=None, help="shared datasets directory")
     ap.add_argument("--sets", default="rendered,id-crops,us,us-crops")
+    ap.add_argument("--samples", type=Path, default=None,
+                    help="also read the plate crops a lane kept (its plate_samples_dir) as set 'samples'")
     ap.add_argument("--min-confidence", type=float, default=0.9)
     ap.add_argument("--engine", choices=ENGINES, default=None,
                     help="what runs the networks (default: onnxruntime where installed, else OpenCV's dnn)")
@@ -345,10 +361,21 @@ def main(argv: list[str] | None = None) -> int:
         return calibrate(root)
     split = None if args.split == "all" else args.split
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    if args.samples is not None and "samples" not in sets:
+        sets.append("samples")
     figures: dict[str, dict] = {}
     for name in sets:
         if name == "rendered":
             res, fmt = run_rendered(args.n, args.seed), "id"
+        elif name == "samples":
+            if args.samples is None:
+                print("samples: give the directory with --samples", file=sys.stderr)
+                return 2
+            try:
+                res, fmt = run_lane_samples(args.samples, split), "id"
+            except FileNotFoundError as exc:
+                print(f"--samples: {exc}", file=sys.stderr)
+                return 2
         elif name in ("id-crops", "us", "us-crops", "us-boxes"):
             if not (root / "plates").is_dir():
                 print(f"{name}: skipped ({root / 'plates'} not found)")

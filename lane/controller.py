@@ -40,6 +40,7 @@ from lane.events import EventBus, LaneEvent
 from lane.messages import format_rupiah, message
 from lane.persistence.models import SideEffect, VisitRow
 from lane.persistence.store import Store, utcnow
+from lane.plate_samples import PlateSamples
 from lane.ports import (
     BarrierGate,
     BiometricStation,
@@ -53,6 +54,7 @@ from lane.ports import (
     PaymentOutcome,
     PaymentTerminal,
     PlateCamera,
+    PlateRead,
     PrintDocument,
     ReceiptPrinter,
     Signal,
@@ -150,6 +152,8 @@ class LaneController:
         """The last message shown per station (the console's and the web driver display's copy)."""
         self.plate_crops: dict[str, bytes] = {}
         """JPEG of the entry camera's plate crop per open visit (the console shows it beside the read)."""
+        self.plate_samples = PlateSamples(settings.plate_samples_dir) if settings.plate_samples_dir else None
+        """Crops an officer labelled, kept for the reader (``plate_samples_dir``); None: not kept."""
 
     # ================================================================ lifecycle
     async def start(self) -> None:
@@ -460,6 +464,7 @@ class LaneController:
                 visit.state.plate_confidence = 1.0
                 visit.state.resume()
                 self._persist(visit, note="plate confirmed by officer")
+                self._keep_plate_sample(visit, read, "confirmed" if guess == visit.state.plate else "typed")
 
         plate = visit.state.plate
         if self.occupancy[Station.WINDOW_1] is not None:
@@ -872,6 +877,14 @@ class LaneController:
                              lines=[f"Plat: {format_plate(visit.state.plate or '')}", text_id, text_en,
                                     f"Kode: {code.value if code else 'refused'}", decision.message])
 
+    def _keep_plate_sample(self, visit: Visit, read: PlateRead | None, kind: str) -> None:
+        """The entry camera's crop labelled by the officer, for the reader's data (``plate_samples_dir``)."""
+        crop = self.plate_crops.get(visit.id)
+        if self.plate_samples is None or not crop or not visit.state.plate:
+            return
+        self.plate_samples.record(visit.id, crop, visit.state.plate, read=read.plate if read else None,
+                                  confidence=read.confidence if read else 0.0, kind=kind, at=self.clock.now())
+
     def _finished(self, visit: Visit) -> None:
         for _, params in visit.pending:  # e.g. a second press that came too late: set aside
             if params.get("_action_id") is not None:
@@ -933,8 +946,11 @@ class LaneController:
             params["plate"] = validate_plate(str(params.get("plate", "")))
             if stage is not Stage.ARRIVING:
                 # A correction after admission: update the plate, no other effect.
+                was = visit.state.plate
                 visit.state.plate = params["plate"]
                 self._persist(visit, note="plate corrected by officer")
+                if was != visit.state.plate:
+                    self._keep_plate_sample(visit, PlateRead(was, visit.state.plate_confidence), "corrected")
         elif action == "handed_over" and stage is not Stage.HANDING_OVER:
             raise WorkflowError(f"the card cannot be handed over while {stage.value}")
         elif action in ("retry", "take_over") and not visit.state.held:

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     """Wall seconds between gate status polls (hardware default 100 ms). Unset: 100 ms, or faster in a
     speeded-up simulation so a simulated second of boom movement is still seen."""
     plate_format: Literal["id", "generic"] = "id"
+    plate_samples_dir: Path | None = None
+    """Where plate crops an officer confirmed, typed or corrected are kept with the officer's plate, as the
+    reader's training and test data (``lane/plate_samples.py``). Unset: nothing is kept."""
     rules: RuleSettings = Field(default_factory=RuleSettings)
     timing: LaneTiming = Field(default_factory=LaneTiming)
     lanes: list[LaneConfig] = Field(default_factory=list)

@@ -47,6 +47,24 @@ def id_crops(root: Path | None = None, split: str | None = None) -> list[Sample]
     return out
 
 
+def labelled_crops(directory: Path, split: str | None = None) -> list[Sample]:
+    """Plate crops kept by a lane with the plate an officer gave them (``lane/plate_samples.py``: ``labels.tsv``
+    beside the images; the shared ``id-crops-dev`` folder's layout too). A crop labelled twice (a plate
+    corrected again) has its last label; a row whose image is gone is skipped. Split like the shared crops,
+    by the image's name (one visit, one sample)."""
+    directory = Path(directory)
+    labels = directory / "labels.tsv"
+    if not labels.is_file():
+        raise FileNotFoundError(f"{labels}: no labelled plate crops there")
+    last: dict[str, str] = {}
+    for line in labels.read_text(encoding="utf-8").splitlines()[1:]:
+        parts = line.split("\t")
+        if len(parts) >= 2 and parts[0] and parts[1]:
+            last[parts[0]] = parts[1]
+    return [Sample(directory / name, plate) for name, plate in last.items()
+            if (directory / name).is_file() and (not split or split_of(name) == split)]
+
+
 def us_scenes(root: Path | None = None, split: str | None = None) -> list[Sample]:
     root = (root or default_root()) / "plates"
     tsv = root / "openalpr-us.tsv"

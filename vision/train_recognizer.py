@@ -395,12 +395,15 @@ class RealDev:
 
     def __init__(self, root: Path | None, respell_share: float = 0.0,
                  items: list[tuple[np.ndarray, tuple[float, float, float, float], str, str]] | None = None,
-                 respell_kinds: tuple[str, ...] = ("id", "us"), strong_aug: bool = False, id_share: float = 0.4):
+                 respell_kinds: tuple[str, ...] = ("id", "us"), strong_aug: bool = False, id_share: float = 0.4,
+                 samples: Path | None = None):
         """``items`` (grey image, plate box, label, ``"id"`` or ``"us"``) instead of reading ``root``;
         ``respell_kinds``: which kinds of plate are respelt; ``strong_aug``: the real plates are also seen at
         down to a third of their resolution, more blurred, and Indonesian ones with the colours swapped (both
         schemes exist), so that the network learns their glyphs rather than their look; ``id_share``: the share
-        of the samples drawn from the Indonesian crops (they are few, so more than their number)."""
+        of the samples drawn from the Indonesian crops (they are few, so more than their number); ``samples``:
+        a directory of crops a lane kept with its officers' plates (``lane/plate_samples.py``), whose dev split
+        (less the calibration fold) is read as Indonesian crops too."""
         self.respell_share = respell_share
         self.id_share = id_share
         self.strong_aug = strong_aug
@@ -408,6 +411,12 @@ class RealDev:
         self.segs: list[tuple[list[tuple[float, float, float, float]], bool] | None] = []
         if root is not None:
             self._read(root)
+        if samples is not None:
+            from vision.datasets import labelled_crops
+
+            for smp in labelled_crops(samples, "dev"):
+                if not calibration_fold(smp.path.name):
+                    self._add_id_crop(smp.path, smp.plate)
         if respell_share > 0:
             self.segs = [harvest_segments(g, box, label, kind) if kind in respell_kinds else None
                          for g, box, label, kind in self.items]
@@ -417,15 +426,8 @@ class RealDev:
         from vision.datasets import id_crops, us_scenes
 
         for s in id_crops(root, "dev"):
-            if calibration_fold(s.path.name):
-                continue
-            g = cv2.imread(str(s.path), cv2.IMREAD_GRAYSCALE)
-            if g is None:
-                continue
-            h, w = g.shape
-            m = (w // 6, h // 3)
-            g = cv2.copyMakeBorder(g, m[1], m[1], m[0], m[0], cv2.BORDER_REPLICATE)
-            self.items.append((g, (m[0], m[1], w, h), normalise(s.plate), "id"))
+            if not calibration_fold(s.path.name):
+                self._add_id_crop(s.path, s.plate)
         for s in us_scenes(root, "dev"):
             if calibration_fold(s.path.name):
                 continue
@@ -436,6 +438,16 @@ class RealDev:
             x0, y0 = max(0, x - w), max(0, y - h)
             g = g[y0:y + 2 * h, x0:x + 2 * w]
             self.items.append((g.copy(), (x - x0, y - y0, w, h), normalise(s.plate), "us"))
+
+    def _add_id_crop(self, path: Path, plate: str) -> None:
+        """An Indonesian plate crop, its border repeated around it (a crop is tight; boxes to train on are not)."""
+        g = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if g is None:
+            return
+        h, w = g.shape
+        m = (w // 6, h // 3)
+        g = cv2.copyMakeBorder(g, m[1], m[1], m[0], m[0], cv2.BORDER_REPLICATE)
+        self.items.append((g, (m[0], m[1], w, h), normalise(plate), "id"))
 
     def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         kind = "id" if rng.random() < self.id_share else "us"
@@ -752,6 +764,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", type=Path, default=None, help="shared datasets directory (dev split used)")
+    ap.add_argument("--samples", type=Path, default=None,
+                    help="also the dev split of the plate crops a lane kept (its plate_samples_dir)")
     ap.add_argument("--minutes", type=float, default=22.0, help="training time budget")
     ap.add_argument("--steps", type=int, default=0,
                     help="number of batches (the schedule follows steps; default: follow the time budget)")
@@ -793,9 +807,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--respell-kinds takes id and/or us, got {args.respell_kinds!r}")
     if not (0.04 <= args.id_share <= 1.0 and 0.0 <= args.real_id_share <= 1.0):
         ap.error("--id-share takes 0.04 to 1 and --real-id-share 0 to 1")
-    real = (RealDev(root, args.respell_share, respell_kinds=kinds, strong_aug=args.real_aug == "strong",
-                    id_share=args.real_id_share)
-            if (root / "plates").is_dir() else None)
+    if args.samples is not None and not (args.samples / "labels.tsv").is_file():
+        ap.error(f"--samples: no labels.tsv in {args.samples}")
+    real = (RealDev(root if (root / "plates").is_dir() else None, args.respell_share, respell_kinds=kinds,
+                    strong_aug=args.real_aug == "strong", id_share=args.real_id_share, samples=args.samples)
+            if (root / "plates").is_dir() or args.samples is not None else None)
     print(f"real dev plates for training: {0 if real is None else len(real.items)}"
           + (f", {len(real.respellable)} respellable" if real is not None and args.respell_share else ""))
     synth = Synth(rng, extra_fonts=args.extra_fonts)

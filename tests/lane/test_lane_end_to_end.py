@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import random
 
+import cv2
 import pytest
 
 from cli.compose import Site
@@ -18,6 +19,7 @@ from simulators.ledger import Ledger
 from simulators.officer import OfficerSimulator
 from simulators.site import SimulatedSite
 from simulators.traffic import HumanTimes, LaneTraffic, VirtualDriver, make_driver
+from vision.datasets import labelled_crops
 
 SPEED = 150
 
@@ -66,7 +68,8 @@ async def running_lane(mqtt_url: str, tmp_path, times: HumanTimes | None = None,
     sim = SimulatedSite(site="test-site", lanes=1, clock=clock, mqtt_url=mqtt_url,
                         ledger=Ledger(tmp_path / "ledger.jsonl"))
     await sim.start()
-    settings = settings_for_simulated_site(load_settings(database_url=database_url or f"sqlite:///{tmp_path}/lajur.db"), sim)
+    settings = settings_for_simulated_site(load_settings(database_url=database_url or f"sqlite:///{tmp_path}/lajur.db",
+                                                         plate_samples_dir=tmp_path / "plate-samples"), sim)
     site = Site(settings, clock, poll_interval=0.01)
     lane = None
     try:
@@ -224,3 +227,37 @@ async def test_a_plate_the_camera_cannot_read_surely_waits_for_the_officer_and_i
     assert "plate needs an officer" in notes and "plate confirmed by officer" in notes
     assert not any(n.startswith("plate read ") for n in notes)  # nothing was bound from the camera
     assert [e["plate"] for e in lane.sim.ledger.effects("vehicle_left")] == [driver.plate]
+    # the camera's crop with the officer's plate is kept for the reader: the site's own labelled data
+    [sample] = labelled_crops(lane.site.settings.plate_samples_dir)
+    assert sample.plate == driver.plate and sample.path.name == f"{visit['id']}.jpg"
+    assert cv2.imread(str(sample.path), cv2.IMREAD_GRAYSCALE) is not None
+    row = (sample.path.parent / "labels.tsv").read_text().splitlines()[1].split("\t")
+    assert row[4] in ("confirmed", "typed")
+
+
+async def test_a_plate_the_officer_corrects_after_admission_is_kept_with_the_last_correction(lane):
+    """A plate bound from the camera and corrected later is the reader's most useful sample (a sure read that
+    was wrong): the crop is kept with the officer's plate and the camera's beside it. Here the officer types
+    another plate, sees the mistake and puts the right one back: the kept label is the last one."""
+    driver = lane.driver()
+    drive = asyncio.create_task(lane.traffic.drive(driver))
+    await asyncio.wait_for(Lane._until(lambda: any(v.state.stage.value == "verifying"
+                                                   for v in lane.ctl.visits.values())), 60)
+    [visit] = list(lane.ctl.visits.values())
+    assert visit.state.plate == driver.plate
+    await lane.ctl.act("confirm_plate", actor="siti", role="officer", visit_id=visit.id, plate="H 9999 ZZ")
+    await lane.ctl.act("confirm_plate", actor="siti", role="officer", visit_id=visit.id, plate=driver.plate)
+    await asyncio.wait_for(drive, 60)
+    [sample] = labelled_crops(lane.site.settings.plate_samples_dir)
+    assert sample.plate == driver.plate
+    rows = [r.split("\t") for r in (sample.path.parent / "labels.tsv").read_text().splitlines()[1:]]
+    assert [(r[1], r[2], r[4]) for r in rows] == [("H9999ZZ", driver.plate, "corrected"),
+                                                  (driver.plate, "H9999ZZ", "corrected")]
+
+
+async def test_a_plate_read_surely_is_not_kept_as_a_sample(lane):
+    """Only plates an officer gave are kept: labelling a crop with the reader's own answer would teach it
+    its own mistakes."""
+    [visit] = await lane.run(lane.driver())
+    assert visit["outcome"] == "completed"
+    assert not (lane.site.settings.plate_samples_dir / "labels.tsv").exists()

@@ -73,3 +73,9 @@ def test_a_plate_is_bound_without_an_officer_only_when_the_reader_is_confident(t
     f.write_text("[timing]\nplate_min_confidence = 1.5\n")
     with pytest.raises(ConfigError, match="plate_min_confidence"):
         load_settings(f)
+
+
+def test_officer_labelled_plate_crops_are_kept_only_where_the_site_says(tmp_path, monkeypatch):
+    assert load_settings().plate_samples_dir is None
+    monkeypatch.setenv("LAJUR_PLATE_SAMPLES_DIR", str(tmp_path / "samples"))
+    assert load_settings().plate_samples_dir == tmp_path / "samples"

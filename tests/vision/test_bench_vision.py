@@ -115,3 +115,22 @@ def test_the_generic_calibration_rests_on_the_jittered_readings_too():
     fitted = json.loads((DATA / "calibration.json").read_text())["generic"]
     fold = bench_vision.real_samples(us_scenes, ROOT, "cal")
     assert fitted["n"] > 2.5 * len(fold)
+
+
+def test_the_crops_a_lane_kept_are_a_benchmark_set(tmp_path, capsys):
+    """``--samples DIR``: the reader measured on the site's own labelled crops (``plate_samples_dir``)."""
+    from datetime import UTC, datetime
+
+    from lane.plate_samples import PlateSamples
+
+    store = PlateSamples(tmp_path / "samples")
+    at = datetime(2026, 12, 2, tzinfo=UTC)
+    for i, plate in enumerate(("H 1234 AB", "AD 5678 XY", "B 42 Q")):
+        ok, jpg = cv2.imencode(".jpg", render_plate(plate, seed=i))
+        store.record(f"lane-1-20261202-{i:04d}", jpg.tobytes(), plate.replace(" ", ""), read=None,
+                     confidence=0.0, kind="typed", at=at)
+    assert bench_vision.main(["--sets", "", "--samples", str(tmp_path / "samples"), "--split", "all",
+                              "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sets"]["samples"]
+    assert figures["n"] == 3 and figures["exact"] == 1.0
+    assert bench_vision.main(["--sets", "", "--samples", str(tmp_path / "nowhere")]) == 2

@@ -117,3 +117,25 @@ def test_synthetic_indonesian_plates_draw_only_the_letter_o_slashed():
     # ...with a bar added to the last glyph only: the digit 0 of the number stays plain
     assert diff.size and diff.min() > line(["B", "10"], True).shape[1] - 4
     assert (slashed >= zero - 1e-6).all()
+
+
+def test_the_crops_a_lane_kept_are_trained_on_only_their_dev_split(tmp_path):
+    """``--samples DIR``: the site's labelled crops join the real training plates, the test side never
+    (it is what ``lajur bench vision --samples`` reports) and neither does the calibration fold."""
+    from datetime import UTC, datetime
+
+    from lane.plate_samples import PlateSamples
+    from vision.calibrate import calibration_fold
+    from vision.datasets import labelled_crops
+
+    store = PlateSamples(tmp_path)
+    for i in range(24):
+        ok, jpg = cv2.imencode(".jpg", render_plate(f"H {1000 + i} AB", seed=i))
+        store.record(f"lane-1-20261202-{i:04d}", jpg.tobytes(), f"H{1000 + i}AB", read=None, confidence=0.0,
+                     kind="typed", at=datetime(2026, 12, 2, tzinfo=UTC))
+    real = RealDev(None, samples=tmp_path)
+    want = {s.plate for s in labelled_crops(tmp_path, "dev") if not calibration_fold(s.path.name)}
+    assert want and {label for _, _, label, _ in real.items} == want
+    assert all(kind == "id" for *_, kind in real.items)
+    test_side = {s.plate for s in labelled_crops(tmp_path, "test")}
+    assert test_side and not test_side & want
