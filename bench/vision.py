@@ -52,7 +52,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from vision.grammar import canonical, normalise  # noqa: E402
-from vision.onnx_net import ENGINE_ENV, ENGINES, default_engine  # noqa: E402
+from vision.onnx_net import ENGINE_ENV, ENGINES, EngineSettingError, default_engine  # noqa: E402
 from vision.reader import PlateReader  # noqa: E402
 
 
@@ -345,7 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)
     if args.engine:
         os.environ[ENGINE_ENV] = args.engine
-    engine = default_engine()
+    try:
+        engine = default_engine()
+    except EngineSettingError as exc:
+        print(f"lajur bench vision: {exc}", file=sys.stderr)
+        return 2
     print(f"networks run on {engine} (one thread)")
     root = args.datasets or default_root()
     if args.models is not None:

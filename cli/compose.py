@@ -41,6 +41,7 @@ from lane.persistence import Store, upgrade_database
 from lane.settings import DeviceConfig, LaneConfig, Settings
 from lane.workflow import Station
 from simulators.http_server import ThreadedServer
+from vision.onnx_net import EngineSettingError, default_engine
 from vision.reader import PlateReader
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,10 @@ class Site:
             raise ConfigError("mqtt_url is not set (LAJUR_MQTT_URL or mqtt_url in the file)")
         if not s.registry_url:
             raise ConfigError("registry_url is not set (LAJUR_REGISTRY_URL or registry_url in the file)")
+        try:  # the plate networks' engine (LAJUR_VISION_ENGINE): wrong is a start-up error, not a lane's
+            default_engine()
+        except EngineSettingError as exc:
+            raise ConfigError(str(exc)) from exc
         upgrade_database(s.database_url)
         self.store = Store(s.database_url)
         for lane in s.lanes:

@@ -1,7 +1,8 @@
 """``lajur plate read [--format id|generic] [--crop] IMAGE…`` (also ``python -m vision.cli read …``).
 
 One JSON line per image: ``{"file", "plate" (normalised, or null), "confidence", "bbox" [x,y,w,h], "ms"}``.
-Exit 0 even when a plate is not found; 2 when an image cannot be read (a message on stderr for each).
+Exit 0 even when a plate is not found; 2 when an image cannot be read (a message on stderr for each) or
+``LAJUR_VISION_ENGINE`` names an engine that is not there.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import cv2
 
+from vision.onnx_net import EngineSettingError, default_engine
 from vision.reader import PlateReader
 
 
@@ -23,6 +25,11 @@ def plate_read_main(argv: list[str]) -> int:
     ap.add_argument("--crop", action="store_true", help="each image is already the plate, cut out")
     ap.add_argument("images", nargs="+", metavar="IMAGE")
     args = ap.parse_args(argv)
+    try:
+        default_engine()
+    except EngineSettingError as exc:
+        print(f"lajur plate read: {exc}", file=sys.stderr)
+        return 2
     reader = PlateReader(args.format)
     failed = 0
     for name in args.images:

@@ -115,3 +115,18 @@ def test_serve_on_a_port_in_use_says_so_before_leasing_any_lane(tmp_path):
               env={"LAJUR_DATABASE_URL": f"sqlite:///{db}"}, timeout=60)
     assert r.returncode == 2 and "cannot serve the console on 192.0.2.1:8080" in r.stderr, r.stderr[-500:]
     assert "Traceback" not in r.stderr and not db.exists()
+
+
+def test_a_vision_engine_that_is_not_there_is_one_clear_line(tmp_path):
+    """``LAJUR_VISION_ENGINE`` (what runs the plate networks) naming no engine stops every command that
+    reads plates at once, with one line, before a lane is leased."""
+    env = {"LAJUR_VISION_ENGINE": "tensorrt", "LAJUR_DATABASE_URL": f"sqlite:///{tmp_path / 'lajur.db'}"}
+    config = tmp_path / "lajur.toml"
+    config.write_text("mqtt_url = 'mqtt://127.0.0.1:9'\nregistry_url = 'http://127.0.0.1:9'\n"
+                      "[[lanes]]\nname = 'lane-1'\n")
+    for args in (["plate", "read", str(ROOT / "pyproject.toml")], ["bench", "vision", "--sets", "rendered"],
+                 ["serve", "--config", str(config), "--port", "0"]):
+        r = lajur(*args, env=env, timeout=60)
+        assert r.returncode == 2, (args, r.returncode, r.stderr[-500:])
+        assert "LAJUR_VISION_ENGINE='tensorrt'" in r.stderr and "Traceback" not in r.stderr, r.stderr[-500:]
+    assert not (tmp_path / "lajur.db").exists()
