@@ -39,6 +39,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import sys
@@ -94,6 +95,44 @@ def score(results: list[tuple[str | None, str, float, float]], fmt: str, min_con
         "confident_precision": round(conf_ok / conf_n, 4) if conf_n else None,
         "min_confidence": min_conf,
     }
+
+
+STAGES = (
+    ("detector", "vision.detector", "PlateDetector", "detect"),
+    ("  first network", "vision.detector", "PlateDetector", "_forward"),
+    ("  refiner", "vision.detector", "PlateDetector", "_refine"),
+    ("recogniser", "vision.recognizer", "Recognizer", "recognise"),
+    ("grammar", "vision.reader", "PlateReader", "_candidate"),
+    ("second opinion", "vision.reader", "PlateReader", "_second_opinion"),
+)
+
+
+@contextlib.contextmanager
+def stage_timers():
+    """Wall time spent in each stage of ``PlateReader.read`` (``STAGES``) while the block runs, in a dict
+    filled as it goes: the methods are wrapped with timers and put back afterwards (``--stages``)."""
+    import importlib
+
+    spent: dict[str, float] = {label: 0.0 for label, *_ in STAGES}
+    saved = []
+    for label, module, cls_name, meth in STAGES:
+        cls = getattr(importlib.import_module(module), cls_name)
+        original = cls.__dict__[meth]
+
+        def timed(*a, _f=original, _label=label, **k):
+            t0 = time.perf_counter()
+            try:
+                return _f(*a, **k)
+            finally:
+                spent[_label] += time.perf_counter() - t0
+
+        saved.append((cls, meth, original))
+        setattr(cls, meth, timed)
+    try:
+        yield spent
+    finally:
+        for cls, meth, original in saved:
+            setattr(cls, meth, original)
 
 
 def run_rendered(n: int, seed: int) -> list[tuple[str | None, str, float, float]]:
@@ -337,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=Path, default=None,
                     help="also read the plate crops a lane kept (its plate_samples_dir) as set 'samples'")
     ap.add_argument("--min-confidence", type=float, default=0.9)
+    ap.add_argument("--stages", action="store_true",
+                    help="also the mean time a rendered frame spends in each stage of the reader")
     ap.add_argument("--engine", choices=ENGINES, default=None,
                     help="what runs the networks (default: onnxruntime where installed, else OpenCV's dnn)")
     ap.add_argument("--calibrate", action="store_true",
@@ -368,8 +409,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.samples is not None and "samples" not in sets:
         sets.append("samples")
     figures: dict[str, dict] = {}
+    stages: dict[str, float] | None = None
     for name in sets:
-        if name == "rendered":
+        if name == "rendered" and args.stages:
+            with stage_timers() as spent:
+                res, fmt = run_rendered(args.n, args.seed), "id"
+            stages = {label.strip(): round(v * 1000 / max(1, args.n), 2) for label, v in spent.items()}
+            print("rendered, mean ms a frame in each stage: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
+        elif name == "rendered":
             res, fmt = run_rendered(args.n, args.seed), "id"
         elif name == "samples":
             if args.samples is None:
@@ -392,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown set {name!r}", file=sys.stderr)
             return 2
         f = score(res, fmt, args.min_confidence)
+        if name == "rendered" and stages is not None:
+            f["stages_ms"] = stages
         figures[name] = f
         prec = "n/a" if f["confident_precision"] is None else f"{f['confident_precision']:.1%}"
         print(f"{name:9s} n={f['n']:4d} exact={f['exact']:.1%} per_char={f['per_char']:.1%} "

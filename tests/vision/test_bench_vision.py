@@ -134,3 +134,14 @@ def test_the_crops_a_lane_kept_are_a_benchmark_set(tmp_path, capsys):
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sets"]["samples"]
     assert figures["n"] == 3 and figures["exact"] == 1.0
     assert bench_vision.main(["--sets", "", "--samples", str(tmp_path / "nowhere")]) == 2
+
+
+def test_stages_say_where_a_frames_time_goes(capsys):
+    """``--stages``: the mean time a rendered frame spends in each stage, and the reader left as it was."""
+    before = {m: getattr(PlateReader, m) for m in ("_candidate", "_second_opinion")}
+    assert bench_vision.main(["--sets", "rendered", "--n", "2", "--stages", "--json"]) == 0
+    stages = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sets"]["rendered"]["stages_ms"]
+    assert set(stages) == {"detector", "first network", "refiner", "recogniser", "grammar", "second opinion"}
+    assert all(v > 0 for v in stages.values())
+    assert stages["first network"] + stages["refiner"] <= stages["detector"]
+    assert {m: getattr(PlateReader, m) for m in before} == before
