@@ -17,7 +17,6 @@ and shipped in ``vision/data``); nothing is downloaded. Threads: as many as Open
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from pathlib import Path
@@ -26,8 +25,6 @@ import cv2
 import numpy as np
 
 __all__ = ["ENGINES", "EngineSettingError", "OnnxNet", "default_engine", "read_onnx"]
-
-log = logging.getLogger(__name__)
 
 ENGINES = ("onnxruntime", "opencv")
 ENGINE_ENV = "LAJUR_VISION_ENGINE"
