@@ -53,6 +53,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from vision.grammar import canonical, normalise  # noqa: E402
+from vision.models import MODELS_DIR_ENV, ModelDirectoryError  # noqa: E402
 from vision.onnx_net import ENGINE_ENV, ENGINES, EngineSettingError, default_engine  # noqa: E402
 from vision.reader import PlateReader  # noqa: E402
 
@@ -161,37 +162,15 @@ def real_samples(loader, root: Path, split: str | None) -> list:
     return loader(root, split)
 
 
-def use_models(directory: Path, calibrating: bool = False) -> list[str]:
+def use_models(directory: Path, calibrating: bool = False, require_calibration: bool = False) -> list[str]:
     """Read with the learned files in ``directory`` instead of ``vision/data`` (for comparing a retrained
-    candidate before it is copied in); each file absent there stays the shipped one, except that with
-    ``calibrating`` the calibration is written to ``directory``. Returns the names taken from ``directory``."""
-    import vision.detector as det
-    import vision.reader as reader_mod
-    import vision.recognizer as rec
+    candidate before it is copied in), by the rules of ``vision.models.use_directory``; unless
+    ``require_calibration``, a directory without a calibration of its own is read with the shipped one (a
+    comparison may do that; a lane may not), and with ``calibrating`` the calibration is written to
+    ``directory``. Returns the names taken from ``directory``."""
+    from vision.models import use_directory
 
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{directory}: not a directory")
-    used = []
-    instances = dict(rec._INSTANCES)
-    if (directory / "recognizer.npz").exists():  # every format's, unless DIR also has an id one
-        instances["generic"] = instances["id"] = rec.Recognizer(directory / "recognizer.npz")
-        used.append("recognizer.npz")
-    if (directory / rec.ID_MODEL_PATH.name).exists():
-        instances["id"] = rec.Recognizer(directory / rec.ID_MODEL_PATH.name)
-        used.append(rec.ID_MODEL_PATH.name)
-    rec._INSTANCES = instances
-    if (directory / "detector.onnx").exists():
-        refine = directory / det.REFINE_NAME
-        det._DETECTOR = det.PlateDetector(directory / "detector.onnx", refine_path=refine if refine.exists()
-                                          else det.MODEL_PATH.with_name(det.REFINE_NAME))
-        used.append("detector.onnx")
-        if refine.exists():
-            used.append(det.REFINE_NAME)
-    if calibrating or (directory / "calibration.json").exists():
-        reader_mod.CALIBRATION_PATH = directory / "calibration.json"
-        if not calibrating:
-            used.append("calibration.json")
-    return used
+    return use_directory(directory, require_calibration=require_calibration)
 
 
 def run_id_crops(root: Path, split: str) -> list[tuple[str | None, str, float, float]]:
@@ -311,8 +290,10 @@ def calibrate(root: Path, rendered: int = 300) -> int:
     from vision.calibrate import isotonic
     from vision.datasets import id_crops, us_scenes
     from vision.grammar import plates_match
+    from vision.models import CALIBRATION, current_directory
     from vision.reader import CALIBRATION_PATH
 
+    target = current_directory() / CALIBRATION if current_directory() is not None else CALIBRATION_PATH
     out = {}
     for fmt in ("id", "generic"):
         reader = PlateReader(fmt)
@@ -354,8 +335,8 @@ def calibrate(root: Path, rendered: int = 300) -> int:
         pts = isotonic(x, y)
         out[fmt] = {"points": [list(p) for p in pts], "n": int(len(x)), "right": int(y.sum())}
         print(f"{fmt}: {len(x)} dev readings, {y.mean():.1%} right; curve {pts}")
-    CALIBRATION_PATH.write_text(json.dumps(out, indent=1) + "\n")
-    print(f"wrote {CALIBRATION_PATH}")
+    target.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {target}")
     return 0
 
 
@@ -370,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=("test", "dev", "cal", "all"), default="test",
                     help="real photographs to read; cal: the calibration fold of dev (for comparing models)")
     ap.add_argument("--models", type=Path, default=None,
-                    help="read with the learned files in this directory (absent ones from vision/data)")
+                    help="read with the learned files in this directory (absent ones from vision/data); "
+                         "default: LAJUR_PLATE_MODELS_DIR, the lane's plate_models_dir")
     ap.add_argument("--datasets", type=Path, default=None, help="shared datasets directory")
     ap.add_argument("--sets", default="rendered,id-crops,us,us-crops")
     ap.add_argument("--samples", type=Path, default=None,
@@ -393,10 +375,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"networks run on {engine} (one thread)")
     root = args.datasets or default_root()
+    lanes_directory = args.models is None and bool(os.environ.get(MODELS_DIR_ENV))
+    if lanes_directory:  # the lane's plate_models_dir: measured by the lane's rules
+        args.models = Path(os.environ[MODELS_DIR_ENV])
     if args.models is not None:
         try:
-            used = use_models(args.models, calibrating=args.calibrate)
-        except (OSError, ValueError) as exc:
+            used = use_models(args.models, calibrating=args.calibrate,
+                              require_calibration=lanes_directory and not args.calibrate)
+        except ModelDirectoryError as exc:
             print(f"--models: {exc}", file=sys.stderr)
             return 2
         print(f"models from {args.models}: {', '.join(used) or 'none (all from vision/data)'}")

@@ -86,10 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)
     if args.models is not None:
         from bench.vision import use_models
+        from vision.models import ModelDirectoryError
 
         try:
             use_models(args.models)
-        except FileNotFoundError as exc:
+        except ModelDirectoryError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     from vision.reader import PlateReader

@@ -41,6 +41,7 @@ from lane.persistence import Store, upgrade_database
 from lane.settings import DeviceConfig, LaneConfig, Settings
 from lane.workflow import Station
 from simulators.http_server import ThreadedServer
+from vision.models import ModelDirectoryError, use_directory
 from vision.onnx_net import EngineSettingError, default_engine
 from vision.reader import PlateReader
 
@@ -101,9 +102,10 @@ class Site:
             raise ConfigError("mqtt_url is not set (LAJUR_MQTT_URL or mqtt_url in the file)")
         if not s.registry_url:
             raise ConfigError("registry_url is not set (LAJUR_REGISTRY_URL or registry_url in the file)")
-        try:  # the plate networks' engine (LAJUR_VISION_ENGINE): wrong is a start-up error, not a lane's
+        try:  # the plate networks' engine (LAJUR_VISION_ENGINE) and files: wrong is a start-up error
             default_engine()
-        except EngineSettingError as exc:
+            use_directory(s.plate_models_dir)
+        except (EngineSettingError, ModelDirectoryError) as exc:
             raise ConfigError(str(exc)) from exc
         upgrade_database(s.database_url)
         self.store = Store(s.database_url)

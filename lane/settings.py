@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     plate_samples_dir: Path | None = None
     """Where plate crops an officer confirmed, typed or corrected are kept with the officer's plate, as the
     reader's training and test data (``lane/plate_samples.py``). Unset: nothing is kept."""
+    plate_models_dir: Path | None = None
+    """A site's own learned files for the plate reader (networks retrained on the kept crops, with their
+    calibration), read before the shipped ones (``vision/models.py``). Unset: the shipped files."""
     rules: RuleSettings = Field(default_factory=RuleSettings)
     timing: LaneTiming = Field(default_factory=LaneTiming)
     lanes: list[LaneConfig] = Field(default_factory=list)

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from vision.grammar import CLASSES
+from vision.models import site_file
 
 PATCH_W, PATCH_H = 24, 32
 N_CLASSES = len(CLASSES) + 1  # + junk
@@ -174,8 +175,9 @@ def get_classifier() -> CharClassifier:
     if _model is None:
         with _lock:
             if _model is None:
-                if not MODEL_PATH.exists():
+                path = site_file(MODEL_PATH.name) or MODEL_PATH  # a site's own (vision.models) first
+                if not path.exists():
                     raise FileNotFoundError(
-                        f"character model {MODEL_PATH} is missing: run `python -m vision.train`")
-                _model = CharClassifier.load(MODEL_PATH)
+                        f"character model {path} is missing: run `python -m vision.train`")
+                _model = CharClassifier.load(path)
     return _model

@@ -1,19 +1,22 @@
 """``lajur plate read [--format id|generic] [--crop] IMAGE…`` (also ``python -m vision.cli read …``).
 
 One JSON line per image: ``{"file", "plate" (normalised, or null), "confidence", "bbox" [x,y,w,h], "ms"}``.
-Exit 0 even when a plate is not found; 2 when an image cannot be read (a message on stderr for each) or
-``LAJUR_VISION_ENGINE`` names an engine that is not there.
+Exit 0 even when a plate is not found; 2 when an image cannot be read (a message on stderr for each),
+``LAJUR_VISION_ENGINE`` names an engine that is not there, or ``LAJUR_PLATE_MODELS_DIR`` (the lane's
+``plate_models_dir``: a site's own learned files, ``vision/models.py``) cannot be read with.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 import cv2
 
+from vision.models import MODELS_DIR_ENV, ModelDirectoryError, use_directory
 from vision.onnx_net import EngineSettingError, default_engine
 from vision.reader import PlateReader
 
@@ -27,7 +30,8 @@ def plate_read_main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     try:
         default_engine()
-    except EngineSettingError as exc:
+        use_directory(os.environ.get(MODELS_DIR_ENV) or None)
+    except (EngineSettingError, ModelDirectoryError) as exc:
         print(f"lajur plate read: {exc}", file=sys.stderr)
         return 2
     reader = PlateReader(args.format)

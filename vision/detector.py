@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vision.models import site_file
 from vision.onnx_net import OnnxNet
 
 __all__ = ["PlateBox", "PlateDetector", "get_detector", "MODEL_PATH"]
@@ -299,8 +300,10 @@ def get_detector() -> PlateDetector:
     """Process-wide cached detector (lazy)."""
     global _DETECTOR
     with _LOCK:
-        if _DETECTOR is None:
-            _DETECTOR = PlateDetector()
+        if _DETECTOR is None:  # a site's own files (vision.models) before the shipped ones
+            path = site_file(MODEL_PATH.name) or MODEL_PATH
+            refine = site_file(REFINE_NAME) or MODEL_PATH.with_name(REFINE_NAME)
+            _DETECTOR = PlateDetector(path if path != MODEL_PATH else None, refine_path=refine)
         return _DETECTOR
 
 

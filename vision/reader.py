@@ -43,6 +43,7 @@ from vision.classifier import (
 )
 from vision.detector import box_iou
 from vision.grammar import PlateFormat, decode, plates_match
+from vision.models import site_file
 from vision.recognizer import IN_W
 
 __all__ = ["PlateReader", "PlateReading", "plates_match"]
@@ -120,7 +121,7 @@ class _Candidate:
 
 def _load_calibration(fmt: str) -> list[tuple[float, float]] | None:
     try:
-        data = json.loads(CALIBRATION_PATH.read_text())
+        data = json.loads((site_file(CALIBRATION_PATH.name) or CALIBRATION_PATH).read_text())
         return [(float(a), float(b)) for a, b in data[fmt]["points"]]
     except (OSError, ValueError, KeyError):
         return None

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from vision.grammar import CLASSES
+from vision.models import site_file
 from vision.onnx_net import OnnxNet
 
 __all__ = ["ID_MODEL_PATH", "IN_H", "IN_W", "MODEL_PATH", "Recognizer", "Recognition", "get_recognizer",
@@ -276,8 +277,13 @@ def ctc_align(p: np.ndarray, label: list[int]) -> tuple[list[int], list[int]]:
 
 
 def model_path(format: str = "id") -> Path:
-    """The recogniser file for a plate format (``id`` or ``generic``): ``ID_MODEL_PATH`` for ``id`` when it
-    is there, else the common ``MODEL_PATH``."""
+    """The recogniser file for a plate format (``id`` or ``generic``): the site's own when a models
+    directory has one (``vision.models``), else ``ID_MODEL_PATH`` for ``id`` when it is there, else the
+    common ``MODEL_PATH``."""
+    site = (site_file(ID_MODEL_PATH.name) or site_file(MODEL_PATH.name)) if str(format) == "id" \
+        else site_file(MODEL_PATH.name)
+    if site is not None:
+        return site
     if str(format) == "id" and ID_MODEL_PATH.exists():
         return ID_MODEL_PATH
     return MODEL_PATH

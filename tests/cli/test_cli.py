@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import cv2
 import pytest
+
+from simulators.plate_render import render_plate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,3 +134,36 @@ def test_a_vision_engine_that_is_not_there_is_one_clear_line(tmp_path):
         assert r.returncode == 2, (args, r.returncode, r.stderr[-500:])
         assert "LAJUR_VISION_ENGINE='tensorrt'" in r.stderr and "Traceback" not in r.stderr, r.stderr[-500:]
     assert not (tmp_path / "lajur.db").exists()
+
+
+def test_a_plate_models_directory_that_cannot_be_read_with_is_one_clear_line(tmp_path):
+    """``LAJUR_PLATE_MODELS_DIR`` (the site's own learned files) that is missing, or replaces a network
+    without bringing its calibration, stops every command that reads plates at once, before a lane is
+    leased; a good one is what ``plate read`` reads with."""
+    config = tmp_path / "lajur.toml"
+    config.write_text("mqtt_url = 'mqtt://127.0.0.1:9'\nregistry_url = 'http://127.0.0.1:9'\n"
+                      "[[lanes]]\nname = 'lane-1'\n")
+    site = tmp_path / "site-models"
+    site.mkdir()
+    data = ROOT / "vision" / "data"
+    shutil.copy(data / "recognizer_id.npz", site / "recognizer_id.npz")
+    image = tmp_path / "plate.png"
+    cv2.imwrite(str(image), render_plate("AB 1234 CD", seed=3))
+    db = tmp_path / "lajur.db"
+    for directory, why in ((tmp_path / "nope", "not a directory"), (site, "no calibration.json")):
+        env = {"LAJUR_PLATE_MODELS_DIR": str(directory), "LAJUR_DATABASE_URL": f"sqlite:///{db}"}
+        for args in (["plate", "read", "--crop", str(image)], ["bench", "vision", "--sets", "rendered", "--n", "2"],
+                     ["serve", "--config", str(config), "--port", "0"]):
+            r = lajur(*args, env=env, timeout=60)
+            assert r.returncode == 2, (args, r.returncode, r.stderr[-500:])
+            assert str(directory) in r.stderr and why in r.stderr and "Traceback" not in r.stderr, r.stderr[-500:]
+    assert not db.exists()
+
+    # with a calibration of its own (here one that trusts nothing) the site's files are read
+    (site / "calibration.json").write_text(json.dumps(
+        {fmt: {"points": [[0.0, 0.0], [1.0, 0.0]], "n": 0} for fmt in ("id", "generic")}))
+    shipped = json.loads(lajur("plate", "read", "--crop", str(image), timeout=60).stdout)
+    own = json.loads(lajur("plate", "read", "--crop", str(image), env={"LAJUR_PLATE_MODELS_DIR": str(site)},
+                           timeout=60).stdout)
+    assert shipped["plate"] == own["plate"] == "AB1234CD"
+    assert shipped["confidence"] > 0.5 and own["confidence"] < 0.05

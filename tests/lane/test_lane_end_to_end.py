@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
+import shutil
 
 import cv2
 import pytest
@@ -20,6 +22,8 @@ from simulators.officer import OfficerSimulator
 from simulators.site import SimulatedSite
 from simulators.traffic import HumanTimes, LaneTraffic, VirtualDriver, make_driver
 from vision.datasets import labelled_crops
+from vision.models import current_directory
+from vision.recognizer import ID_MODEL_PATH
 
 SPEED = 150
 
@@ -61,15 +65,17 @@ class Lane:
 
 
 @contextlib.asynccontextmanager
-async def running_lane(mqtt_url: str, tmp_path, times: HumanTimes | None = None, database_url: str | None = None):
+async def running_lane(mqtt_url: str, tmp_path, times: HumanTimes | None = None, database_url: str | None = None,
+                       **settings):
     """A one-lane simulated site with its controller, traffic and officer; always stopped. SQLite in
-    ``tmp_path`` unless ``database_url`` names another database."""
+    ``tmp_path`` unless ``database_url`` names another database; ``settings`` override the lane's."""
     clock = ScaledClock(SPEED)
     sim = SimulatedSite(site="test-site", lanes=1, clock=clock, mqtt_url=mqtt_url,
                         ledger=Ledger(tmp_path / "ledger.jsonl"))
     await sim.start()
     settings = settings_for_simulated_site(load_settings(database_url=database_url or f"sqlite:///{tmp_path}/lajur.db",
-                                                         plate_samples_dir=tmp_path / "plate-samples"), sim)
+                                                         plate_samples_dir=tmp_path / "plate-samples",
+                                                         **settings), sim)
     site = Site(settings, clock, poll_interval=0.01)
     lane = None
     try:
@@ -261,3 +267,27 @@ async def test_a_plate_read_surely_is_not_kept_as_a_sample(lane):
     [visit] = await lane.run(lane.driver())
     assert visit["outcome"] == "completed"
     assert not (lane.site.settings.plate_samples_dir / "labels.tsv").exists()
+
+
+async def test_the_lane_reads_plates_with_the_sites_own_learned_files(mqtt_broker, tmp_path):
+    """``plate_models_dir``: a site's retrained network with its own calibration is what the entry camera
+    reads with. Here its calibration trusts nothing, so a plate the shipped files read surely waits for the
+    officer, who confirms it; the shipped files are back for the next lane started without the setting."""
+    site_models = tmp_path / "site-models"
+    site_models.mkdir()
+    for name in ("recognizer_id.npz", "recognizer_id.onnx"):
+        shutil.copy(ID_MODEL_PATH.with_name(name), site_models / name)
+    (site_models / "calibration.json").write_text(json.dumps(
+        {fmt: {"points": [[0.0, 0.0], [1.0, 0.0]], "n": 0} for fmt in ("id", "generic")}))
+    async with running_lane(mqtt_broker.url, tmp_path, plate_models_dir=site_models) as lane:
+        driver = lane.driver()
+        [visit] = await lane.run(driver)
+        assert visit["outcome"] == "completed" and visit["plate"] == driver.plate
+        notes = [t.note or "" for t in lane.site.store.transitions(visit["id"])]
+        assert "plate needs an officer" in notes and "plate confirmed by officer" in notes
+        assert not any(n.startswith("plate read ") for n in notes)
+    async with running_lane(mqtt_broker.url, tmp_path / "again") as lane:
+        assert current_directory() is None
+        [visit] = await lane.run(lane.driver())
+        notes = [t.note or "" for t in lane.site.store.transitions(visit["id"])]
+        assert any(n.startswith("plate read ") for n in notes)

@@ -79,3 +79,11 @@ def test_officer_labelled_plate_crops_are_kept_only_where_the_site_says(tmp_path
     assert load_settings().plate_samples_dir is None
     monkeypatch.setenv("LAJUR_PLATE_SAMPLES_DIR", str(tmp_path / "samples"))
     assert load_settings().plate_samples_dir == tmp_path / "samples"
+
+
+def test_the_plate_readers_own_files_are_the_shipped_ones_unless_the_site_names_a_directory(tmp_path, monkeypatch):
+    from vision.models import MODELS_DIR_ENV
+
+    assert load_settings().plate_models_dir is None
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "site-models"))
+    assert load_settings().plate_models_dir == tmp_path / "site-models"

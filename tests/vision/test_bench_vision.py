@@ -14,6 +14,7 @@ from bench import vision as bench_vision
 from simulators.plate_render import render_plate
 from vision.calibrate import calibration_fold
 from vision.datasets import default_root, us_scenes
+from vision.models import use_directory
 from vision.reader import PlateReader
 
 DATA = Path(reader_mod.__file__).with_name("data")
@@ -23,11 +24,10 @@ needs_datasets = pytest.mark.skipif(not (ROOT / "plates" / "openalpr-us.tsv").ex
 
 
 @pytest.fixture
-def restore_models(monkeypatch):
-    """``use_models`` replaces the loaded models and the calibration path: put them back afterwards."""
-    monkeypatch.setattr(rec, "_INSTANCES", rec._INSTANCES)
-    monkeypatch.setattr(det, "_DETECTOR", det._DETECTOR)
-    monkeypatch.setattr(reader_mod, "CALIBRATION_PATH", reader_mod.CALIBRATION_PATH)
+def restore_models():
+    """``use_models`` makes the reader take its learned files from a directory: back to the shipped ones."""
+    yield
+    use_directory(None)
 
 
 def test_a_candidate_directory_is_read_with_its_own_files(tmp_path, restore_models):
