@@ -284,11 +284,13 @@ def run_us_jittered(root: Path, split: str, per_image: int = 3, seed: int = 3):
 CALIBRATION_JITTER_SEED = 5  # the us-boxes benchmark draws with seed 3
 
 
-def calibrate(root: Path, rendered: int = 300) -> int:
-    """Fit vision/data/calibration.json on dev data only (see vision.calibrate)."""
+def calibrate(root: Path, rendered: int = 300, samples: Path | None = None) -> int:
+    """Fit vision/data/calibration.json (or the ``--models`` directory's) on dev data only (see
+    vision.calibrate); with ``samples`` (a lane's kept crops, ``--samples``) the ``id`` curve is also fitted
+    on their calibration fold, which ``train_recognizer --samples`` leaves out of training."""
     from simulators.plate_render import random_id_plate, render_scene
     from vision.calibrate import isotonic
-    from vision.datasets import id_crops, us_scenes
+    from vision.datasets import id_crops, labelled_crops, us_scenes
     from vision.grammar import plates_match
     from vision.models import CALIBRATION, current_directory
     from vision.reader import CALIBRATION_PATH
@@ -308,12 +310,16 @@ def calibrate(root: Path, rendered: int = 300) -> int:
                 if r.plate and not r.disputed:  # a disputed reading's confidence is the cap
                     xs.append(r.raw_confidence)
                     ys.append(plates_match(r.plate, text))
-            if (root / "plates").is_dir():
-                for s in real_samples(id_crops, root, "cal"):
-                    r = reader.read_crop(cv2.imread(str(s.path)))
-                    if r.plate and not r.disputed:
-                        xs.append(r.raw_confidence)
-                        ys.append(plates_match(r.plate, s.plate))
+            crops = real_samples(id_crops, root, "cal") if (root / "plates").is_dir() else []
+            if samples is not None:
+                kept = real_samples(labelled_crops, samples, "cal")
+                print(f"id: {len(kept)} of the site's crops (their calibration fold) in the fit")
+                crops += kept
+            for s in crops:
+                r = reader.read_crop(cv2.imread(str(s.path)))
+                if r.plate and not r.disputed:
+                    xs.append(r.raw_confidence)
+                    ys.append(plates_match(r.plate, s.plate))
         elif (root / "plates").is_dir():
             fold = real_samples(us_scenes, root, "cal")
             readings = []
@@ -356,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", type=Path, default=None, help="shared datasets directory")
     ap.add_argument("--sets", default="rendered,id-crops,us,us-crops")
     ap.add_argument("--samples", type=Path, default=None,
-                    help="also read the plate crops a lane kept (its plate_samples_dir) as set 'samples'")
+                    help="also read the plate crops a lane kept (its plate_samples_dir) as set 'samples'; "
+                         "with --calibrate, their calibration fold joins the id curve's fit")
     ap.add_argument("--min-confidence", type=float, default=0.9)
     ap.add_argument("--stages", action="store_true",
                     help="also the mean time a rendered frame spends in each stage of the reader")
@@ -389,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         if "calibration.json" not in used and not args.calibrate and used:
             print("no calibration.json there: the shipped calibration is used (fit one with --calibrate)")
     if args.calibrate:
-        return calibrate(root)
+        return calibrate(root, samples=args.samples)
     split = None if args.split == "all" else args.split
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     if args.samples is not None and "samples" not in sets:

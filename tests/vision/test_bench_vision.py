@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import cv2
@@ -145,3 +146,37 @@ def test_stages_say_where_a_frames_time_goes(capsys):
     assert all(v > 0 for v in stages.values())
     assert stages["first network"] + stages["refiner"] <= stages["detector"]
     assert {m: getattr(PlateReader, m) for m in before} == before
+
+
+def test_calibrating_a_candidate_writes_its_own_file_and_fits_the_sites_held_out_crops(tmp_path, restore_models,
+                                                                                        capsys):
+    """``--calibrate --models DIR --samples KEPT``: the curve is written to DIR (the shipped one is untouched)
+    and the ``id`` curve also takes in the calibration fold of the lane's kept crops, which training leaves
+    out, so that the site's own plates decide what "sure" means for the site's own network."""
+    from lane.plate_samples import PlateSamples
+    from vision.datasets import labelled_crops
+    from vision.models import current_directory
+
+    kept = PlateSamples(tmp_path / "kept")
+    for i in range(80):
+        ok, jpeg = cv2.imencode(".jpg", render_plate(f"AB {1000 + i} CD", seed=i))
+        kept.record(f"lane-1-20261202-{i:04d}", jpeg.tobytes(), f"AB{1000 + i}CD", read=None, confidence=0.0,
+                    kind="typed", at=datetime(2026, 12, 2, 8, 0))
+    fold = [s for s in labelled_crops(tmp_path / "kept", "dev") if calibration_fold(s.path.name)]
+    assert fold  # the few crops training does not see
+    candidate = tmp_path / "candidate"
+    candidate.mkdir()
+    shutil.copy(DATA / "recognizer_id.npz", candidate / "recognizer_id.npz")
+    shipped_calibration = (DATA / "calibration.json").read_text()
+    no_data = tmp_path / "no-shared-datasets"
+
+    bench_vision.use_models(candidate, calibrating=True)
+    assert current_directory() == candidate
+    assert bench_vision.calibrate(no_data, rendered=20) == 0
+    without = json.loads((candidate / "calibration.json").read_text())["id"]["n"]
+    assert bench_vision.calibrate(no_data, rendered=20, samples=tmp_path / "kept") == 0
+    with_kept = json.loads((candidate / "calibration.json").read_text())["id"]["n"]
+
+    assert with_kept - without == len(fold)
+    assert f"{len(fold)} of the site's crops" in capsys.readouterr().out
+    assert (DATA / "calibration.json").read_text() == shipped_calibration
