@@ -67,8 +67,8 @@ def use_directory(directory: Path | str | None, *, require_calibration: bool = T
     global _directory
     new = Path(directory).expanduser() if directory is not None else None
     with _lock:
-        if new == _directory:
-            return _names(new)
+        if new is None and _directory is None:
+            return []  # a directory is read again each time: its files may have been replaced meanwhile
         if new is not None and not new.is_dir():
             raise ModelDirectoryError(f"plate models directory {new}: not a directory")
         names = _names(new)

@@ -95,3 +95,16 @@ def test_one_common_recogniser_in_the_directory_reads_every_format(tmp_path):
     untrusting_calibration(site)
     assert use_directory(site) == ["recognizer.npz", "calibration.json"]
     assert rec.get_recognizer("id").path == rec.get_recognizer("generic").path == site / "recognizer.npz"
+
+
+def test_the_same_directory_named_again_is_checked_again(tmp_path):
+    """A technician replaces the network in place and restarts: the new file is what is read, and a
+    broken one is an error again, not the old network silently kept."""
+    site = site_directory(tmp_path)
+    use_directory(site)
+    first = rec.get_recognizer("id")
+    use_directory(site)
+    assert rec.get_recognizer("id") is not first
+    (site / "calibration.json").unlink()
+    with pytest.raises(ModelDirectoryError, match="no calibration.json"):
+        use_directory(site)
