@@ -93,6 +93,8 @@ class Site:
         self.server: ThreadedServer | None = None
         self._devices: list[Any] = []
         self._cameras: list[ReadingCamera] = []
+        self.plate_models: list[str] = []
+        """The learned files the plate reader takes from ``plate_models_dir`` (empty: all shipped)."""
 
     async def start(self) -> None:
         s = self.settings
@@ -104,7 +106,7 @@ class Site:
             raise ConfigError("registry_url is not set (LAJUR_REGISTRY_URL or registry_url in the file)")
         try:  # the plate networks' engine (LAJUR_VISION_ENGINE) and files: wrong is a start-up error
             default_engine()
-            use_directory(s.plate_models_dir)
+            self.plate_models = use_directory(s.plate_models_dir)
         except (EngineSettingError, ModelDirectoryError) as exc:
             raise ConfigError(str(exc)) from exc
         upgrade_database(s.database_url)

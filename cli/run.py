@@ -49,6 +49,13 @@ def settings_for_simulated_site(base: Settings, sim: SimulatedSite) -> Settings:
                                    "lanes": lanes, "site": cfg["site"]})
 
 
+def print_plate_models(site: Site, out: Any) -> None:
+    """Say so at start when the plate reader reads with a site's own learned files (``plate_models_dir``)."""
+    if site.settings.plate_models_dir is not None:
+        print(f"plate reader: the site's own files from {site.settings.plate_models_dir}: "
+              f"{', '.join(site.plate_models) or 'none there (all shipped)'}", file=out, flush=True)
+
+
 def summarise(visits: list[dict[str, Any]]) -> dict[str, Any]:
     seconds = sorted(v["seconds"] for v in visits)
     p95 = seconds[min(len(seconds) - 1, max(0, int(round(0.95 * len(seconds) + 0.5)) - 1))] if seconds else None
@@ -92,6 +99,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         await site.start()
         url = site.serve_api(args.host, args.port)
         print(f"Lajur console: {url}/  (API {url}/api/v1/lanes, docs {url}/docs)", file=out, flush=True)
+        print_plate_models(site, out)
         # Console accounts and the technician page's simulator faults (api/, issue #4).
         from api.demo_support import attach_demo
 
@@ -169,6 +177,7 @@ async def run_serve(args: argparse.Namespace) -> int:
         await site.start()
         url = site.serve_api(host, port)
         print(f"Lajur console: {url}/  lanes: {', '.join(site.controllers) or '(none leased yet)'}", flush=True)
+        print_plate_models(site, sys.stdout)
         await stop.wait()
     finally:
         await site.stop()

@@ -136,7 +136,7 @@ def test_a_vision_engine_that_is_not_there_is_one_clear_line(tmp_path):
     assert not (tmp_path / "lajur.db").exists()
 
 
-def test_a_plate_models_directory_that_cannot_be_read_with_is_one_clear_line(tmp_path):
+def test_a_plate_models_directory_that_cannot_be_read_with_is_one_clear_line(tmp_path, mqtt_broker):
     """``LAJUR_PLATE_MODELS_DIR`` (the site's own learned files) that is missing, or replaces a network
     without bringing its calibration, stops every command that reads plates at once, before a lane is
     leased; a good one is what ``plate read`` reads with."""
@@ -167,3 +167,8 @@ def test_a_plate_models_directory_that_cannot_be_read_with_is_one_clear_line(tmp
                            timeout=60).stdout)
     assert shipped["plate"] == own["plate"] == "AB1234CD"
     assert shipped["confidence"] > 0.5 and own["confidence"] < 0.05
+    # and a lane started with it says so, so a technician sees which files it reads with
+    r = lajur("demo", "--drivers", "1", "--speed", "120", "--exit-when-done", "--port", "0",
+              env={"LAJUR_MQTT_URL": mqtt_broker.url, "LAJUR_PLATE_MODELS_DIR": str(site)}, cwd=tmp_path, timeout=90)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"plate reader: the site's own files from {site}: recognizer_id.npz, calibration.json" in r.stdout
