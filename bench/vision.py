@@ -162,12 +162,12 @@ def real_samples(loader, root: Path, split: str | None) -> list:
     return loader(root, split)
 
 
-def use_models(directory: Path, calibrating: bool = False, require_calibration: bool = False) -> list[str]:
+def use_models(directory: Path, require_calibration: bool = False) -> list[str]:
     """Read with the learned files in ``directory`` instead of ``vision/data`` (for comparing a retrained
     candidate before it is copied in), by the rules of ``vision.models.use_directory``; unless
     ``require_calibration``, a directory without a calibration of its own is read with the shipped one (a
-    comparison may do that; a lane may not), and with ``calibrating`` the calibration is written to
-    ``directory``. Returns the names taken from ``directory``."""
+    comparison may do that; a lane may not); ``calibrate`` then writes to ``directory``. Returns the names
+    taken from ``directory``."""
     from vision.models import use_directory
 
     return use_directory(directory, require_calibration=require_calibration)
@@ -387,8 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         args.models = Path(os.environ[MODELS_DIR_ENV])
     if args.models is not None:
         try:
-            used = use_models(args.models, calibrating=args.calibrate,
-                              require_calibration=lanes_directory and not args.calibrate)
+            used = use_models(args.models, require_calibration=lanes_directory and not args.calibrate)
         except ModelDirectoryError as exc:
             print(f"--models: {exc}", file=sys.stderr)
             return 2

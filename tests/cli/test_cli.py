@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import cv2
 import pytest
 
 from simulators.plate_render import render_plate
+from tests.fixtures.plate_models import site_models_dir, write_untrusting_calibration
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,10 +143,7 @@ def test_a_plate_models_directory_that_cannot_be_read_with_is_one_clear_line(tmp
     config = tmp_path / "lajur.toml"
     config.write_text("mqtt_url = 'mqtt://127.0.0.1:9'\nregistry_url = 'http://127.0.0.1:9'\n"
                       "[[lanes]]\nname = 'lane-1'\n")
-    site = tmp_path / "site-models"
-    site.mkdir()
-    data = ROOT / "vision" / "data"
-    shutil.copy(data / "recognizer_id.npz", site / "recognizer_id.npz")
+    site = site_models_dir(tmp_path / "site-models", networks=("recognizer_id.npz",), calibration=False)
     image = tmp_path / "plate.png"
     cv2.imwrite(str(image), render_plate("AB 1234 CD", seed=3))
     db = tmp_path / "lajur.db"
@@ -160,8 +157,7 @@ def test_a_plate_models_directory_that_cannot_be_read_with_is_one_clear_line(tmp
     assert not db.exists()
 
     # with a calibration of its own (here one that trusts nothing) the site's files are read
-    (site / "calibration.json").write_text(json.dumps(
-        {fmt: {"points": [[0.0, 0.0], [1.0, 0.0]], "n": 0} for fmt in ("id", "generic")}))
+    write_untrusting_calibration(site)
     shipped = json.loads(lajur("plate", "read", "--crop", str(image), timeout=60).stdout)
     own = json.loads(lajur("plate", "read", "--crop", str(image), env={"LAJUR_PLATE_MODELS_DIR": str(site)},
                            timeout=60).stdout)

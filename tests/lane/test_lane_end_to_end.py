@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
-import shutil
 
 import cv2
 import pytest
@@ -21,9 +19,9 @@ from simulators.ledger import Ledger
 from simulators.officer import OfficerSimulator
 from simulators.site import SimulatedSite
 from simulators.traffic import HumanTimes, LaneTraffic, VirtualDriver, make_driver
+from tests.fixtures.plate_models import site_models_dir
 from vision.datasets import labelled_crops
 from vision.models import current_directory
-from vision.recognizer import ID_MODEL_PATH
 
 SPEED = 150
 
@@ -273,12 +271,7 @@ async def test_the_lane_reads_plates_with_the_sites_own_learned_files(mqtt_broke
     """``plate_models_dir``: a site's retrained network with its own calibration is what the entry camera
     reads with. Here its calibration trusts nothing, so a plate the shipped files read surely waits for the
     officer, who confirms it; the shipped files are back for the next lane started without the setting."""
-    site_models = tmp_path / "site-models"
-    site_models.mkdir()
-    for name in ("recognizer_id.npz", "recognizer_id.onnx"):
-        shutil.copy(ID_MODEL_PATH.with_name(name), site_models / name)
-    (site_models / "calibration.json").write_text(json.dumps(
-        {fmt: {"points": [[0.0, 0.0], [1.0, 0.0]], "n": 0} for fmt in ("id", "generic")}))
+    site_models = site_models_dir(tmp_path / "site-models")
     async with running_lane(mqtt_broker.url, tmp_path, plate_models_dir=site_models) as lane:
         driver = lane.driver()
         [visit] = await lane.run(driver)

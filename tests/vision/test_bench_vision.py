@@ -13,6 +13,7 @@ import vision.reader as reader_mod
 import vision.recognizer as rec
 from bench import vision as bench_vision
 from simulators.plate_render import render_plate
+from tests.fixtures.plate_models import site_models_dir
 from vision.calibrate import calibration_fold
 from vision.datasets import default_root, us_scenes
 from vision.models import use_directory
@@ -33,11 +34,8 @@ def restore_models():
 
 def test_a_candidate_directory_is_read_with_its_own_files(tmp_path, restore_models):
     shipped_calibration = (DATA / "calibration.json").read_text()
-    for name in ("recognizer.npz", "recognizer.onnx"):
-        shutil.copy(DATA / name, tmp_path / name)
     # a calibration that trusts nothing: every reading through it must come out unconfident
-    (tmp_path / "calibration.json").write_text(json.dumps(
-        {fmt: {"points": [[0.0, 0.0], [1.0, 0.0]], "n": 0} for fmt in ("id", "generic")}))
+    site_models_dir(tmp_path, networks=("recognizer.npz", "recognizer.onnx"))
     img = render_plate("AB 1234 CD", seed=3)
     assert PlateReader("id").read_crop(img).confidence > 0.5
 
@@ -170,7 +168,7 @@ def test_calibrating_a_candidate_writes_its_own_file_and_fits_the_sites_held_out
     shipped_calibration = (DATA / "calibration.json").read_text()
     no_data = tmp_path / "no-shared-datasets"
 
-    bench_vision.use_models(candidate, calibrating=True)
+    bench_vision.use_models(candidate)
     assert current_directory() == candidate
     assert bench_vision.calibrate(no_data, rendered=20) == 0
     without = json.loads((candidate / "calibration.json").read_text())["id"]["n"]

@@ -1,7 +1,5 @@
 """A site's own learned files (``vision/models.py``): what a lane reads with when ``plate_models_dir`` is set."""
 
-import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -9,6 +7,7 @@ import pytest
 import vision.detector as det
 import vision.recognizer as rec
 from simulators.plate_render import render_plate
+from tests.fixtures.plate_models import site_models_dir
 from vision.models import ModelDirectoryError, current_directory, use_directory
 from vision.reader import PlateReader
 
@@ -22,19 +21,8 @@ def shipped_files_afterwards():
     use_directory(None)
 
 
-def untrusting_calibration(directory: Path) -> None:
-    """A calibration that trusts nothing: every reading through it comes out unconfident."""
-    (directory / "calibration.json").write_text(json.dumps(
-        {fmt: {"points": [[0.0, 0.0], [1.0, 0.0]], "n": 0} for fmt in ("id", "generic")}))
-
-
 def site_directory(tmp_path: Path) -> Path:
-    site = tmp_path / "site-models"
-    site.mkdir()
-    for name in ("recognizer_id.npz", "recognizer_id.onnx"):
-        shutil.copy(DATA / name, site / name)
-    untrusting_calibration(site)
-    return site
+    return site_models_dir(tmp_path / "site-models")
 
 
 def test_the_reader_reads_with_the_sites_files_and_the_shipped_ones_for_the_rest(tmp_path):
@@ -89,10 +77,7 @@ def test_a_file_that_does_not_load_is_named_and_the_reader_stays_as_it_was(tmp_p
 
 
 def test_one_common_recogniser_in_the_directory_reads_every_format(tmp_path):
-    site = tmp_path / "common"
-    site.mkdir()
-    shutil.copy(DATA / "recognizer.npz", site / "recognizer.npz")
-    untrusting_calibration(site)
+    site = site_models_dir(tmp_path / "common", networks=("recognizer.npz",))
     assert use_directory(site) == ["recognizer.npz", "calibration.json"]
     assert rec.get_recognizer("id").path == rec.get_recognizer("generic").path == site / "recognizer.npz"
 
