@@ -124,7 +124,7 @@ class Site:
                     raise ConfigError(f"{lane.name}: device {name!r} is not configured")
         with contextlib.suppress(TimeoutError):
             await self.mqtt.wait_connected(10)
-        await self._leases()
+        await self._leases(starting=True)
         self._lease_task = asyncio.create_task(self._lease_loop(), name="lane-leases")
         self._journal_task = asyncio.create_task(self._journal_loop(), name="database-journal")
         # What is alive now (modules, the plate model, drivers, settings) lives as long as the process:
@@ -134,7 +134,7 @@ class Site:
         gc.freeze()
 
     # ------------------------------------------------------------ lane leases (many controllers, one database)
-    async def _leases(self) -> None:
+    async def _leases(self, starting: bool = False) -> None:
         """Renew the leases this process holds and try to take free or expired ones. A lane is
         driven by one controller at a time: its devices (serial ports included) are opened only
         once the lease is ours, and a lane whose lease could not be renewed in time is stopped
@@ -156,7 +156,11 @@ class Site:
                 if ours:
                     self._renewed[name] = time.monotonic()
                     if name not in self.controllers:
-                        log.warning("%s: lease taken by %s; starting its controller", name, self.instance)
+                        # At start-up taking a lane is the normal case; later it means a lane moved
+                        # here (another controller stopped renewing), which technicians should see.
+                        log.log(logging.INFO if starting else logging.WARNING,
+                                "%s: lease %s by %s; starting its controller", name,
+                                "taken" if starting else "taken over", self.instance)
                         await self._start_lane(lane)
                 elif name in self.controllers:
                     log.warning("%s: lease lost by %s; stopping its controller", name, self.instance)

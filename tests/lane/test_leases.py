@@ -68,6 +68,11 @@ def test_two_controllers_share_lanes_and_take_over_when_one_dies(procs):
     wait_for(lambda: len(procs.visits()) == drivers and all(v.stage == "done" for v in procs.visits()), 60,
              "every visit to end")
     check_invariants(procs, drivers, lanes)
+    # A technician reading the logs sees the lanes move, and a normal start is no warning.
+    started, moved = (procs.tmp / "serve-a.log").read_text(), (procs.tmp / "serve-b.log").read_text()
+    assert "WARNING" not in "".join(line for line in started.splitlines() if "lease" in line)
+    for i in range(1, lanes + 1):
+        assert f"WARNING cli.compose: lane-{i}: lease taken over by" in moved
 
 
 def _host() -> str:
