@@ -24,8 +24,9 @@ class EventBus:
         self._subs: set[asyncio.Queue[LaneEvent]] = set()
         self._maxsize = maxsize
 
-    def subscribe(self) -> asyncio.Queue[LaneEvent]:
-        q: asyncio.Queue[LaneEvent] = asyncio.Queue(self._maxsize)
+    def subscribe(self, queue: asyncio.Queue[LaneEvent] | None = None) -> asyncio.Queue[LaneEvent]:
+        """A queue that receives every event from now on (``queue``: one shared with other buses)."""
+        q: asyncio.Queue[LaneEvent] = queue if queue is not None else asyncio.Queue(self._maxsize)
         self._subs.add(q)
         return q
 

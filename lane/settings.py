@@ -11,8 +11,9 @@ import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lane.errors import ConfigError
@@ -26,6 +27,7 @@ STAGE_BUDGETS_DEFAULT: dict[str, float] = {
     "handing_over": 60,
     "exiting": 60,
 }
+HUMAN_TIMEOUTS_DEFAULT: dict[str, float] = {"card_reader": 600.0, "payment": 600.0, "biometric": 600.0}
 
 
 class Dispensation(BaseModel):
@@ -78,16 +80,29 @@ class LaneTiming(BaseModel):
     exit_plate_match: bool = False
     device_timeout: float = 20.0
     """Wall seconds a device command may take before the stage is held."""
+    human_timeouts: dict[str, float] = Field(default_factory=lambda: dict(HUMAN_TIMEOUTS_DEFAULT))
+    """Simulated seconds a driver may take at a step that waits on a person (tapping the e-KTP, paying,
+    the photo and fingerprint) before the step is held for an officer, by device."""
 
     @field_validator("budgets")
     @classmethod
     def _positive(cls, v: dict[str, float]) -> dict[str, float]:
-        unknown = set(v) - set(STAGE_BUDGETS_DEFAULT)
-        if unknown:
-            raise ValueError(f"unknown stage(s) {sorted(unknown)}")
-        if any(x <= 0 for x in v.values()):
-            raise ValueError("budgets must be positive seconds")
-        return {**STAGE_BUDGETS_DEFAULT, **v}
+        return _seconds_by_name(v, STAGE_BUDGETS_DEFAULT, "stage")
+
+    @field_validator("human_timeouts")
+    @classmethod
+    def _human_steps(cls, v: dict[str, float]) -> dict[str, float]:
+        return _seconds_by_name(v, HUMAN_TIMEOUTS_DEFAULT, "step")
+
+
+def _seconds_by_name(given: dict[str, float], defaults: dict[str, float], what: str) -> dict[str, float]:
+    """Positive seconds for known names only, the defaults filling in the names not given."""
+    unknown = set(given) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {sorted(unknown)}; known: {', '.join(defaults)}")
+    if any(x <= 0 for x in given.values()):
+        raise ValueError("times must be positive seconds")
+    return {**defaults, **given}
 
 
 class DeviceConfig(BaseModel):
@@ -134,9 +149,28 @@ class Settings(BaseSettings):
     plate_models_dir: Path | None = None
     """A site's own learned files for the plate reader (networks retrained on the kept crops, with their
     calibration), read before the shipped ones (``vision/models.py``). Unset: the shipped files."""
+    timezone: str = "Asia/Jakarta"
+    """The site's time zone (IANA name): what "today" and the hours of the reports mean (WIB by default)."""
+    secret_key: SecretStr | None = None
+    """Signs console sessions. Unset: a random key per process, so a restart logs everyone out; set it
+    where several controller processes serve one site, or sessions should survive a restart."""
+    lease_seconds: float = Field(default=15.0, gt=0, le=3600)
+    """How long a controller's hold on a lane lasts unrenewed: after that another controller process may
+    take the lane over (it is renewed every third of this)."""
+    demo_password: SecretStr | None = None
+    """The password ``lajur demo`` gives its accounts (unset: a fresh one each run, printed at start)."""
     rules: RuleSettings = Field(default_factory=RuleSettings)
     timing: LaneTiming = Field(default_factory=LaneTiming)
     lanes: list[LaneConfig] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as Asia/Jakarta)") from exc
+        return v
 
     @classmethod
     def settings_customise_sources(

@@ -96,3 +96,12 @@ def test_budget_alerts_raise_once_per_stage_and_once_for_the_visit():
 def test_no_overtaking_path_between_stations():
     assert stations_between(Station.WINDOW_1, Station.EXIT) == (Station.WINDOW_2, Station.WINDOW_3, Station.EXIT)
     assert stations_between(None, Station.ENTRY) == (Station.ENTRY,)
+
+
+def test_every_stage_of_the_table_has_its_handler_and_nothing_else_does():
+    """The stage table drives the engine: a stage added to STAGES without a handler (or a handler for a
+    stage the table does not have) is caught here, not in a lane that stops at that stage."""
+    from lane.stages import HANDLERS
+
+    assert list(HANDLERS) == [s.stage for s in STAGES]
+    assert all(callable(h) for h in HANDLERS.values())

@@ -1,0 +1,109 @@
+"""A device step that holds the visit on a fault instead of losing it.
+
+A step that fails (device offline, timeout, fault, database away) holds the visit with the reason
+the console shows, raises one alert, and waits: an outage is retried with a back-off once the device
+answers again; a fault (ribbon out, jam) waits for the officer's retry. The officer may also take
+the step over (done by hand) or abort the visit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from lane.errors import DeviceError, DeviceFault, PersistenceError
+from lane.visit import Visit
+from lane.waiting import check_abort
+
+if TYPE_CHECKING:
+    from lane.controller import LaneController
+
+log = logging.getLogger(__name__)
+
+RESOLUTIONS = ("retry", "take_over", "abort")
+
+
+class Holds:
+    def __init__(self, lane: LaneController) -> None:
+        self.lane = lane
+
+    async def guarded(self, visit: Visit, device: str, step: Callable[[], Awaitable[Any]]) -> Any:
+        """Run one device step; on a device failure hold the visit and retry when the device is back
+        or the officer says so. Returns the step's result, or None when the officer took it over.
+
+        After a restart, an officer's retry or take-over of this very step that the dead process had
+        accepted applies first: a payment the officer already took by other means is not charged
+        again at the terminal."""
+        lane = self.lane
+        if visit.recovered:
+            for i, (a, params) in enumerate(visit.pending):
+                if a in ("retry", "take_over") and params.get("device") == device:
+                    del visit.pending[i]
+                    if params.get("_action_id") is not None:
+                        lane.store.action_taken(params["_action_id"])
+                    if a == "take_over":
+                        lane.records.persist(visit, note=f"{device} step taken over by officer (before the restart)")
+                        return None
+                    break
+        attempt = 0
+        while True:
+            check_abort(visit)
+            try:
+                result = await step()
+            except (DeviceError, PersistenceError) as exc:
+                attempt += 1
+                reason = f"{device}: {getattr(exc, 'fault', None) or exc}"
+                log.warning("%s: visit %s held: %s", lane.name, visit.id, reason)
+                lane.store.device_event(lane.name, device, "fault", {"visit": visit.id, "error": str(exc)})
+                if not visit.state.held:
+                    visit.state.hold(reason)
+                    lane.records.persist(visit, note=f"held: {reason}")
+                    lane.records.alert("device_fault", f"{device}: {exc} (visit {visit.id})", visit=visit,
+                                       level="critical" if isinstance(exc, DeviceFault) else "warning")
+                auto = not isinstance(exc, DeviceFault)
+                action = await self.await_resolution(visit, device, auto_retry=auto, attempt=attempt)
+                if action == "take_over":
+                    visit.state.resume()
+                    lane.records.persist(visit, note=f"{device} step taken over by officer")
+                    return None
+                visit.state.resume()
+                lane.records.persist(visit, note=f"retry {device}")
+                continue
+            if visit.state.held:
+                visit.state.resume()
+                lane.records.persist(visit, note=f"{device} back")
+            return result
+
+    async def await_resolution(self, visit: Visit, device: str, *, auto_retry: bool, attempt: int) -> str:
+        """Held: wait for an officer (retry / take_over / abort) or, for outages, a back-off retry."""
+        lane = self.lane
+        backoff = min(30.0, 2.0 * attempt)
+        deadline = lane.clock.monotonic() + backoff
+
+        def ready() -> bool:
+            if visit.has_pending(*RESOLUTIONS):
+                return True
+            return auto_retry and lane.clock.monotonic() >= deadline and self.device_online(device)
+
+        while not ready():
+            check_abort(visit)
+            with contextlib.suppress(TimeoutError):
+                await lane.waiter.wait(ready, timeout=max(0.5, backoff), visit=visit)
+        check_abort(visit)
+        if lane.desk.take(visit, "take_over") is not None:
+            return "take_over"
+        lane.desk.take(visit, "retry")
+        return "retry"
+
+    def camera_timeout(self) -> float:
+        """Ten simulated seconds, but never less than the real time a few OpenCV reads take: image
+        processing does not get faster when the clock is speeded up."""
+        return max(self.lane.clock.to_wall(10.0), 1.0)
+
+    def device_online(self, device: str) -> bool:
+        for dev in self.lane.devices.all_devices():
+            if getattr(dev, "name", None) == device:
+                return bool(dev.online)
+        return True

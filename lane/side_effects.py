@@ -1,0 +1,98 @@
+"""Side effects: what the lane does to the physical world (print, charge, move a gate), each intended
+in the database under an idempotency key before it is commanded and settled after.
+
+A restart finds every effect it had asked for (``Store.intend`` returns the existing record), and
+the devices recognise a repeated key (the printer a renewal id, the terminal a reference), so a
+repeated step never prints a second card or charges twice. Gates: a close waits for the safety loop
+to be clear and a refused close is retried, never forced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from lane.errors import DeviceError, GateSafetyError, PersistenceError
+from lane.persistence.models import SideEffect
+from lane.ports import BarrierGate, PrintDocument
+from lane.visit import Visit
+from lane.waiting import check_abort
+
+if TYPE_CHECKING:
+    from lane.controller import LaneController
+
+CLOSE_ATTEMPTS = 20
+
+
+class SideEffects:
+    def __init__(self, lane: LaneController) -> None:
+        self.lane = lane
+
+    async def intend(self, visit: Visit, key: str, *, kind: str, detail: dict[str, Any] | None = None) -> SideEffect:
+        """Record a side effect before it is commanded (see Store.intend). While the database is away
+        nothing is commanded that it could not record: the visit is held (the officer sees why) and
+        carries on by itself once the database answers and its journal is written."""
+        lane = self.lane
+        attempt = 0
+        while True:
+            try:
+                effect = lane.store.intend(key, lane=lane.name, kind=kind, visit_id=visit.id, detail=detail)
+            except PersistenceError as exc:
+                attempt += 1
+                if not visit.state.held:
+                    visit.state.hold("database")
+                    lane.records.persist(visit, note=f"held: database ({exc})")
+                    lane.records.alert("database_unavailable", f"database unreachable; visit {visit.id} waits "
+                                       f"before {kind}", level="critical", visit=visit)
+                check_abort(visit)
+                await asyncio.sleep(min(0.25 * attempt, 2.0))  # wall time: an outage is not simulated
+                continue
+            if visit.state.held == "database":
+                visit.state.resume()
+                lane.records.persist(visit, note="database back")
+            return effect
+
+    def settle(self, key: str, status: str, detail: dict[str, Any] | None = None) -> None:
+        self.lane.store.settle(key, status, detail)
+
+    async def print_once(self, visit: Visit, kind: str, doc: PrintDocument) -> None:
+        """A receipt or referral slip at window 1, at most once per visit and kind."""
+        lane = self.lane
+        key = f"{visit.id}-{kind}"
+        effect = await self.intend(visit, key, kind=kind)
+        if effect.status == "done":
+            return
+        await lane.holds.guarded(visit, "receipt-printer", lambda: lane.devices.receipt_printer.print_document(doc))
+        self.settle(key, "done")
+
+    # ---------------------------------------------------------------- gates
+    def gate_intended(self, visit: Visit, name: str) -> bool:
+        """This visit's opening of gate ``name`` was already commanded (by this run or the last)."""
+        effect = self.lane.store.side_effect(f"{visit.id}-{name}-open")
+        return effect is not None and effect.status in ("intended", "done")
+
+    async def open_gate(self, visit: Visit | None, gate: BarrierGate, name: str) -> None:
+        lane = self.lane
+        key = f"{visit.id if visit else lane.name}-{name}-open"
+        if visit is not None:
+            await self.intend(visit, key, kind="gate_open")
+            await lane.holds.guarded(visit, name, gate.open)
+        else:
+            lane.store.intend(key, lane=lane.name, kind="gate_open")
+            await gate.open()
+        self.settle(key, "done")
+
+    async def close_gate(self, visit: Visit | None, gate: BarrierGate, name: str, *, after_exit: bool = False) -> None:
+        """Close only with the safety loop clear; a refused close waits and tries again."""
+        lane = self.lane
+        for _ in range(CLOSE_ATTEMPTS):
+            try:
+                await lane.waiter.wait(lambda: not gate.status.safety_loop, timeout=120)
+                await gate.close()
+                return
+            except GateSafetyError:
+                await lane.clock.sleep(1.0)
+            except (DeviceError, TimeoutError) as exc:
+                lane.store.device_event(lane.name, name, "close_failed", {"error": str(exc)})
+                lane.records.alert("gate_close_failed", f"{name} did not close: {exc}")
+                await lane.clock.sleep(5.0)

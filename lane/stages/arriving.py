@@ -1,0 +1,77 @@
+"""Arriving (entry): the plate is read (or typed by the officer), the vehicle waits until window 1 is
+free, the entry gate opens and the vehicle drives under it; the boom closes behind it.
+
+Runs in the lane's entry task (``lane.stages.runner.entry_loop``), one vehicle at a time: the
+next vehicle is admitted only when window 1 is free.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lane.ports import PlateRead, Signal
+from lane.recovery import gate_recovered
+from lane.visit import Visit
+from lane.workflow import Stage, Station
+
+if TYPE_CHECKING:
+    from lane.controller import LaneController
+
+
+async def arrive(lane: LaneController, visit: Visit) -> None:
+    gate = lane.devices.entry_gate
+    if visit.state.plate is None:
+        await read_plate(lane, visit)
+    plate = visit.state.plate
+    stations = lane.stations
+    if not stations.free(Station.WINDOW_1):
+        await lane.displays.show(Station.ENTRY, "wait", plate=plate)
+    # Admission: the next vehicle enters only when window 1 is free.
+    await lane.waiter.wait(lambda: stations.free(Station.WINDOW_1, visit), visit=visit)
+    if not await gate_recovered(lane, visit, gate, "entry-gate"):
+        left_before = stations.left["entry-gate"]
+        await lane.effects.open_gate(visit, gate, "entry-gate")
+        await lane.displays.show(Station.ENTRY, "enter", plate=plate, signal=Signal.GREEN)
+        await stations.vehicle_through(visit, gate, "entry-gate", left_before)
+    # The boom first, the bookkeeping after: a restart in between finds the gate closed and both
+    # loops clear, which gate_recovered reads as "this vehicle went through".
+    await lane.effects.close_gate(visit, gate, "entry-gate")
+    stations.move(visit, Station.WINDOW_1)
+    lane.records.advance(visit, Stage.VERIFYING, note="vehicle passed the entry gate")
+    await lane.displays.show(Station.ENTRY, "idle")
+
+
+async def read_plate(lane: LaneController, visit: Visit) -> None:
+    """Bind the entry camera's plate when it is sure; otherwise hold for the officer to confirm or type it."""
+    timing = lane.settings.timing
+    await lane.displays.show(Station.ENTRY, "plate_check")
+    read = await lane.holds.guarded(visit, "entry-camera",
+                                    lambda: lane.devices.entry_camera.read_plate(timeout=lane.holds.camera_timeout()))
+    if read is not None and getattr(read, "crop_jpeg", None):
+        lane.plate_crops[visit.id] = read.crop_jpeg
+    if read is not None and read.plate and read.confidence >= timing.plate_min_confidence:
+        visit.state.plate, visit.state.plate_confidence = read.plate, read.confidence
+        lane.records.persist(visit, note=f"plate read {read.plate} ({read.confidence:.2f})")
+        return
+    guess = read.plate if read else None
+    visit.state.plate_confidence = read.confidence if read else 0.0
+    visit.state.hold("plate_unconfirmed")
+    lane.records.persist(visit, note="plate needs an officer")
+    lane.records.alert("plate_unconfirmed", f"plate read {guess or 'nothing'} with low confidence; confirm or type it",
+                       visit=visit)
+    await lane.waiter.wait(lambda: visit.has_pending("confirm_plate"), visit=visit)
+    params = lane.desk.take(visit, "confirm_plate") or {}
+    visit.state.plate = params["plate"]
+    visit.state.plate_confidence = 1.0
+    visit.state.resume()
+    lane.records.persist(visit, note="plate confirmed by officer")
+    keep_plate_sample(lane, visit, read, "confirmed" if guess == visit.state.plate else "typed")
+
+
+def keep_plate_sample(lane: LaneController, visit: Visit, read: PlateRead | None, kind: str) -> None:
+    """The entry camera's crop labelled by the officer, for the reader's data (``plate_samples_dir``)."""
+    crop = lane.plate_crops.get(visit.id)
+    if lane.plate_samples is None or not crop or not visit.state.plate:
+        return
+    lane.plate_samples.record(visit.id, crop, visit.state.plate, read=read.plate if read else None,
+                              confidence=read.confidence if read else 0.0, kind=kind, at=lane.clock.now())

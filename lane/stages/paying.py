@@ -1,0 +1,69 @@
+"""Paying (window 1): the fee for the class is charged on the terminal (QRIS/EDC) under a reference
+that makes a repeated request harmless, or confirmed by the officer; the receipt is printed once.
+A declined payment holds the visit: the driver tries again (a new reference) or the officer takes
+the payment by other means."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lane.messages import format_rupiah
+from lane.ports import PaymentOutcome, PrintDocument
+from lane.rules import format_plate
+from lane.visit import Visit
+from lane.workflow import Station
+
+if TYPE_CHECKING:
+    from lane.controller import LaneController
+
+
+async def pay(lane: LaneController, visit: Visit) -> None:
+    r = visit.row
+    fee = int(r.fee or 0)
+    plate = visit.state.plate
+    if not r.paid:
+        await _charge(lane, visit, fee)
+        r.paid = True
+        lane.records.persist(visit, note="paid")
+    await lane.displays.show(Station.WINDOW_1, "receipt", plate=plate)
+    await lane.effects.print_once(visit, "receipt", PrintDocument(
+        kind="receipt", reference=r.payment_reference or visit.id, title="BUKTI PEMBAYARAN PNBP SIM",
+        lines=[f"Plat: {format_plate(plate or '')}", f"SIM {r.sim_class}: perpanjangan",
+               f"PNBP: {format_rupiah(fee)}", f"Ref: {r.payment_reference}"],
+        qr=f"LAJUR:{r.payment_reference}:{fee}"))
+
+
+async def _charge(lane: LaneController, visit: Visit, fee: int) -> None:
+    """Until the fee is paid: one charge per reference, a new reference after a decline."""
+    r = visit.row
+    plate = visit.state.plate
+    human = lane.settings.timing.human_timeouts
+    attempt = 1
+    while True:
+        reference = f"{visit.id}-fee-{attempt}"
+        effect = await lane.effects.intend(visit, reference, kind="charge", detail={"amount": fee})
+        if effect.status == "failed":
+            attempt += 1
+            continue
+        r.payment_reference = reference
+        lane.records.persist(visit, note=f"charge {reference}")
+        await lane.displays.show(Station.WINDOW_1, "pay", plate=plate, fee=fee)
+        result = await lane.holds.guarded(visit, "payment", lambda ref=reference: lane.devices.payment.charge(
+            ref, fee, timeout=lane.clock.to_wall(human["payment"])))
+        if result is None:  # officer confirmed payment by other means
+            lane.effects.settle(reference, "done", {"by": "officer"})
+            return
+        if result.outcome is PaymentOutcome.PAID:
+            lane.effects.settle(reference, "done", {"outcome": "paid"})
+            return
+        lane.effects.settle(reference, "failed", {"outcome": result.outcome.value, "detail": result.detail})
+        visit.state.hold(f"payment {result.outcome.value}")
+        lane.records.persist(visit, note=f"payment {result.outcome.value}")
+        lane.records.alert("payment_failed", f"payment {result.outcome.value} for {format_plate(plate or '')}",
+                           visit=visit)
+        action = await lane.holds.await_resolution(visit, "payment", auto_retry=False, attempt=attempt)
+        visit.state.resume()
+        if action == "take_over":
+            lane.effects.settle(reference, "failed", {"then": "officer confirmed payment"})
+            return
+        attempt += 1

@@ -1,0 +1,112 @@
+"""The engine that walks vehicles through the stage table.
+
+The lane's entry task admits one vehicle at a time (a vehicle on the entry loop becomes a visit and
+runs the arriving stage); from window 1 on, one task per visit runs the handler of its stage
+(:data:`lane.stages.HANDLERS`) and moves it to the table's next stage, until it has left. An
+officer's abort ends the stage where it is: the vehicle still leaves by the exit (or, not yet
+admitted, backs out of the entry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC
+from typing import TYPE_CHECKING
+
+from lane.errors import PersistenceError
+from lane.persistence.models import VisitRow
+from lane.persistence.store import utcnow
+from lane.stages import HANDLERS
+from lane.visit import Visit, VisitAborted
+from lane.workflow import Outcome, Stage, Station, VisitState
+
+if TYPE_CHECKING:
+    from lane.controller import LaneController
+
+log = logging.getLogger(__name__)
+
+
+async def entry_loop(lane: LaneController) -> None:
+    """Admit vehicles for as long as the lane runs: a vehicle waiting in arriving first (one reloaded
+    after a restart), otherwise the next one on the entry loop."""
+    gate = lane.devices.entry_gate
+    stations = lane.stations
+    while lane.running:
+        try:
+            pending = next((v for v in lane.visits.values() if v.state.stage is Stage.ARRIVING), None)
+            if pending is None:
+                await lane.waiter.wait(lambda: gate.status.presence_loop and stations.free(Station.ENTRY))
+                pending = new_visit(lane)
+            await HANDLERS[Stage.ARRIVING](lane, pending)
+            lane.start_runner(pending)
+        except asyncio.CancelledError:
+            raise
+        except VisitAborted as exc:
+            visit = lane.visits.get(str(exc))
+            if visit:
+                await handle_abort(lane, visit)
+        except PersistenceError as exc:  # database away: the next vehicle waits at the entry
+            log.warning("%s: entry waits for the database: %s", lane.name, exc)
+            await asyncio.sleep(1.0)
+        except Exception:  # noqa: BLE001 - the entry must keep working; the failure is logged
+            log.exception("%s: entry loop error", lane.name)
+            await lane.clock.sleep(1.0)
+
+
+def new_visit(lane: LaneController) -> Visit:
+    """The vehicle on the entry loop becomes a visit, numbered per lane and day, persisted at once."""
+    seq = lane.store.next_seq(lane.name)
+    now_dt = lane.clock.now()
+    visit_id = f"{lane.name}-{now_dt:%Y%m%d}-{seq:04d}"
+    state = VisitState(id=visit_id, lane=lane.name, seq=seq, started=lane.clock.monotonic(), started_at=now_dt)
+    row = VisitRow(id=visit_id, lane=lane.name, seq=seq, stage=state.stage.value,
+                   started_at=now_dt.astimezone(UTC),
+                   sim_started=state.started, updated_at=utcnow(), stage_seconds={})
+    visit = Visit(state, row)
+    lane.visits[visit_id] = visit
+    lane.stations.occupancy[Station.ENTRY] = visit_id
+    lane.records.persist(visit, note="vehicle on entry loop", transition_from=None)
+    return visit
+
+
+async def run_visit(lane: LaneController, visit: Visit) -> None:
+    """Run the stage handlers of an admitted visit until it has left the lane."""
+    try:
+        while not visit.state.finished:
+            stage = visit.state.stage
+            try:
+                await HANDLERS[stage](lane, visit)
+            except VisitAborted:
+                await handle_abort(lane, visit)
+                continue
+            if visit.state.stage is stage and not visit.state.finished:
+                lane.records.advance(visit)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001 - keep the lane alive; the visit stays open in the database
+        log.exception("%s: visit %s failed unexpectedly", lane.name, visit.id)
+        visit.state.hold("internal_error")
+        with contextlib.suppress(Exception):
+            lane.records.persist(visit, note="internal error")
+        lane.records.alert("internal_error", f"visit {visit.id} stopped on an internal error", level="critical",
+                           visit=visit)
+
+
+async def handle_abort(lane: LaneController, visit: Visit) -> None:
+    params = lane.desk.take(visit, "abort") or {}
+    if visit.state.stage is Stage.EXITING and visit.state.outcome is Outcome.ABORTED:
+        return
+    if visit.state.stage is Stage.ARRIVING:
+        # Never admitted: it leaves backwards; nothing was done for it.
+        visit.state.outcome = Outcome.ABORTED
+        visit.state.reason = params.get("reason", "aborted")
+        visit.state.held = None
+        lane.records.advance(visit, Stage.DONE, note="aborted before admission")
+        lane.stations.release(visit)
+        lane.finish(visit)
+        return
+    visit.state.abort(lane.clock.monotonic(), params.get("reason", "aborted"))
+    lane.records.persist(visit, note=f"aborted: {visit.state.reason}", transition_from=None)
+    log.info("%s: visit %s aborted at %s", lane.name, visit.id, visit.row.stage)

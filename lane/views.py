@@ -1,0 +1,49 @@
+"""What the console and the demo read of a lane: read models built from the live state, never
+written back. The console gets these over the API and the live feed; personal data stays out
+(the plate is all a view of a visit carries)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lane.settings import LaneTiming
+from lane.visit import Visit
+from lane.workflow import STAGE_ORDER, Station
+
+if TYPE_CHECKING:
+    from lane.controller import LaneController
+
+
+def visit_view(visit: Visit, now: float, timing: LaneTiming) -> dict[str, Any]:
+    """A visit in the lane now: where it is, how long it has taken against its budgets, what holds it."""
+    s = visit.state
+    return {
+        "id": s.id, "lane": s.lane, "seq": s.seq, "plate": s.plate, "plate_confidence": s.plate_confidence,
+        "stage": s.stage.value, "station": s.station.value if s.station else None,
+        "outcome": s.outcome.value if s.outcome else None, "reason": s.reason, "held": s.held,
+        "elapsed": round(s.elapsed(now), 1), "stage_elapsed": round(s.stage_elapsed(now), 1),
+        "stage_budget": timing.budgets.get(s.stage.value), "visit_budget": timing.visit_budget,
+    }
+
+
+def visit_summary(visit: Visit, now: float) -> dict[str, Any]:
+    """A visit that ended, as the demo's summary and the benchmarks count it."""
+    s = visit.state
+    return {
+        "id": s.id, "lane": s.lane, "plate": s.plate, "outcome": s.outcome.value if s.outcome else None,
+        "reason": s.reason, "seconds": round(s.elapsed(now), 1), "started": s.started,
+        "stages": {k: round(v, 1) for k, v in s.stage_seconds(now).items()},
+    }
+
+
+def lane_snapshot(lane: LaneController) -> dict[str, Any]:
+    """The whole lane: who is at each station, every open visit in order, which devices answer."""
+    now = lane.clock.monotonic()
+    visits = sorted(lane.visits.values(), key=lambda v: v.state.seq)
+    return {
+        "lane": lane.name,
+        "stations": {st.value: lane.stations.occupancy[st] for st in Station},
+        "visits": [visit_view(v, now, lane.settings.timing) for v in visits],
+        "devices": {getattr(d, "name", "?"): bool(d.online) for d in lane.devices.all_devices()},
+        "stage_order": [s.value for s in STAGE_ORDER],
+    }
