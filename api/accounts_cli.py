@@ -97,18 +97,17 @@ DEMO_USERS = (("officer", "officer"), ("supervisor", "supervisor"), ("technician
 
 
 def ensure_demo_accounts(store: Store, password: str | None = None) -> dict[str, str]:
-    """Demo accounts (one per role, same fresh password unless ``LAJUR_DEMO_PASSWORD`` or ``password``);
-    returns {username: password}. Existing accounts get the new password (the demo database is new
-    each run anyway)."""
-    password = password or os.environ.get("LAJUR_DEMO_PASSWORD") or f"demo-{secrets.token_hex(3)}"
+    """Demo accounts (one per role, same fresh password unless ``password``: the ``demo_password``
+    setting, LAJUR_DEMO_PASSWORD); returns {username: password}. Existing accounts get the new password."""
+    password = password or f"demo-{secrets.token_hex(3)}"
     for username, role in DEMO_USERS:
         add_user(store, username, role, password, full_name=f"Demo {role}", reset=True)
     return {u: password for u, _ in DEMO_USERS}
 
 
-def ensure_demo_account(store: Store, out: object = None) -> dict[str, str]:
+def ensure_demo_account(store: Store, out: object = None, password: str | None = None) -> dict[str, str]:
     """What ``lajur demo`` calls: create the demo accounts and print how to log in."""
-    creds = ensure_demo_accounts(store)
+    creds = ensure_demo_accounts(store, password)
     stream = out or sys.stdout
     pw = creds["officer"]
     print(f"demo login: officer / {pw}   (also supervisor, technician, admin with the same password)",

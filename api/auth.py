@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 import threading
 import time
@@ -112,7 +111,7 @@ class Auth:
                  session_seconds: int = SESSION_SECONDS, hasher: PasswordHasher | None = None) -> None:
         self.accounts = AccountStore(store)
         self.hasher = hasher or PasswordHasher()
-        secret = secret or os.environ.get("LAJUR_SECRET_KEY") or secrets.token_urlsafe(32)
+        secret = secret or secrets.token_urlsafe(32)  # the settings' secret_key, else one per process
         self.serializer = URLSafeTimedSerializer(secret, salt="lajur-session")
         self.limiter = limiter or LoginLimiter()
         self.session_seconds = session_seconds

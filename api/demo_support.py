@@ -7,7 +7,7 @@ import inspect
 from typing import Any, TextIO
 
 from api.accounts_cli import ensure_demo_account
-from api.app import FaultInjector
+from api.deps import FaultInjector
 
 
 def simulator_fault_injector(sim: Any) -> FaultInjector:
@@ -38,9 +38,8 @@ def simulator_fault_injector(sim: Any) -> FaultInjector:
 
 def attach_demo(site: Any, sim: Any, out: TextIO | None = None) -> dict[str, str]:
     """Create and print the demo accounts; let the technician page inject simulator faults."""
-    creds = ensure_demo_account(site.store, out)
-    server = getattr(site, "server", None)
-    app = getattr(getattr(getattr(server, "_server", None), "config", None), "app", None)
-    if app is not None and hasattr(app, "state"):
-        app.state.fault_injector = simulator_fault_injector(sim)
+    password = site.settings.demo_password
+    creds = ensure_demo_account(site.store, out, password.get_secret_value() if password else None)
+    if site.server is not None:
+        site.server.app.state.fault_injector = simulator_fault_injector(sim)
     return creds

@@ -6,27 +6,29 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from lane.persistence import Store, VisitRow
+from lane.settings import Settings
 from lane.workflow import STAGE_ORDER
 
 DAY_PARTS = (("morning", 0, 11), ("midday", 11, 14), ("afternoon", 14, 24))
 
 
-def site_timezone() -> ZoneInfo:
-    """The site's local time for "today" and hours (WIB unless ``LAJUR_TIMEZONE`` says otherwise)."""
-    try:
-        return ZoneInfo(os.environ.get("LAJUR_TIMEZONE", "Asia/Jakarta"))
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+def site_timezone(settings: Settings | None = None) -> ZoneInfo:
+    """The site's local time for "today" and hours (WIB unless the ``timezone`` setting says otherwise)."""
+    return ZoneInfo((settings or Settings()).timezone)
 
 
-def visits_of_day(store: Store, day: date, lane: str | None = None) -> list[VisitRow]:
-    tz = site_timezone()
+def local_today(settings: Settings, now: datetime | None = None) -> date:
+    """The site's date at ``now`` (default: the wall clock now)."""
+    return (now or datetime.now(site_timezone(settings))).astimezone(site_timezone(settings)).date()
+
+
+def visits_of_day(store: Store, day: date, lane: str | None = None, settings: Settings | None = None) -> list[VisitRow]:
+    tz = site_timezone(settings)
     rows: list[VisitRow] = []
     for d in (day - timedelta(days=1), day, day + timedelta(days=1)):  # local day spans two UTC days
         rows.extend(store.visits(lane=lane, day=d, limit=100_000))
@@ -53,8 +55,9 @@ def _part_of_day(hour: int) -> str:
     return next(name for name, lo, hi in DAY_PARTS if lo <= hour < hi)
 
 
-def daily_report(rows: list[VisitRow], day: date, budgets: dict[str, float], visit_budget: float) -> dict[str, Any]:
-    tz = site_timezone()
+def daily_report(rows: list[VisitRow], day: date, settings: Settings) -> dict[str, Any]:
+    tz = site_timezone(settings)
+    budgets, visit_budget = settings.timing.budgets, settings.timing.visit_budget
     ended = [r for r in rows if r.outcome]
     per_hour = [0] * 24
     for r in ended:
@@ -98,9 +101,10 @@ CSV_COLUMNS = ["id", "lane", "seq", "plate", "outcome", "reason", "started_local
                *[s.value for s in STAGE_ORDER]]
 
 
-def visits_csv(rows: list[VisitRow], visit_budget: float) -> str:
+def visits_csv(rows: list[VisitRow], settings: Settings) -> str:
     """One line per visit; no personal data beyond the plate."""
-    tz = site_timezone()
+    tz = site_timezone(settings)
+    visit_budget = settings.timing.visit_budget
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(CSV_COLUMNS)
@@ -111,7 +115,3 @@ def visits_csv(rows: list[VisitRow], visit_budget: float) -> str:
                     "" if s is None or r.outcome != "completed" else ("yes" if s <= visit_budget else "no"),
                     *[(r.stage_seconds or {}).get(st.value, "") for st in STAGE_ORDER]])
     return out.getvalue()
-
-
-def today() -> date:
-    return datetime.now(site_timezone()).date()

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from api.app import create_app
+from api.server import ApiServer
 from devices.biometric.driver import MqttBiometricStation
 from devices.camera.driver import FrameSource, ReadingCamera
 from devices.card_printer.driver import SerialCardPrinter
@@ -40,7 +41,6 @@ from lane.events import EventBus
 from lane.persistence import Store, upgrade_database
 from lane.settings import DeviceConfig, LaneConfig, Settings
 from lane.workflow import Station
-from simulators.http_server import ThreadedServer
 from vision.models import ModelDirectoryError, use_directory
 from vision.onnx_net import EngineSettingError, default_engine
 from vision.reader import PlateReader
@@ -77,7 +77,6 @@ class Site:
     instance: str | None = None
     """This controller's name in the lane leases: stable across a restart (``serve`` uses host:port)
     so a restarted process takes its lanes back at once; two live processes need different names."""
-    lease_seconds: float = field(default_factory=lambda: float(os.environ.get("LAJUR_LEASE_SECONDS", "15")))
 
     def __post_init__(self) -> None:
         self.instance = self.instance or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -90,7 +89,7 @@ class Site:
         self._lease_lock = asyncio.Lock()
         self.mqtt: MqttClient | None = None
         self.registry: HttpLicenceRegistry | None = None
-        self.server: ThreadedServer | None = None
+        self.server: ApiServer | None = None
         self._devices: list[Any] = []
         self._cameras: list[ReadingCamera] = []
         self.plate_models: list[str] = []
@@ -148,11 +147,11 @@ class Site:
             for lane in self.settings.lanes:
                 name = lane.name
                 try:
-                    ours = self.store.try_lease(name, self.instance, self.lease_seconds)
+                    ours = self.store.try_lease(name, self.instance, self.settings.lease_seconds)
                 except PersistenceError as exc:
                     log.warning("lease on %s not renewed: %s", name, exc)
                     ours = name in self.controllers and (
-                        time.monotonic() - self._renewed.get(name, 0.0) < self.lease_seconds * 0.8)
+                        time.monotonic() - self._renewed.get(name, 0.0) < self.settings.lease_seconds * 0.8)
                 if ours:
                     self._renewed[name] = time.monotonic()
                     if name not in self.controllers:
@@ -180,7 +179,7 @@ class Site:
 
     async def _lease_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.lease_seconds / 3)
+            await asyncio.sleep(self.settings.lease_seconds / 3)
             try:
                 await self._leases()
             except asyncio.CancelledError:
@@ -256,9 +255,11 @@ class Site:
         return devices
 
     def serve_api(self, host: str, port: int) -> str:
+        """Serve the console and API on this loop, beside the lanes (``api.server``); returns its URL.
+        Raises OSError when ``host:port`` cannot be bound."""
         assert self.store is not None
-        app = create_app(self.store, self.controllers)
-        self.server = ThreadedServer(app, host, port)
+        app = create_app(self.store, self.controllers, settings=self.settings, bus=self.bus)
+        self.server = ApiServer(app, host, port)
         self.server.start()
         return self.server.url
 
@@ -269,7 +270,7 @@ class Site:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         if self.server:
-            self.server.stop()
+            await self.server.stop()
         for ctl in self.controllers.values():
             await ctl.stop()
         if self.store and self.instance:

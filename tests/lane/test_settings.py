@@ -87,3 +87,28 @@ def test_the_plate_readers_own_files_are_the_shipped_ones_unless_the_site_names_
     assert load_settings().plate_models_dir is None
     monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "site-models"))
     assert load_settings().plate_models_dir == tmp_path / "site-models"
+
+
+def test_site_wide_settings_come_from_the_one_settings_object(monkeypatch):
+    """The lease, the session key, the site's time zone and the demo password are settings like the rest
+    (environment variables with the LAJUR_ prefix, or the file), not variables read aside."""
+    monkeypatch.setenv("LAJUR_LEASE_SECONDS", "60")
+    monkeypatch.setenv("LAJUR_SECRET_KEY", "s3cret")
+    monkeypatch.setenv("LAJUR_TIMEZONE", "Asia/Makassar")
+    s = load_settings()
+    assert s.lease_seconds == 60 and s.timezone == "Asia/Makassar"
+    assert s.secret_key is not None and s.secret_key.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(s)  # a secret never shows in a log line of the settings
+    monkeypatch.setenv("LAJUR_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ConfigError, match="time zone"):
+        load_settings()
+
+
+def test_human_step_timeouts_are_settings_with_known_steps_only(tmp_path):
+    f = tmp_path / "lajur.toml"
+    f.write_text("[timing.human_timeouts]\npayment = 300\n")
+    s = load_settings(f)
+    assert s.timing.human_timeouts == {"card_reader": 600.0, "payment": 300.0, "biometric": 600.0}
+    f.write_text("[timing.human_timeouts]\ncoffee = 30\n")
+    with pytest.raises(ConfigError, match="coffee"):
+        load_settings(f)

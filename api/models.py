@@ -1,0 +1,311 @@
+"""What the API takes and gives: every request body and every response, as pydantic models.
+
+One place for the shapes, so the OpenAPI description at ``/docs`` is the contract scripts rely on
+(spec/interfaces.md, docs/api.md): extend these, never rename a field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["officer", "supervisor", "technician", "admin"]
+Reason = Annotated[str, Field(min_length=3, max_length=300, description="why (goes to the audit log)")]
+
+
+class Ok(BaseModel):
+    ok: bool = True
+
+
+# ================================================================ health
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "degraded", "not_ready"]
+    database: bool
+    broker: bool | None = Field(description="null: no MQTT device in this process")
+    devices: dict[str, dict[str, bool]] = Field(description="lane -> device -> online")
+    offline: list[str] = Field(description="lane/device of every device not answering")
+
+
+# ================================================================ auth
+class LoginBody(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class Session(BaseModel):
+    username: str
+    role: str
+    token: str = Field(description="send as `Authorization: Bearer <token>`")
+    csrf_token: str = Field(description="cookie sessions echo it in `X-CSRF-Token`")
+    expires_in: int = Field(description="seconds")
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+    permissions: list[str]
+    sees_personal_data: bool
+    fault_injection: bool = Field(description="the technician page may inject simulator faults (demo)")
+
+
+# ================================================================ lanes
+class _Visit(BaseModel):
+    id: str
+    lane: str
+    seq: int
+    plate: str | None
+    plate_confidence: float | None
+    stage: str
+    outcome: str | None
+    reason: str | None
+    held: str | None = Field(description="why the visit waits for a device or an officer (null: it does not)")
+
+
+class LiveVisit(_Visit):
+    """A vehicle in the lane now."""
+
+    station: str | None
+    elapsed: float = Field(description="visit time so far, simulated seconds")
+    stage_elapsed: float
+    stage_budget: float | None
+    visit_budget: float
+
+
+class LaneSnapshot(BaseModel):
+    lane: str
+    stations: dict[str, str | None] = Field(description="station -> visit id standing there")
+    visits: list[LiveVisit]
+    devices: dict[str, bool] = Field(description="device -> online")
+    stage_order: list[str]
+
+
+class StageInfo(BaseModel):
+    stage: str
+    station: str
+    done_when: str
+    on_fault: str
+    budget_seconds: float | None
+
+
+# ================================================================ visits
+class VisitOut(_Visit):
+    """A stored visit; NIK and name masked except for supervisors."""
+
+    nik: str
+    holder_name: str
+    sim_class: str | None
+    fee: int | None
+    paid: bool
+    started_at: str | None
+    ended_at: str | None
+    stage_seconds: dict[str, float]
+    seconds: float | None
+
+
+class Transition(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str | None = Field(alias="from")
+    to: str
+    at: str
+    sim_at: float | None
+    note: str | None
+
+
+class VisitDetail(VisitOut):
+    transitions: list[Transition]
+
+
+# ================================================================ actions
+class VisitAction(BaseModel):
+    action: Literal["confirm_plate", "retry", "take_over", "abort", "handed_over", "reprint"]
+    reason: str | None = Field(default=None, max_length=300, description="required for abort")
+    plate: str | None = Field(default=None, max_length=16, description="for confirm_plate (typed or corrected)")
+
+
+class ActionResult(BaseModel):
+    ok: bool
+    lane: str
+    visit_id: str
+    action: str
+
+
+class GateCommand(BaseModel):
+    command: Literal["open", "close"]
+    reason: Reason
+
+
+class GateResult(BaseModel):
+    ok: bool
+    lane: str
+    gate: str
+    command: str
+
+
+# ================================================================ alerts, audit
+class AlertOut(BaseModel):
+    id: int | None
+    lane: str
+    visit_id: str | None
+    kind: str
+    level: str
+    message: str
+    at: str
+    acknowledged_by: str | None
+
+
+class AlertAck(BaseModel):
+    ok: bool
+    id: int
+    acknowledged_by: str
+
+
+class AuditOut(BaseModel):
+    id: int | None
+    at: str
+    actor: str
+    role: str
+    action: str
+    lane: str | None
+    visit_id: str | None
+    reason: str | None
+    detail: dict[str, Any]
+
+
+# ================================================================ devices
+class DeviceInfo(BaseModel):
+    """What the technician page shows of one device; the optional fields only where the driver keeps them."""
+
+    lane: str
+    name: str
+    driver: str
+    transport: str
+    address: str | None
+    online: bool
+    counters: dict[str, float]
+    status: Any = None
+    state: dict[str, Any] | None = None
+    last_seen: Any = None
+    last_message_at: Any = None
+    latency_ms: float | None = None
+    last_error: Any = None
+
+
+class DeviceEventOut(BaseModel):
+    id: int | None
+    lane: str
+    device: str
+    kind: str
+    detail: dict[str, Any]
+    at: str
+
+
+class DeviceTest(BaseModel):
+    command: Literal["open", "close", "status"]
+    reason: Reason
+
+
+class DeviceTestResult(BaseModel):
+    ok: bool
+    device: DeviceInfo
+
+
+class FaultBody(BaseModel):
+    fault: str = Field(min_length=1, max_length=32, pattern=r"^[a-z_]+$")
+    active: bool = True
+    reason: str | None = Field(default=None, max_length=300)
+
+
+class FaultResult(BaseModel):
+    ok: bool
+    lane: str
+    device: str
+    fault: str
+    active: bool
+
+
+# ================================================================ reports
+class HourCount(BaseModel):
+    hour: int
+    visits: int
+
+
+class PartOfDay(BaseModel):
+    visits: int
+    mean_seconds: float | None
+    goal_met_pct: float | None
+
+
+class StageReport(BaseModel):
+    stage: str
+    goal_seconds: float | None
+    visits: int
+    mean_seconds: float | None
+    goal_met_pct: float | None
+    by_part_of_day: dict[str, PartOfDay]
+
+
+class DailyReport(BaseModel):
+    day: str
+    timezone: str
+    visits: int
+    finished: int
+    open: int
+    outcomes: dict[str, int]
+    throughput_per_hour: list[HourCount]
+    peak_per_hour: int
+    mean_seconds: float | None
+    p95_seconds: float | None
+    visit_goal_seconds: float
+    within_goal_pct: float | None
+    stages: list[StageReport]
+
+
+# ================================================================ users
+class UserCreate(BaseModel):
+    username: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    role: Role
+    password: str = Field(min_length=8, max_length=200)
+    full_name: str | None = Field(default=None, max_length=200)
+
+
+class UserUpdate(BaseModel):
+    role: Role | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+    disabled: bool | None = None
+    full_name: str | None = Field(default=None, max_length=200)
+
+
+class AccountOut(BaseModel):
+    username: str
+    role: str
+    full_name: str | None
+    disabled: bool
+    created_at: str
+
+
+class UserDeleted(BaseModel):
+    ok: bool
+    username: str
+
+
+# ================================================================ driver displays
+class DisplayMessageOut(BaseModel):
+    station: str
+    signal: str
+    step: str
+    text_id: str
+    text_en: str
+    plate: str | None
+    fee: int | None
+
+
+class DisplayState(BaseModel):
+    lane: str
+    station: str
+    message: DisplayMessageOut | None

@@ -1,0 +1,62 @@
+"""The HTML pages: the console, reports, technician, login, and the driver displays (no login)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.auth import PERMISSIONS
+from api.deps import STATIONS, Controllers, Lane, LaneStation
+
+router = APIRouter(include_in_schema=False)
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def page(name: str) -> HTMLResponse:
+    return HTMLResponse((TEMPLATES / name).read_text(encoding="utf-8"),
+                        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+                                 "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                                                            "style-src 'self' 'unsafe-inline'; "
+                                                            "connect-src 'self' ws: wss:"})
+
+
+def _page_or_login(request: Request, name: str, permission: str | None = None) -> Response:
+    who = request.app.state.auth.authenticate(request)
+    if who is None:
+        return RedirectResponse(f"/login?next={request.url.path}", 303)
+    if permission and who.role not in PERMISSIONS[permission]:
+        return HTMLResponse(f"<p>Role {who.role} cannot open this page. <a href='/'>Console</a></p>", 403)
+    return page(name)
+
+
+@router.get("/")
+def console_page(request: Request) -> Response:
+    return _page_or_login(request, "console.html")
+
+
+@router.get("/reports")
+def reports_page(request: Request) -> Response:
+    return _page_or_login(request, "reports.html")
+
+
+@router.get("/technician")
+def technician_page(request: Request) -> Response:
+    return _page_or_login(request, "technician.html")
+
+
+@router.get("/login")
+def login_page() -> Response:
+    return page("login.html")
+
+
+@router.get("/display/{lane}/{station}")
+def display_page(_ctl: Lane, _station: LaneStation) -> Response:
+    return page("display.html")
+
+
+@router.get("/display")
+def display_index(controllers: Controllers) -> Response:
+    links = "".join(f"<li><a href='/display/{lane}/{st}'>{lane} {st}</a></li>" for lane in controllers for st in STATIONS)
+    return HTMLResponse(f"<!doctype html><title>Displays</title><ul>{links}</ul>")

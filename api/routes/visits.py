@@ -1,0 +1,60 @@
+"""Stored visits (personal data masked except for supervisors) and a live visit's plate crop."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from api.deps import Controllers, CurrentUser, StoreDep, VisitId
+from api.models import VisitDetail, VisitOut
+from lane.persistence import VisitRow
+from lane.rules import mask_name, mask_nik
+
+router = APIRouter(prefix="/api/v1/visits", tags=["visits"])
+
+
+def visit_json(row: VisitRow, unmask: bool = False) -> dict[str, Any]:
+    """A visit as the API shows it: personal data masked unless the caller is a supervisor."""
+    return {
+        "id": row.id, "lane": row.lane, "seq": row.seq, "plate": row.plate,
+        "plate_confidence": row.plate_confidence, "stage": row.stage, "outcome": row.outcome,
+        "reason": row.reason, "held": row.held,
+        "nik": row.nik if unmask else mask_nik(row.nik),
+        "holder_name": row.holder_name if unmask else mask_name(row.holder_name),
+        "sim_class": row.sim_class, "fee": row.fee, "paid": row.paid,
+        "started_at": row.started_at.isoformat() if row.started_at else None,
+        "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+        "stage_seconds": row.stage_seconds,
+        "seconds": round(row.sim_ended - row.sim_started, 1) if row.sim_ended is not None else None,
+    }
+
+
+@router.get("", response_model=list[VisitOut])
+def visits(who: CurrentUser, store: StoreDep, lane: str | None = Query(None, max_length=32), day: date | None = None,
+           limit: int = Query(200, ge=1, le=1000),
+           offset: int = Query(0, ge=0, le=10_000_000)) -> list[dict[str, Any]]:
+    rows = store.visits(lane=lane, day=day, limit=limit, offset=offset)
+    return [visit_json(v, who.sees_personal_data) for v in rows]
+
+
+@router.get("/{visit_id}", response_model=VisitDetail)
+def visit(visit_id: VisitId, who: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    row = store.get_visit(visit_id)
+    if row is None:
+        raise HTTPException(404, f"no visit {visit_id!r}")
+    out = visit_json(row, who.sees_personal_data)
+    out["transitions"] = [{"from": t.from_stage, "to": t.to_stage, "at": t.at.isoformat(), "sim_at": t.sim_at,
+                           "note": t.note} for t in store.transitions(visit_id)]
+    return out
+
+
+@router.get("/{visit_id}/plate.jpg", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "no crop for this visit"}})
+async def plate_crop(visit_id: VisitId, _: CurrentUser, controllers: Controllers) -> Response:
+    """The entry camera's crop of the plate, while the visit is in the lane."""
+    crop = next((c.plate_crops.get(visit_id) for c in controllers.values() if visit_id in c.plate_crops), None)
+    if not crop:
+        raise HTTPException(404, f"no plate crop for {visit_id!r}")
+    return Response(crop, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
