@@ -224,9 +224,21 @@ def decode_control(payload: bytes) -> tuple[str, bool]:
 
 
 # ---------------------------------------------------------------- malformed payloads
+def _worth_a_warning(count: int) -> bool:
+    """1, 10, 100, 1000…: a device that babbles is visible without flooding the log."""
+    while count % 10 == 0:
+        count //= 10
+    return count == 1
+
+
 @dataclass
 class MalformedCounter:
-    """Counts and logs payloads we had to drop, so a noisy device is visible and never fatal."""
+    """Counts and logs payloads we had to drop, so a noisy device is visible and never fatal.
+
+    The log says the topic, the reason and the size, never the payload: a card event carries a NIK,
+    a name and a SIM number, and a malformed one is still personal data. The first drop per topic
+    and every power of ten after it are warnings; the rest are debug lines.
+    """
 
     device: str
     count: int = 0
@@ -237,10 +249,9 @@ class MalformedCounter:
         self.count += 1
         self.by_topic[topic] += 1
         self.last_error = str(error)
-        log.warning(
-            "%s: dropped malformed payload #%d on %s: %s (payload %r)",
-            self.device, self.count, topic, error, payload[:120],
-        )
+        level = logging.WARNING if _worth_a_warning(self.by_topic[topic]) else logging.DEBUG
+        log.log(level, "%s: dropped malformed payload #%d on %s (%d on this topic): %s (%d bytes)",
+                self.device, self.count, topic, self.by_topic[topic], error, len(payload))
 
     def __int__(self) -> int:
         return self.count

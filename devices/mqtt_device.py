@@ -190,10 +190,21 @@ class MqttDeviceDriver:
             log.info("%s: %s", self.name, "online" if available else "offline")
             self._cancel_offline_timer()
             if not available:
-                error = DeviceOffline(self.name, "device went offline")
-                loop = asyncio.get_running_loop()
-                self._offline_timer = loop.call_later(self.offline_grace, self._fail_pending, error)
+                self._fail_pending_after_grace()
             self._notify(DeviceUpdate(self.name, "availability", self.online))
+
+    def _fail_pending_after_grace(self) -> None:
+        """Fail what is in flight if the device stays offline for ``offline_grace``.
+
+        The timer runs on the loop of the pending futures themselves, not on "the running loop":
+        a handler must work wherever it is called from (the transport calls it on the loop, a test
+        or a replay tool may not), and with nothing in flight there is nothing to time.
+        """
+        pending = [f for f in (*self._acks.values(), *(w.future for w in self._waiters)) if not f.done()]
+        if not pending:
+            return
+        error = DeviceOffline(self.name, "device went offline")
+        self._offline_timer = pending[0].get_loop().call_later(self.offline_grace, self._fail_pending, error)
 
     def _cancel_offline_timer(self) -> None:
         if self._offline_timer is not None:

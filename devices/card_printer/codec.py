@@ -105,7 +105,7 @@ def unescape_field(text: str) -> str:
                     raise ValueError(pair)
                 raw.append(int(pair, 16))
             except ValueError:
-                raise ProtocolError(f"bad escape {text[i:i + 3]!r}") from None
+                raise ProtocolError(f"bad escape at character {i}") from None
             i += 3
         else:
             raw.append(ord(ch))
@@ -113,16 +113,16 @@ def unescape_field(text: str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ProtocolError(f"field is not UTF-8: {exc}") from None
+        raise ProtocolError(f"field is not UTF-8 (byte {exc.start})") from None
 
 
 def _split(body: bytes) -> list[str]:
     try:
         text = body.decode("ascii")
     except UnicodeDecodeError:
-        raise ProtocolError(f"non-ASCII byte in line {body!r}") from None
+        raise ProtocolError(f"non-ASCII byte in a {len(body)}-byte line") from None
     if any(ord(c) < 0x20 for c in text):
-        raise ProtocolError(f"control byte in line {body!r}")
+        raise ProtocolError(f"control byte in a {len(body)}-byte line")
     return text.split(";")
 
 
@@ -140,12 +140,12 @@ def encode_job_data(field: str, value: str) -> bytes:
 def decode_command(line: bytes) -> Command:
     """One command line without its CR (simulator side)."""
     if not line or line[0] != ESC:
-        raise ProtocolError(f"command without ESC: {line!r}")
+        raise ProtocolError(f"command without ESC ({len(line)} bytes)")
     parts = _split(line[1:])
     name = parts[0]
     if name == Cmd.JOB_DATA:
         if len(parts) != 2 or "=" not in parts[1]:
-            raise ProtocolError(f"JD needs one field=value: {line!r}")
+            raise ProtocolError("JD needs one field=value")
         key, value = parts[1].split("=", 1)
         return Command(name, (unescape_field(key), unescape_field(value)))
     return Command(name, tuple(unescape_field(p) for p in parts[1:]))
@@ -168,7 +168,7 @@ def decode_reply(line: bytes) -> Reply:
         return Reply(True, rest)
     if head == "ERR":
         return Reply(False, rest or ("UNKNOWN",))
-    raise ProtocolError(f"reply is neither OK nor ERR: {line!r}")
+    raise ProtocolError(f"reply is neither OK nor ERR ({len(line)} bytes)")
 
 
 # ---------------------------------------------------------------------- line framing
@@ -204,7 +204,7 @@ class LineDecoder:
                 continue
             elif len(self._buf) >= MAX_LINE:
                 self.errors["overlong"] += 1
-                log.info("%s: overlong line dropped: %r...", self.name, bytes(self._buf[:32]))
+                log.info("%s: overlong line dropped (over %d bytes)", self.name, MAX_LINE)
                 self._buf.clear()
                 self._discarding = True
             else:
@@ -217,7 +217,7 @@ class LineDecoder:
             if start < 0:
                 if line:
                     self.errors["garbage"] += 1
-                    log.info("%s: line without ESC dropped: %r", self.name, line[:32])
+                    log.info("%s: line without ESC dropped (%d bytes)", self.name, len(line))
                 return None
             if start > 0:
                 self.errors["garbage"] += 1

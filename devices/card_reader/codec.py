@@ -37,8 +37,8 @@ def parse_card(body: dict[str, Any]) -> IdentityCard:
         raise ProtocolError("nik must be 16 digits")
     try:
         birth = date.fromisoformat(field_str(body, "birth_date"))
-    except ValueError as exc:
-        raise ProtocolError(f"bad birth_date: {exc}") from exc
+    except ValueError:
+        raise ProtocolError("birth_date is not an ISO date (YYYY-MM-DD)") from None
     return IdentityCard(nik=nik, name=field_str(body, "name"), birth_date=birth,
                         sim_number=field_str(body, "sim_number"))
 
