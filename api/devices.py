@@ -42,7 +42,7 @@ def _transport(dev: Any) -> tuple[str, str | None]:
 def device_info(lane: str, dev: Any) -> dict[str, Any]:
     kind, address = _transport(dev)
     counters: dict[str, Any] = {}
-    for attr in ("missed_polls", "protocol_errors", "commands_seen", "reads", "errors", "failures"):
+    for attr in ("missed_polls", "protocol_errors", "refused", "commands_seen", "reads", "errors", "failures"):
         val = getattr(dev, attr, None)
         if isinstance(val, int | float):
             counters[attr] = val

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from devices.refusals import worth_a_warning
 from lane.errors import ProtocolError
 
 log = logging.getLogger(__name__)
@@ -224,13 +225,6 @@ def decode_control(payload: bytes) -> tuple[str, bool]:
 
 
 # ---------------------------------------------------------------- malformed payloads
-def _worth_a_warning(count: int) -> bool:
-    """1, 10, 100, 1000…: a device that babbles is visible without flooding the log."""
-    while count % 10 == 0:
-        count //= 10
-    return count == 1
-
-
 @dataclass
 class MalformedCounter:
     """Counts and logs payloads we had to drop, so a noisy device is visible and never fatal.
@@ -249,7 +243,7 @@ class MalformedCounter:
         self.count += 1
         self.by_topic[topic] += 1
         self.last_error = str(error)
-        level = logging.WARNING if _worth_a_warning(self.by_topic[topic]) else logging.DEBUG
+        level = logging.WARNING if worth_a_warning(self.by_topic[topic]) else logging.DEBUG
         log.log(level, "%s: dropped malformed payload #%d on %s (%d on this topic): %s (%d bytes)",
                 self.device, self.count, topic, self.by_topic[topic], error, len(payload))
 

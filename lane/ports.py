@@ -32,7 +32,26 @@ class Device(Protocol):
     async def stop(self) -> None: ...
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
-        """Register ``listener`` for status changes/events; returns a function that removes it."""
+        """Register ``listener`` for status changes/events; returns a function that removes it.
+
+        Besides its own status, every driver hands its listeners a :class:`MessageRefused` for each
+        message from the device it did not believe."""
+
+
+@dataclass(frozen=True)
+class MessageRefused:
+    """A message from a device that the driver refused: nobody asked for it, it answers a command
+    that is not outstanding, it names the wrong amount or job, it is malformed, or retained where it
+    must not be. The driver counts it and goes on as if it never came (nothing the lane waits for is
+    lost: the real answer still counts); the lane may raise an alert. Never carries personal data:
+    a reason code and a short technical detail (topic, command id, amounts)."""
+
+    device: str
+    reason: str
+    """e.g. ``unsolicited``, ``not_outstanding``, ``wrong_amount``, ``malformed``, ``retained``."""
+    detail: str = ""
+    count: int = 1
+    """How many messages this driver has refused so far (all reasons)."""
 
 
 # ---------------------------------------------------------------- barrier gate

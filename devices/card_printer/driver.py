@@ -12,7 +12,7 @@ import logging
 
 from devices.card_printer import codec
 from devices.card_printer.codec import Cmd, JobState
-from devices.serial_printer import PolledSerialPrinter
+from devices.serial_device import PolledSerialDevice
 from devices.transport.serial import SerialTransport
 from lane.errors import DeviceError, DeviceFault, DeviceOffline, DeviceTimeout, ProtocolError
 from lane.ports import CardJob, CardPrintResult, PrinterStatus
@@ -20,7 +20,7 @@ from lane.ports import CardJob, CardPrintResult, PrinterStatus
 log = logging.getLogger(__name__)
 
 
-class SerialCardPrinter(PolledSerialPrinter):
+class SerialCardPrinter(PolledSerialDevice[PrinterStatus]):
     def __init__(
         self,
         name: str,
@@ -33,23 +33,26 @@ class SerialCardPrinter(PolledSerialPrinter):
         missed_polls_offline: int = 3,
         owns_transport: bool = True,
     ) -> None:
-        super().__init__(name, transport, poll_interval=poll_interval, missed_polls_offline=missed_polls_offline,
+        super().__init__(name, transport, PrinterStatus(online=False, ready=False), poll_interval=poll_interval,
+                         reply_timeout=reply_timeout, missed_polls_offline=missed_polls_offline,
                          owns_transport=owns_transport)
-        self.reply_timeout = reply_timeout
         self.print_timeout = print_timeout
         self.job_poll_interval = job_poll_interval
         self.decoder = codec.LineDecoder(name)
 
     # ------------------------------------------------------------------ port
     async def status(self) -> PrinterStatus:
-        """Ask the printer now. An unanswered query is reported as offline, not raised."""
-        try:
-            reply = await self._request(Cmd.STATUS)
-        except (DeviceTimeout, DeviceOffline) as exc:
-            return self._missed(exc)
-        self.missed_polls = 0
-        self._update(self._parse_status(reply))
-        return self._status
+        """Ask the printer now. An unanswered query counts as a missed poll, it is not raised."""
+        return await self.refresh()
+
+    async def poll(self) -> PrinterStatus:
+        return self._parse_status(await self._request(Cmd.STATUS))
+
+    def offline_status(self, last: PrinterStatus) -> PrinterStatus:
+        return PrinterStatus(online=False, ready=False, faults=last.faults)
+
+    def is_online(self, status: PrinterStatus) -> bool:
+        return status.online
 
     async def print_card(self, job: CardJob) -> CardPrintResult:
         state, _ = await self._query(job.renewal_id)
@@ -135,24 +138,18 @@ class SerialCardPrinter(PolledSerialPrinter):
 
     async def _request_raw(self, line: bytes, what: str) -> codec.Reply:
         """One command, one reply line. Lines that do not parse (noise) are logged and skipped."""
-        loop = asyncio.get_running_loop()
-        async with self.transport.lock:
-            self.transport.reset_input()
+
+        def recognise(chunk: bytes) -> codec.Reply | None:
+            for reply_line in self.decoder.feed(chunk):
+                try:
+                    return codec.decode_reply(reply_line)
+                except ProtocolError as exc:
+                    self.decoder.errors["bad_reply"] += 1
+                    log.warning("%s: malformed reply to %s dropped: %s", self.name, what, exc)
+            return None
+
+        async with self.exchange():
             self.decoder.reset()
             await self.transport.write(line)
-            deadline = loop.time() + self.reply_timeout
-            while True:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise DeviceTimeout(self.name, f"no reply to {what} within {self.reply_timeout:.2f}s")
-                try:
-                    chunk = await self.transport.read_some(timeout=remaining)
-                except DeviceTimeout:
-                    raise DeviceTimeout(self.name, f"no reply to {what} within {self.reply_timeout:.2f}s") from None
-                for reply_line in self.decoder.feed(chunk):
-                    try:
-                        return codec.decode_reply(reply_line)
-                    except ProtocolError as exc:
-                        self.decoder.errors["bad_reply"] += 1
-                        log.warning("%s: malformed reply to %s dropped: %s", self.name, what, exc)
+            return await self.read_reply(recognise, what)
 

@@ -1,29 +1,26 @@
 """Serial (RS-485) barrier gate driver: polls the gate's status and sends its commands.
 
-Implements :class:`lane.ports.BarrierGate`. The gate is a polled slave: it speaks only when asked, so
-the driver owns the line's rhythm. Polls and commands take ``transport.lock`` for a whole exchange,
-so a command never reads a poll's reply (and gates sharing one RS-485 bus never talk over each other).
-Availability is a state: after ``missed_polls_offline`` unanswered polls the gate is offline and
-listeners hear it; the first valid reply brings it back.
+Implements :class:`lane.ports.BarrierGate` on :class:`devices.serial_device.PolledSerialDevice`, which
+owns the line's rhythm (poll period, reply timeout, offline after missed polls, one exchange at a
+time). The gate believes only what it asked for: in a command's exchange only the ACK/NAK of that
+command counts, in a poll only a status; any other frame from its address is refused and counted.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
-from dataclasses import replace
 
 from devices.gate import codec
+from devices.refusals import WRONG_ANSWER
+from devices.serial_device import PolledSerialDevice
 from devices.transport.serial import SerialTransport
-from lane.errors import DeviceError, DeviceFault, DeviceOffline, DeviceTimeout, GateSafetyError, ProtocolError
-from lane.ports import GatePosition, GateStatus, Listener
+from lane.errors import DeviceError, DeviceFault, DeviceOffline, GateSafetyError, ProtocolError
+from lane.ports import GatePosition, GateStatus
 
 log = logging.getLogger(__name__)
 
 
-class SerialBarrierGate:
+class SerialBarrierGate(PolledSerialDevice[GateStatus]):
     """A barrier gate behind a :class:`SerialTransport`, addressed by its RS-485 ``address``."""
 
     def __init__(
@@ -40,62 +37,16 @@ class SerialBarrierGate:
     ) -> None:
         if not 1 <= address <= codec.MAX_ADDRESS:
             raise ValueError(f"gate address must be 1..{codec.MAX_ADDRESS}")
-        self.name = name
-        self.transport = transport
+        super().__init__(name, transport, GateStatus(), poll_interval=poll_interval, reply_timeout=reply_timeout,
+                         missed_polls_offline=missed_polls_offline, owns_transport=owns_transport)
         self.address = address
-        self.poll_interval = poll_interval
-        self.missed_polls_offline = missed_polls_offline
-        self.reply_timeout = reply_timeout
         self.command_timeout = command_timeout
-        self.owns_transport = owns_transport
         self.decoder = codec.FrameDecoder(name, accept=codec.is_reply)
-        self.missed_polls = 0
-        self.protocol_errors = 0
-        self._status = GateStatus()
-        self._listeners: list[Listener] = []
-        self._poll_task: asyncio.Task[None] | None = None
-        self._poll_now = asyncio.Event()
-        self._first_poll = asyncio.Event()
 
     # ------------------------------------------------------------------ port
     @property
     def status(self) -> GateStatus:
         return self._status
-
-    @property
-    def online(self) -> bool:
-        return self._status.online
-
-    async def start(self) -> None:
-        """Start the transport and polling; waits briefly for a first status, never raises if absent."""
-        if self._poll_task is not None:
-            return
-        await self.transport.start()
-        self._first_poll.clear()
-        self._poll_task = asyncio.create_task(self._poll_loop(), name=f"{self.name}-poll")
-        settle = self.reply_timeout * self.missed_polls_offline + 0.5
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(settle):
-                await self._first_poll.wait()
-
-    async def stop(self) -> None:
-        task, self._poll_task = self._poll_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self.owns_transport:
-            await self.transport.stop()
-        self._update(replace(self._status, online=False))
-
-    def add_listener(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
 
     async def open(self) -> None:
         await self._command(codec.Command.OPEN)
@@ -113,12 +64,25 @@ class SerialBarrierGate:
         """Let the gate lower the boom by itself ``seconds`` after it is open (0 = never)."""
         await self._command(codec.Command.AUTO_CLOSE, bytes([seconds]))
 
+    # ------------------------------------------------------------------ PolledSerialDevice
+    async def poll(self) -> GateStatus:
+        reply = await self._exchange(codec.Command.STATUS, b"", self.reply_timeout)
+        assert isinstance(reply, codec.StatusReply)
+        position = codec.WIRE_TO_POSITION.get(reply.position, GatePosition.UNKNOWN)
+        return GateStatus(position, reply.presence, reply.safety, reply.faults, online=True)
+
+    def offline_status(self, last: GateStatus) -> GateStatus:
+        return GateStatus(last.position, last.presence_loop, last.safety_loop, last.faults, online=False)
+
+    def is_online(self, status: GateStatus) -> bool:
+        return status.online
+
     # ------------------------------------------------------------------ commands
     async def _command(self, command: codec.Command, data: bytes = b"") -> None:
         if not self.online:
             raise DeviceOffline(self.name, f"{command.name} not sent: gate offline")
         reply = await self._exchange(command, data, self.command_timeout)
-        self._poll_now.set()  # show the effect (opening/closing) without waiting a full period
+        self.poll_soon()  # show the effect (opening/closing) without waiting a full period
         if isinstance(reply, codec.Ack):
             return
         assert isinstance(reply, codec.Nak)
@@ -132,24 +96,18 @@ class SerialBarrierGate:
     async def _exchange(self, command: codec.Command, data: bytes, timeout: float) -> codec.Reply:
         """Send one frame and wait for its reply; DeviceTimeout/DeviceOffline otherwise."""
         frame = codec.encode_frame(codec.Frame(self.address, command, data))
-        loop = asyncio.get_running_loop()
-        async with self.transport.lock:
-            self.transport.reset_input()
+
+        def recognise(chunk: bytes) -> codec.Reply | None:
+            for reply_frame in self.decoder.feed(chunk):
+                reply = self._match(command, reply_frame)
+                if reply is not None:
+                    return reply
+            return None
+
+        async with self.exchange():
             self.decoder.reset()
             await self.transport.write(frame)
-            deadline = loop.time() + timeout
-            while True:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise DeviceTimeout(self.name, f"no reply to {command.name} within {timeout:.2f}s")
-                try:
-                    chunk = await self.transport.read_some(timeout=remaining)
-                except DeviceTimeout:
-                    raise DeviceTimeout(self.name, f"no reply to {command.name} within {timeout:.2f}s") from None
-                for reply_frame in self.decoder.feed(chunk):
-                    reply = self._match(command, reply_frame)
-                    if reply is not None:
-                        return reply
+            return await self.read_reply(recognise, command.name, timeout)
 
     def _match(self, command: codec.Command, frame: codec.Frame) -> codec.Reply | None:
         if frame.addr != self.address:
@@ -161,54 +119,9 @@ class SerialBarrierGate:
             log.warning("%s: unusable reply %s: %s", self.name, codec.encode_frame(frame).hex(" "), exc)
             return None
         if command is codec.Command.STATUS:
-            return reply if isinstance(reply, codec.StatusReply) else None
-        if isinstance(reply, codec.Ack | codec.Nak) and reply.command == command:
+            if isinstance(reply, codec.StatusReply):
+                return reply
+        elif isinstance(reply, codec.Ack | codec.Nak) and reply.command == command:
             return reply
+        self.refusals.refuse(WRONG_ANSWER, f"{type(reply).__name__} while waiting for {command.name}")
         return None
-
-    # ------------------------------------------------------------------ polling
-    async def _poll_loop(self) -> None:
-        while True:
-            try:
-                reply = await self._exchange(codec.Command.STATUS, b"", self.reply_timeout)
-            except (DeviceTimeout, DeviceOffline) as exc:
-                self._missed(exc)
-            except Exception:
-                log.exception("%s: poll failed", self.name)
-                self._missed(None)
-            else:
-                assert isinstance(reply, codec.StatusReply)
-                self.missed_polls = 0
-                self._update(self._status_from(reply))
-                self._first_poll.set()
-            # the next poll after the period, or at once when a command asks (_poll_now); a timer
-            # that sets the event rather than a timeout that cancels the wait: this runs 30 times a
-            # second per gate, and a cancellation is an exception with a traceback to collect
-            self._poll_now.clear()
-            timer = asyncio.get_running_loop().call_later(self.poll_interval, self._poll_now.set)
-            try:
-                await self._poll_now.wait()
-            finally:
-                timer.cancel()
-
-    def _missed(self, exc: BaseException | None) -> None:
-        self.missed_polls += 1
-        if self.missed_polls >= self.missed_polls_offline and self._status.online:
-            log.warning("%s: offline after %d missed polls (%s)", self.name, self.missed_polls, exc)
-            self._update(replace(self._status, online=False))
-            self._first_poll.set()
-
-    @staticmethod
-    def _status_from(reply: codec.StatusReply) -> GateStatus:
-        position = codec.WIRE_TO_POSITION.get(reply.position, GatePosition.UNKNOWN)
-        return GateStatus(position, reply.presence, reply.safety, reply.faults, online=True)
-
-    def _update(self, status: GateStatus) -> None:
-        if status == self._status:
-            return
-        self._status = status
-        for listener in list(self._listeners):
-            try:
-                listener(status)
-            except Exception:
-                log.exception("%s: listener failed", self.name)

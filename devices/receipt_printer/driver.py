@@ -12,15 +12,15 @@ import logging
 
 from devices.receipt_printer import codec
 from devices.receipt_printer.codec import RealTimeStatus
-from devices.serial_printer import PolledSerialPrinter
+from devices.serial_device import PolledSerialDevice
 from devices.transport.serial import SerialTransport
-from lane.errors import DeviceFault, DeviceOffline, DeviceTimeout, ProtocolError
+from lane.errors import DeviceFault, DeviceOffline, DeviceTimeout
 from lane.ports import PrintDocument, PrinterStatus
 
 log = logging.getLogger(__name__)
 
 
-class SerialReceiptPrinter(PolledSerialPrinter):
+class SerialReceiptPrinter(PolledSerialDevice[PrinterStatus]):
     def __init__(
         self,
         name: str,
@@ -31,25 +31,26 @@ class SerialReceiptPrinter(PolledSerialPrinter):
         missed_polls_offline: int = 3,
         owns_transport: bool = True,
     ) -> None:
-        super().__init__(name, transport, poll_interval=poll_interval, missed_polls_offline=missed_polls_offline,
+        super().__init__(name, transport, PrinterStatus(online=False, ready=False), poll_interval=poll_interval,
+                         reply_timeout=reply_timeout, missed_polls_offline=missed_polls_offline,
                          owns_transport=owns_transport)
-        self.reply_timeout = reply_timeout
-        self.protocol_errors = 0
         self.last_realtime: RealTimeStatus | None = None
 
     async def status(self) -> PrinterStatus:
-        """Real-time status now. An unanswered query is reported as offline, not raised."""
-        try:
-            realtime = await self._query_realtime()
-        except (DeviceTimeout, DeviceOffline, ProtocolError) as exc:
-            if isinstance(exc, ProtocolError):
-                self.protocol_errors += 1
-            return self._missed(exc)
-        self.missed_polls = 0
+        """Real-time status now. An unanswered query counts as a missed poll, it is not raised."""
+        return await self.refresh()
+
+    async def poll(self) -> PrinterStatus:
+        realtime = await self._query_realtime()
         self.last_realtime = realtime
         faults = realtime.faults
-        self._update(PrinterStatus(online=True, ready=not realtime.offline and not faults, faults=faults))
-        return self._status
+        return PrinterStatus(online=True, ready=not realtime.offline and not faults, faults=faults)
+
+    def offline_status(self, last: PrinterStatus) -> PrinterStatus:
+        return PrinterStatus(online=False, ready=False, faults=last.faults)
+
+    def is_online(self, status: PrinterStatus) -> bool:
+        return status.online
 
     async def print_document(self, doc: PrintDocument) -> None:
         status = await self.status()
@@ -61,14 +62,13 @@ class SerialReceiptPrinter(PolledSerialPrinter):
         # Rendering (QR code, raster) takes tens of ms of CPU: off the event loop, so the lanes'
         # other events are not held up behind it (`lajur bench load` p99).
         data = await asyncio.to_thread(codec.render_document, doc)
-        async with self.transport.lock:
+        async with self.exchange():
             await self.transport.write(data)
         log.info("%s: %s %s sent (%d bytes)", self.name, doc.kind, doc.reference, len(data))
 
     # ------------------------------------------------------------------ internals
     async def _query_realtime(self) -> RealTimeStatus:
-        async with self.transport.lock:
-            self.transport.reset_input()
+        async with self.exchange():
             replies = []
             for n in (codec.STATUS_PRINTER, codec.STATUS_OFFLINE_CAUSE, codec.STATUS_PAPER_SENSOR):
                 await self.transport.write(codec.status_query(n))

@@ -189,10 +189,13 @@ class SerialTransport:
         port.write(data)
         port.flush()
 
-    def reset_input(self) -> None:
-        """Drop buffered bytes (stale replies) before starting a new exchange."""
+    def reset_input(self) -> int:
+        """Drop buffered bytes (stale replies) before starting a new exchange; returns how many: on a
+        polled line every one of them came without being asked for."""
+        dropped = len(self._buffer)
         self._buffer.clear()
         self._data_event.clear()
+        return dropped
 
     async def read(self, n: int, *, timeout: float) -> bytes:
         """Exactly ``n`` bytes, or DeviceTimeout (the partial bytes stay buffered)."""

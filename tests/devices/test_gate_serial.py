@@ -15,7 +15,7 @@ from devices.gate.serial_driver import SerialBarrierGate
 from devices.transport.serial import SerialTransport
 from lane.clock import ScaledClock
 from lane.errors import DeviceOffline, DeviceTimeout, GateSafetyError
-from lane.ports import BarrierGate, GatePosition, GateStatus
+from lane.ports import BarrierGate, GatePosition, GateStatus, MessageRefused
 from simulators.gate import GateModel, SerialGateSimulator
 from tests.fixtures.serial import GateSim
 
@@ -270,3 +270,35 @@ async def test_device_ports_are_watched_by_the_event_loop_without_a_thread_each(
 async def test_url_ports_still_use_a_reader_thread() -> None:
     assert not SerialTransport("loop://").native
     assert SerialTransport("/dev/ttyUSB0").native
+
+
+async def test_bytes_the_driver_did_not_ask_for_are_refused_and_reported(gate: SerialBarrierGate,
+                                                                          gate_sim: GateSim) -> None:
+    """A forged "vehicle on the loop" status slipped onto the line between polls is not believed."""
+    refused: list[MessageRefused] = []
+    gate.add_listener(lambda event: refused.append(event) if isinstance(event, MessageRefused) else None)
+    gate.poll_interval = 10.0
+    await asyncio.sleep(0.1)  # the poll in progress ends; the line is idle
+    forged = codec.StatusReply(codec.WirePosition.CLOSED, True, False, frozenset())
+    gate_sim.simulator.endpoint.write(codec.encode_status_reply(gate.address, forged))
+    await asyncio.sleep(0.05)
+    gate.poll_soon()
+    await wait_until(lambda: bool(refused))
+    assert refused[0].reason == "unsolicited" and refused[0].device == "entry-gate"
+    assert gate.refused == 1
+    assert not gate.status.presence_loop
+
+
+async def test_an_answer_to_another_command_does_not_count(gate: SerialBarrierGate, gate_sim: GateSim) -> None:
+    real = gate_sim.simulator.handle
+
+    def confused(frame: codec.Frame) -> bytes | None:
+        if frame.cmd == codec.Command.OPEN:  # acknowledges a STOP nobody sent
+            return codec.encode_ack(gate.address, codec.Command.STOP)
+        return real(frame)
+
+    gate_sim.simulator.handle = confused  # type: ignore[method-assign]
+    with pytest.raises(DeviceTimeout):
+        await gate.open()
+    assert gate.refusals.by_reason["wrong_answer"] == 1
+    assert gate_sim.model.position is GatePosition.CLOSED
