@@ -3,7 +3,6 @@ for the technician page (real deployments have neither)."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, TextIO
 
 from api.accounts_cli import ensure_demo_account
@@ -11,27 +10,12 @@ from api.deps import FaultInjector
 
 
 def simulator_fault_injector(sim: Any) -> FaultInjector:
-    """(lane, device, fault, active) -> inject or clear that fault in the simulated device.
-    Raises KeyError for an unknown lane/device and ValueError for a fault the device does not know."""
+    """(lane, device, fault, active) -> inject or clear that fault in the simulated device (one way in:
+    ``SimulatedSite.device(...).inject``). KeyError for an unknown lane/device, ValueError for a fault
+    the device does not know."""
 
     async def inject(lane: str, device: str, fault: str, active: bool) -> None:
-        sl = sim.lanes[lane]
-        if device in ("entry-camera", "exit-camera"):
-            sim.camera.inject_fault(lane, device, fault if active else "none")
-            return
-        targets: dict[str, Any] = {
-            "entry-gate": sl.entry_gate, "exit-gate": sl.exit_gate, "card-printer": sl.card_printer,
-            "receipt-printer": sl.receipt_printer, "payment": sl.payment, "biometric": sl.biometric,
-            "card-reader": sl.card_reader,
-            **{f"display-{st}": d for st, d in sl.displays.items()},
-        }
-        target = targets[device]
-        if hasattr(target, "set_fault"):
-            result = target.set_fault(fault, active)
-        else:
-            result = (target.inject_fault if active else target.clear_fault)(fault)
-        if inspect.isawaitable(result):
-            await result
+        await sim.device(lane, device).inject(fault, active)
 
     return inject
 

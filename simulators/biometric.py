@@ -13,11 +13,11 @@ from typing import Any
 
 from devices.biometric import codec
 from devices.mqtt_codec import Topics
-from devices.mqtt_device import CommandRejected, MqttDeviceSimulator
 from devices.transport.mqtt import MqttClient
 from lane.clock import Clock
 from lane.ports import CaptureResult
 from simulators.ledger import Ledger
+from simulators.mqtt_device import CommandRejected, MqttDeviceSimulator
 
 log = logging.getLogger(__name__)
 

@@ -2,13 +2,16 @@
 
 ``GET /<lane>/<camera>/snapshot.jpg`` returns the current scene: the vehicle the traffic simulator
 placed in front of the camera, rendered with its plate (`simulators.plate_render`), or an empty lane.
-Faults at run time: ``blank`` (black frames), ``blurred``, ``no_plate`` (vehicle without plate),
-``down`` (HTTP 503) via ``POST /control/<lane>/<camera>/fault {"fault": …}`` or :meth:`inject_fault`.
+Faults at run time, one at a time per camera: ``blank`` (black frames), ``blurred``, ``no_plate``
+(vehicle without plate), ``down`` (HTTP 503), through each camera's :meth:`CameraSimulator.device`
+(:class:`simulators.faults.FaultInjectable`) or ``POST /control/<lane>/<camera>/fault {"fault": …}``
+(``none`` clears).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import threading
 from dataclasses import dataclass
 
@@ -17,10 +20,11 @@ import numpy as np
 from fastapi import FastAPI, HTTPException, Response
 from pydantic import BaseModel
 
+from simulators.faults import UnknownFault, check_fault, clear_all
 from simulators.http_server import ThreadedServer
 from simulators.plate_render import render_scene
 
-FAULTS = ("none", "blank", "blurred", "no_plate", "down")
+CAMERA_FAULTS = frozenset({"blank", "blurred", "no_plate", "down"})
 
 
 @dataclass
@@ -32,6 +36,28 @@ class Scene:
 
 class FaultBody(BaseModel):
     fault: str
+
+
+class SimulatedCamera:
+    """One camera of a :class:`CameraSimulator`, as a fault target: one fault at a time, a new one
+    replaces the last."""
+
+    faults_supported = CAMERA_FAULTS
+
+    def __init__(self, site: CameraSimulator, lane: str, camera: str) -> None:
+        self.site, self.lane, self.name = site, lane, camera
+
+    @property
+    def faults(self) -> frozenset[str]:
+        fault = self.site.faults.get((self.lane, self.name), "none")
+        return frozenset() if fault == "none" else frozenset({fault})
+
+    async def inject(self, fault: str, active: bool = True) -> None:
+        check_fault(self, fault)
+        if active:
+            self.site._set_fault(self.lane, self.name, fault)
+        elif fault in self.faults:
+            self.site._set_fault(self.lane, self.name, "none")
 
 
 class CameraSimulator:
@@ -53,9 +79,11 @@ class CameraSimulator:
         with self._lock:
             self.scenes[(lane, camera)] = Scene()
 
-    def inject_fault(self, lane: str, camera: str, fault: str) -> None:
-        if fault not in FAULTS:
-            raise ValueError(f"fault must be one of {FAULTS}")
+    def device(self, lane: str, camera: str) -> SimulatedCamera:
+        """One camera of the site, to inject its faults."""
+        return SimulatedCamera(self, lane, camera)
+
+    def _set_fault(self, lane: str, camera: str, fault: str) -> None:
         with self._lock:
             self.faults[(lane, camera)] = fault
 
@@ -100,10 +128,14 @@ class CameraSimulator:
             return Response(self.frame_jpeg(lane, camera), media_type="image/jpeg")
 
         @app.post("/control/{lane}/{camera}/fault")
-        def fault(lane: str, camera: str, body: FaultBody) -> dict[str, str]:
+        async def fault(lane: str, camera: str, body: FaultBody) -> dict[str, str]:
+            target = self.device(lane, camera)
             try:
-                self.inject_fault(lane, camera, body.fault)
-            except ValueError as exc:
+                if body.fault == "none":
+                    await clear_all(target)
+                else:
+                    await target.inject(body.fault)
+            except UnknownFault as exc:
                 raise HTTPException(422, str(exc)) from exc
             return {"fault": body.fault}
 
@@ -131,18 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--camera", default="entry-camera")
     ap.add_argument("--plate", default="G1234ABC", help="plate to show in front of the camera")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--fault", choices=FAULTS, default="none")
+    ap.add_argument("--fault", choices=sorted(CAMERA_FAULTS))
     args = ap.parse_args(argv)
     sim = CameraSimulator()
     sim.show(args.lane, args.camera, args.plate, args.seed)
-    sim.inject_fault(args.lane, args.camera, args.fault)
+    camera = sim.device(args.lane, args.camera)
+    if args.fault:
+        asyncio.run(camera.inject(args.fault))
     sim.start(args.host, args.port)
     print(f"camera simulator: {sim.snapshot_url(args.lane, args.camera)}", flush=True)
     from simulators.standalone import serve_stdin_faults
 
     try:
-        serve_stdin_faults(args.camera, FAULTS,
-                           lambda fault: sim.inject_fault(args.lane, args.camera, fault or "none"))
+        serve_stdin_faults(camera)
     except KeyboardInterrupt:
         sim.stop()
     return 0

@@ -17,8 +17,9 @@ from devices.card_printer import codec
 from devices.card_printer.codec import Cmd, JobState
 from lane.clock import Clock, SystemClock
 from lane.errors import ProtocolError
-from simulators.gate import PseudoTerminal
+from simulators.faults import check_fault
 from simulators.ledger import Ledger
+from simulators.pty import PseudoTerminal
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ FAULTS_THAT_STOP_A_CARD = frozenset({"card_jam", "ribbon_out", "cover_open"})
 
 
 class CardPrinterSimulator:
+    faults_supported = CARD_PRINTER_FAULTS
+
     def __init__(
         self,
         name: str = "card-printer",
@@ -45,7 +48,7 @@ class CardPrinterSimulator:
         self.ledger = ledger
         self.endpoint = PseudoTerminal(port)
         self.decoder = codec.LineDecoder(f"sim-{name}", command_mode=True)
-        self.faults: set[str] = set()
+        self.active_faults: set[str] = set()
         self.printed: dict[str, dict[str, str]] = {}
         """Renewal id -> the fields printed on its card."""
         self.received: list[codec.Command] = []
@@ -75,18 +78,23 @@ class CardPrinterSimulator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._printing
 
-    def inject_fault(self, name: str) -> None:
-        if name not in CARD_PRINTER_FAULTS:
-            raise ValueError(f"unknown card printer fault {name!r}; one of {sorted(CARD_PRINTER_FAULTS)}")
-        self.faults.add(name)
+    @property
+    def faults(self) -> frozenset[str]:
+        return frozenset(self.active_faults)
 
-    def clear_fault(self, name: str) -> None:
-        self.faults.discard(name)
+    async def inject(self, fault: str, active: bool = True) -> None:
+        """Start or end a fault (:class:`simulators.faults.FaultInjectable`)."""
+        check_fault(self, fault)
+        if active:
+            self.active_faults.add(fault)
+        else:
+            self.active_faults.discard(fault)
+        log.info("%s: fault %s %s", self.name, fault, "on" if active else "off")
 
     # ------------------------------------------------------------------ protocol
     def _on_data(self, data: bytes) -> None:
         for line in self.decoder.feed(data):
-            if "offline" in self.faults:
+            if "offline" in self.active_faults:
                 continue
             self.endpoint.write(self.handle(line))
 
@@ -124,7 +132,7 @@ class CardPrinterSimulator:
         return codec.encode_error("SYNTAX")
 
     def _status_reply(self) -> bytes:
-        active = [f for f in PRINTER_FAULTS if f in self.faults]
+        active = [f for f in PRINTER_FAULTS if f in self.active_faults]
         if active:
             return codec.encode_ok("FAULT", ",".join(codec.FAULT_WORDS[f] for f in active))
         return codec.encode_ok("BUSY" if self.busy else "READY")
@@ -146,7 +154,7 @@ class CardPrinterSimulator:
             self._open_job = None
             return codec.encode_ok("ALREADY_PRINTED")
         for fault in PRINTER_FAULTS:
-            if fault in self.faults:
+            if fault in self.active_faults:
                 return codec.encode_error(codec.FAULT_WORDS[fault])
         fields, self._open_job, self._open_fields = self._open_fields, None, {}
         self._jobs[renewal_id] = (JobState.PRINTING, None)
@@ -155,7 +163,7 @@ class CardPrinterSimulator:
 
     async def _print_card(self, renewal_id: str, fields: dict[str, str]) -> None:
         await self.clock.sleep(self.print_seconds)
-        stopped = [f for f in PRINTER_FAULTS if f in self.faults and f in FAULTS_THAT_STOP_A_CARD]
+        stopped = [f for f in PRINTER_FAULTS if f in self.active_faults and f in FAULTS_THAT_STOP_A_CARD]
         if stopped:
             self._jobs[renewal_id] = (JobState.FAILED, codec.FAULT_WORDS[stopped[0]])
             log.info("%s: card for %s failed: %s", self.name, renewal_id, stopped[0])
@@ -185,11 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         sim = CardPrinterSimulator(print_seconds=args.print_seconds, port=args.port,
                                    ledger=Ledger(args.ledger) if args.ledger else None)
         for fault in args.fault:
-            sim.inject_fault(fault)
+            await sim.inject(fault)
         await sim.start()
         print(f"{args.device} simulator on {sim.port_path}", flush=True)
-        control = FaultControl(args.device, CARD_PRINTER_FAULTS, sim.inject_fault, sim.clear_fault,
-                               lambda: sim.faults)
+        control = FaultControl(sim)
         await start_control(control, args)
         try:
             await wait_until_stopped()

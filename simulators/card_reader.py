@@ -15,11 +15,11 @@ from typing import Any
 
 from devices.card_reader import codec
 from devices.mqtt_codec import Topics
-from devices.mqtt_device import CommandRejected, MqttDeviceSimulator
 from devices.transport.mqtt import MqttClient
 from lane.clock import Clock
 from lane.ports import IdentityCard
 from simulators.ledger import Ledger
+from simulators.mqtt_device import CommandRejected, MqttDeviceSimulator
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from collections.abc import Callable
 
 from devices.display import codec
 from devices.mqtt_codec import Topics, decode
-from devices.mqtt_device import MqttDeviceSimulator
 from devices.transport.mqtt import MqttClient
 from lane.clock import Clock
 from lane.errors import ProtocolError
 from lane.ports import DisplayMessage
 from simulators.ledger import Ledger
+from simulators.mqtt_device import MqttDeviceSimulator
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,8 @@ class DisplaySimulator(MqttDeviceSimulator):
         if "offline" not in self.faults:
             self._render(message)
 
-    async def set_fault(self, fault: str, active: bool = True) -> None:
-        await super().set_fault(fault, active)
+    async def inject(self, fault: str, active: bool = True) -> None:
+        await super().inject(fault, active)
         if fault == "offline" and not active and self._latest is not None:
             self._render(self._latest)  # back on: show what the controller wants now
 

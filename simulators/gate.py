@@ -3,8 +3,7 @@
 The model knows nothing of wires, so either front-end drives the same boom. The serial front-end
 (:class:`SerialGateSimulator`) answers frames with the same codec the driver uses, on a pseudo-terminal
 it creates (or on a given port), so a driver test exercises real termios, real bytes and real timing.
-The MQTT front-end (:class:`MqttGateSimulator`) publishes the model's status as retained state and
-events and takes commands, with the codec of ``devices/gate/mqtt_codec.py``.
+The MQTT front-end is ``simulators/mqtt_gate.py``.
 
 The ledger records what the boom physically did (``gate_opened`` / ``gate_closed`` with both loops):
 it is the ground truth for "never closed on a vehicle".
@@ -15,29 +14,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import logging
-import os
 import random
 import sys
-import tty
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
-from devices import mqtt_codec
 from devices.gate import codec
-from devices.gate import mqtt_codec as mqtt_gate
 from devices.mqtt_codec import Topics
-from devices.mqtt_device import CommandRejected, MqttDeviceSimulator
-from devices.transport.mqtt import MqttClient
 from lane.clock import Clock, SystemClock
 from lane.errors import GateSafetyError, ProtocolError
 from lane.ports import GatePosition, GateStatus
+from simulators.faults import check_fault
 from simulators.ledger import Ledger
+from simulators.pty import PseudoTerminal
+
+if TYPE_CHECKING:
+    from simulators.mqtt_gate import MqttGateSimulator
 
 log = logging.getLogger(__name__)
 
-GATE_FAULTS = frozenset({"stuck", "slow", "loop_stuck", "offline", "noise"})
+BOOM_FAULTS = frozenset({"stuck", "slow", "loop_stuck"})
+"""What can go wrong with the boom and its loops, whatever the wire: the model plays these."""
+SERIAL_GATE_FAULTS = BOOM_FAULTS | {"offline", "noise"}
+"""``offline`` (the gate answers nothing) and ``noise`` (corrupted replies) are the RS-485 line's."""
 SLOW_FACTOR = 3.0
 
 
@@ -65,6 +65,7 @@ class GateModel:
         self.ledger = ledger
         self.auto_close_seconds = 0
         self.injected: set[str] = set()
+        """Boom faults in play (:data:`BOOM_FAULTS`), set by the front-end's ``inject``."""
         self._position = GatePosition.CLOSED
         self._halted = False
         self._presence = False
@@ -100,7 +101,7 @@ class GateModel:
             presence_loop=self._presence,
             safety_loop=self.safety_occupied,
             faults=frozenset(self._reported),
-            online="offline" not in self.injected,
+            online=True,
         )
 
     def wire_position(self) -> codec.WirePosition:
@@ -159,9 +160,16 @@ class GateModel:
         self._changed()
 
     # ------------------------------------------------------------------ faults
-    def inject_fault(self, name: str) -> None:
-        if name not in GATE_FAULTS:
-            raise ValueError(f"unknown gate fault {name!r}; one of {sorted(GATE_FAULTS)}")
+    def apply_fault(self, name: str, active: bool) -> None:
+        """Start or end a boom fault; technicians and tests go through the front-end's ``inject``."""
+        if name not in BOOM_FAULTS:
+            raise ValueError(f"{name!r} is not a boom fault ({', '.join(sorted(BOOM_FAULTS))})")
+        if active:
+            self._start_fault(name)
+        else:
+            self._end_fault(name)
+
+    def _start_fault(self, name: str) -> None:
         self.injected.add(name)
         if name == "loop_stuck":
             self._reported.add("loop_fault")
@@ -172,7 +180,7 @@ class GateModel:
             self._fault("stuck")
         self._changed()
 
-    def clear_fault(self, name: str) -> None:
+    def _end_fault(self, name: str) -> None:
         self.injected.discard(name)
         if name == "loop_stuck":
             self._reported.discard("loop_fault")
@@ -282,95 +290,25 @@ class GateModel:
                 log.exception("%s: listener failed", self.name)
 
 
-# ---------------------------------------------------------------------- pseudo-terminal endpoint
-class PseudoTerminal:
-    """The device end of a serial line for simulators: a pty it creates, or a given port.
-
-    For a pty, the simulator keeps the slave open itself (in raw mode) so reads of the master never
-    fail with EIO while no driver has the port open, and a driver may close and reopen it freely.
-    """
-
-    def __init__(self, port: str | None = None, *, baudrate: int = 9600) -> None:
-        self.requested_port = port
-        self.baudrate = baudrate
-        self.port_path: str | None = None
-        self._fd: int | None = None
-        self._slave_fd: int | None = None
-        self._serial: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def open(self, on_data: Callable[[bytes], None]) -> str:
-        if self.requested_port is None:
-            master, slave = os.openpty()
-            tty.setraw(slave)
-            self._fd, self._slave_fd = master, slave
-            self.port_path = os.ttyname(slave)
-        else:
-            import serial  # only technicians' runs on a real port need it here
-
-            self._serial = serial.serial_for_url(self.requested_port, baudrate=self.baudrate, timeout=0)
-            self._fd = self._serial.fileno()
-            self.port_path = self.requested_port
-        os.set_blocking(self._fd, False)
-        self._loop = asyncio.get_running_loop()
-        fd = self._fd
-
-        def readable() -> None:
-            try:
-                data = os.read(fd, 4096)
-            except BlockingIOError:
-                return
-            except OSError as exc:
-                if exc.errno != errno.EIO:
-                    log.warning("simulator port %s: read error %s", self.port_path, exc)
-                return
-            if data:
-                on_data(data)
-
-        self._loop.add_reader(fd, readable)
-        return self.port_path
-
-    def write(self, data: bytes) -> None:
-        if self._fd is None:
-            return
-        view = memoryview(data)
-        while view:
-            try:
-                written = os.write(self._fd, view)
-            except BlockingIOError:
-                log.warning("simulator port %s: output full, %d byte(s) dropped", self.port_path, len(view))
-                return
-            except OSError as exc:
-                log.warning("simulator port %s: write error %s", self.port_path, exc)
-                return
-            view = view[written:]
-
-    def close(self) -> None:
-        if self._fd is not None and self._loop is not None:
-            self._loop.remove_reader(self._fd)
-        if self._serial is not None:
-            self._serial.close()
-        elif self._fd is not None:
-            os.close(self._fd)
-        if self._slave_fd is not None:
-            os.close(self._slave_fd)
-        self._fd = self._slave_fd = self._serial = None
-
-
 # ---------------------------------------------------------------------- serial front-end
 class SerialGateSimulator:
     """Answers the gate protocol for one :class:`GateModel` at ``address``.
 
-    Faults of the line live here: ``offline`` (the model is injected with it) makes it silent,
-    ``noise`` corrupts replies with random bytes and bit flips.
+    Faults (:class:`simulators.faults.FaultInjectable`): the boom's (``stuck``, ``slow``, ``loop_stuck``)
+    go to the model; the line's live here: ``offline`` makes it silent, ``noise`` corrupts replies with
+    random bytes and bit flips.
     """
+
+    faults_supported = SERIAL_GATE_FAULTS
 
     def __init__(self, model: GateModel, port: str | None = None, address: int = 1, *, seed: int | None = None) -> None:
         self.model = model
+        self.name = model.name
         self.address = address
         self.endpoint = PseudoTerminal(port)
         self.decoder = codec.FrameDecoder(f"sim-{model.name}")  # unknown commands get a NAK, so no filter
         self.received: list[codec.Frame] = []
+        self.line_faults: set[str] = set()
         self._rng = random.Random(seed)
 
     @property
@@ -378,6 +316,20 @@ class SerialGateSimulator:
         if self.endpoint.port_path is None:
             raise RuntimeError("simulator not started")
         return self.endpoint.port_path
+
+    @property
+    def faults(self) -> frozenset[str]:
+        return frozenset(self.line_faults | self.model.injected)
+
+    async def inject(self, fault: str, active: bool = True) -> None:
+        check_fault(self, fault)
+        if fault in BOOM_FAULTS:
+            self.model.apply_fault(fault, active)
+        elif active:
+            self.line_faults.add(fault)
+        else:
+            self.line_faults.discard(fault)
+        log.info("%s: fault %s %s", self.name, fault, "on" if active else "off")
 
     async def start(self) -> None:
         path = self.endpoint.open(self._on_data)
@@ -392,7 +344,7 @@ class SerialGateSimulator:
             if frame.addr != self.address:
                 continue
             self.received.append(frame)
-            if "offline" in self.model.injected:
+            if "offline" in self.line_faults:
                 continue
             reply = self.handle(frame)
             if reply is not None:
@@ -426,7 +378,7 @@ class SerialGateSimulator:
         return codec.encode_ack(self.address, command)
 
     def _maybe_corrupt(self, reply: bytes) -> bytes:
-        if "noise" not in self.model.injected:
+        if "noise" not in self.line_faults:
             return reply
         rng = self._rng
         choice = rng.random()
@@ -439,97 +391,24 @@ class SerialGateSimulator:
         return reply + rng.randbytes(rng.randint(1, 6))
 
 
-# ---------------------------------------------------------------------- MQTT front-end
-MQTT_GATE_FAULTS = frozenset({"stuck", "slow", "loop_stuck", "offline", "timeout"})
-"""``noise`` is a serial line fault; ``timeout`` (commands silently ignored) is MQTT's."""
-
-
-class MqttGateSimulator(MqttDeviceSimulator):
-    """One :class:`GateModel` on the broker: retained state from the model, commands into it.
-
-    Like the real gate it refuses ``close`` while the safety loop is occupied (ack error
-    ``safety_loop_occupied``). While the ``offline`` fault is active it publishes nothing.
-    """
-
-    faults_supported = MQTT_GATE_FAULTS
-
-    def __init__(self, model: GateModel, client: MqttClient, topics: Topics) -> None:
-        super().__init__(client, topics, clock=model.clock, lane=model.lane, name=model.name)
-        self.model = model
-        self._last = model.status
-        self._remove_listener: Callable[[], None] | None = None
-        self._publishing: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._last = self.model.status
-        self._state = mqtt_gate.state_fields(self._last, self.model.auto_close_seconds)
-        self._remove_listener = self.model.add_listener(self._on_model)
-        await super().start()
-
-    async def stop(self) -> None:
-        if self._remove_listener is not None:
-            self._remove_listener()
-            self._remove_listener = None
-        await super().stop()
-        await self.model.aclose()
-
-    async def set_fault(self, fault: str, active: bool = True) -> None:
-        await super().set_fault(fault, active)  # validates the name, handles offline/timeout
-        if fault in GATE_FAULTS:
-            (self.model.inject_fault if active else self.model.clear_fault)(fault)
-
-    async def handle_command(self, cmd: dict[str, Any]) -> None:
-        if cmd["op"] not in mqtt_gate.OPS:
-            raise CommandRejected(f"unknown op {cmd['op']!r}")
-        op, seconds = mqtt_gate.parse_command(cmd)
-        model = self.model
-        try:
-            if op == mqtt_gate.OP_OPEN:
-                model.command_open()
-            elif op == mqtt_gate.OP_CLOSE:
-                model.command_close()
-            elif op == mqtt_gate.OP_STOP:
-                model.command_stop()
-            else:
-                model.set_auto_close(seconds or 0)
-                self._on_model(model.status)  # auto_close is in the state, the model does not report it
-        except GateSafetyError:
-            raise CommandRejected(mqtt_gate.ERROR_SAFETY) from None
-        if self._publishing is not None:  # the new state goes out before the ack
-            await asyncio.shield(self._publishing)
-
-    def _on_model(self, status: GateStatus) -> None:
-        before, self._last = self._last, status
-        fields = mqtt_gate.state_fields(status, self.model.auto_close_seconds)
-        if fields == self._state:
-            return
-        self._state = fields  # re-published by _announce when the offline fault ends
-        if "offline" in self.faults:
-            return
-        self._publishing = self.spawn(self._publish(fields, mqtt_gate.status_events(before, status)))
-
-    async def _publish(self, fields: dict[str, Any], events: list[dict[str, Any]]) -> None:
-        await self.client.publish(self.topics.state, mqtt_codec.encode(fields), qos=1, retain=True)
-        for body in events:
-            await self.publish_event(body.pop("type"), **body)
-
-
 # ---------------------------------------------------------------------- standalone
 def main(argv: list[str] | None = None) -> int:
     """``lajur sim gate [--port P | --transport mqtt --mqtt URL] [--fault F]``: print where the gate
     listens and serve until Ctrl-C."""
-    from devices.mqtt_device import simulator_client
+    from simulators.mqtt_device import simulator_client
+    from simulators.mqtt_gate import MQTT_GATE_FAULTS, MqttGateSimulator
     from simulators.standalone import FaultControl, add_control_arguments, start_control, wait_until_stopped
 
     parser = argparse.ArgumentParser(
         prog="lajur sim gate", description="Barrier gate simulator: RS-485 on a pseudo-terminal (default) or "
                                            "MQTT on a broker. Loops are set with 'presence on|off' / "
                                            "'safety on|off' on stdin.",
-        epilog="faults: serial " + ", ".join(sorted(GATE_FAULTS)) + "; mqtt " + ", ".join(sorted(MQTT_GATE_FAULTS)))
+        epilog="faults: serial " + ", ".join(sorted(SERIAL_GATE_FAULTS)) + "; mqtt " +
+               ", ".join(sorted(MQTT_GATE_FAULTS)))
     parser.add_argument("--transport", choices=("serial", "mqtt"), default="serial")
     parser.add_argument("--port", help="serial: serve on this port instead of a new pseudo-terminal")
     parser.add_argument("--address", type=int, default=1, help="serial: RS-485 address")
-    parser.add_argument("--fault", action="append", default=[], choices=sorted(GATE_FAULTS | MQTT_GATE_FAULTS),
+    parser.add_argument("--fault", action="append", default=[], choices=sorted(SERIAL_GATE_FAULTS | MQTT_GATE_FAULTS),
                         help="start with this fault (repeatable)")
     parser.add_argument("--open-seconds", type=float, default=2.0)
     parser.add_argument("--ledger", help="append physical effects to this JSON-lines file")
@@ -537,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.transport == "mqtt" and not args.mqtt:
         parser.error("--transport mqtt needs --mqtt URL")
-    faults = MQTT_GATE_FAULTS if args.transport == "mqtt" else GATE_FAULTS
+    faults = MQTT_GATE_FAULTS if args.transport == "mqtt" else SERIAL_GATE_FAULTS
     for fault in args.fault:
         if fault not in faults:
             parser.error(f"fault {fault!r} is not a {args.transport} gate fault")
@@ -548,34 +427,32 @@ def main(argv: list[str] | None = None) -> int:
                           close_seconds=args.open_seconds, ledger=Ledger(args.ledger) if args.ledger else None)
         model.add_listener(lambda status: print(f"gate: {status}", flush=True))
         stoppers: list[Callable[[], Awaitable[None]]] = []
+        sim: SerialGateSimulator | MqttGateSimulator
         if args.transport == "mqtt":
             topics = Topics(args.site, args.lane, args.device)
             client = simulator_client(args.mqtt, topics)
             sim = MqttGateSimulator(model, client, topics)
             await client.start()
             for fault in args.fault:
-                await sim.set_fault(fault, True)
+                await sim.inject(fault, True)
             await sim.start()
             print(f"{args.device} simulator on {args.mqtt} at {topics.root}/#", flush=True)
             print(f"  cmd {topics.cmd}  state {topics.state}  event {topics.event}", flush=True)
             print(f"  control {topics.control}  (faults: {', '.join(sorted(MQTT_GATE_FAULTS))})", flush=True)
-            control = FaultControl(args.device, MQTT_GATE_FAULTS,
-                                   lambda f: sim.spawn(sim.set_fault(f, True)),
-                                   lambda f: sim.spawn(sim.set_fault(f, False)), lambda: sim.faults)
+            control = FaultControl(sim)
             control.start_stdin()
             stoppers += [control.stop, sim.stop, client.stop]
         else:
+            sim = SerialGateSimulator(model, args.port, args.address)
             for fault in args.fault:
-                model.inject_fault(fault)
-            serial_sim = SerialGateSimulator(model, args.port, args.address)
-            await serial_sim.start()
-            print(f"{args.device} simulator on {serial_sim.port_path} (RS-485 address {args.address})", flush=True)
-            control = FaultControl(args.device, GATE_FAULTS, model.inject_fault, model.clear_fault,
-                                   lambda: model.injected)
+                await sim.inject(fault, True)
+            await sim.start()
+            print(f"{args.device} simulator on {sim.port_path} (RS-485 address {args.address})", flush=True)
+            control = FaultControl(sim)
             await start_control(control, args)
             if args.mqtt:
                 control.start_stdin()
-            stoppers += [control.stop, serial_sim.stop]
+            stoppers += [control.stop, sim.stop]
 
         def loops(words: list[str]) -> str | None:
             """A technician plays the vehicle: ``presence on``, ``safety off``."""

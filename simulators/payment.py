@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from devices.mqtt_codec import Topics
-from devices.mqtt_device import CommandRejected, MqttDeviceSimulator
 from devices.payment import codec
 from devices.transport.mqtt import MqttClient
 from lane.clock import Clock
 from lane.ports import PaymentOutcome
 from simulators.ledger import Ledger
+from simulators.mqtt_device import CommandRejected, MqttDeviceSimulator
 
 log = logging.getLogger(__name__)
 

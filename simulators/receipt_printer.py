@@ -17,8 +17,9 @@ import sys
 
 from devices.receipt_printer import codec
 from devices.receipt_printer.codec import EscPosParser, ParsedDocument, RealTimeStatus
-from simulators.gate import PseudoTerminal
+from simulators.faults import check_fault
 from simulators.ledger import Ledger
+from simulators.pty import PseudoTerminal
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ RECEIPT_FAULTS = frozenset({"paper_out", "cover_open", "paper_near_end", "offlin
 
 
 class ReceiptPrinterSimulator:
+    faults_supported = RECEIPT_FAULTS
+
     def __init__(
         self,
         name: str = "receipt-printer",
@@ -38,7 +41,7 @@ class ReceiptPrinterSimulator:
         self.ledger = ledger
         self.endpoint = PseudoTerminal(port)
         self.parser = EscPosParser()
-        self.faults: set[str] = set()
+        self.active_faults: set[str] = set()
         self.printed: list[ParsedDocument] = []
         self.dropped_documents = 0
         self.status_queries = 0
@@ -51,13 +54,13 @@ class ReceiptPrinterSimulator:
 
     @property
     def realtime_status(self) -> RealTimeStatus:
-        paper_out = "paper_out" in self.faults
-        cover_open = "cover_open" in self.faults
+        paper_out = "paper_out" in self.active_faults
+        cover_open = "cover_open" in self.active_faults
         return RealTimeStatus(
             offline=paper_out or cover_open,
             cover_open=cover_open,
             paper_end_stop=paper_out,
-            paper_near_end=paper_out or "paper_near_end" in self.faults,
+            paper_near_end=paper_out or "paper_near_end" in self.active_faults,
             paper_out=paper_out,
         )
 
@@ -68,16 +71,21 @@ class ReceiptPrinterSimulator:
     async def stop(self) -> None:
         self.endpoint.close()
 
-    def inject_fault(self, name: str) -> None:
-        if name not in RECEIPT_FAULTS:
-            raise ValueError(f"unknown receipt printer fault {name!r}; one of {sorted(RECEIPT_FAULTS)}")
-        self.faults.add(name)
+    @property
+    def faults(self) -> frozenset[str]:
+        return frozenset(self.active_faults)
 
-    def clear_fault(self, name: str) -> None:
-        self.faults.discard(name)
+    async def inject(self, fault: str, active: bool = True) -> None:
+        """Start or end a fault (:class:`simulators.faults.FaultInjectable`)."""
+        check_fault(self, fault)
+        if active:
+            self.active_faults.add(fault)
+        else:
+            self.active_faults.discard(fault)
+        log.info("%s: fault %s %s", self.name, fault, "on" if active else "off")
 
     def _on_data(self, data: bytes) -> None:
-        if "offline" in self.faults:
+        if "offline" in self.active_faults:
             return
         for kind, value in self.parser.feed(data):
             if kind == "status":
@@ -117,11 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     async def run() -> None:
         sim = ReceiptPrinterSimulator(port=args.port, ledger=Ledger(args.ledger) if args.ledger else None)
         for fault in args.fault:
-            sim.inject_fault(fault)
+            await sim.inject(fault)
         await sim.start()
         print(f"{args.device} simulator on {sim.port_path}", flush=True)
-        control = FaultControl(args.device, RECEIPT_FAULTS, sim.inject_fault, sim.clear_fault,
-                               lambda: sim.faults)
+        control = FaultControl(sim)
         await start_control(control, args)
 
         async def show_printed() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel
 
+from simulators.faults import UnknownFault, check_fault, clear_all
 from simulators.http_server import ThreadedServer
 from simulators.people import Person
 
@@ -24,17 +25,37 @@ class FaultBody(BaseModel):
     delay: float = 0.0
 
 
+REGISTRY_FAULTS = frozenset({"down", "slow"})
+
+
 class RegistrySimulator:
-    def __init__(self, people: list[Person] | None = None) -> None:
+    name = "registry"
+    faults_supported = REGISTRY_FAULTS
+
+    def __init__(self, people: list[Person] | None = None, *, slow_seconds: float = 5.0) -> None:
         self.by_nik: dict[str, Person] = {}
         self.by_sim: dict[str, Person] = {}
         self.fault = "none"
-        self.delay = 0.0
+        self.delay = slow_seconds
+        """Seconds each answer takes while the ``slow`` fault is on."""
         self.requests = 0
         for p in people or []:
             self.add(p)
         self.app = self._build_app()
         self._server: ThreadedServer | None = None
+
+    @property
+    def faults(self) -> frozenset[str]:
+        return frozenset() if self.fault == "none" else frozenset({self.fault})
+
+    async def inject(self, fault: str, active: bool = True) -> None:
+        """One fault at a time (:class:`simulators.faults.FaultInjectable`): ``down`` answers 503,
+        ``slow`` answers after ``delay`` seconds."""
+        check_fault(self, fault)
+        if active:
+            self.fault = fault
+        elif self.fault == fault:
+            self.fault = "none"
 
     def add(self, person: Person) -> None:
         self.by_nik[person.nik] = person
@@ -70,9 +91,15 @@ class RegistrySimulator:
 
         @app.post("/control/fault")
         async def set_fault(body: FaultBody) -> dict[str, Any]:
-            if body.fault not in ("none", "down", "slow"):
-                raise HTTPException(422, "fault must be none, down or slow")
-            self.fault, self.delay = body.fault, body.delay
+            try:
+                if body.fault == "none":
+                    await clear_all(self)
+                else:
+                    await self.inject(body.fault)
+            except UnknownFault as exc:
+                raise HTTPException(422, f"{exc} (or none)") from exc
+            if body.delay:
+                self.delay = body.delay
             return {"fault": self.fault, "delay": self.delay}
 
         @app.get("/healthz")
@@ -110,8 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--slow-seconds", type=float, default=5.0, help="delay of each answer with fault slow")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
-    sim = RegistrySimulator([make_person(rng, date.today()) for _ in range(args.people)])
-    sim.fault, sim.delay = args.fault, args.slow_seconds
+    sim = RegistrySimulator([make_person(rng, date.today()) for _ in range(args.people)],
+                            slow_seconds=args.slow_seconds)
+    if args.fault != "none":
+        asyncio.run(sim.inject(args.fault))
     url = sim.start(args.host, args.port)
     print(f"registry simulator listening on {url} (GET /v1/licences?nik=&sim_number=)", flush=True)
     for p in list(sim.by_nik.values())[:5]:
@@ -119,11 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  faults at run time: POST {url}/control/fault {{\"fault\": \"down\"}}, or on stdin", flush=True)
     from simulators.standalone import serve_stdin_faults
 
-    def set_fault(fault: str | None) -> None:
-        sim.fault = fault or "none"
-
     try:
-        serve_stdin_faults("registry", ("down", "slow"), set_fault)
+        serve_stdin_faults(sim)
     except KeyboardInterrupt:
         sim.stop()
     return 0

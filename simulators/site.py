@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from devices.mqtt_codec import Topics
-from devices.mqtt_device import simulator_client
 from devices.transport.mqtt import MqttClient
 from lane.clock import Clock
 from lane.workflow import Station
@@ -25,8 +24,11 @@ from simulators.camera import CameraSimulator
 from simulators.card_printer import CardPrinterSimulator
 from simulators.card_reader import CardReaderSimulator
 from simulators.display import DisplaySimulator
-from simulators.gate import GateModel, MqttGateSimulator, SerialGateSimulator
+from simulators.faults import FaultInjectable
+from simulators.gate import GateModel, SerialGateSimulator
 from simulators.ledger import Ledger
+from simulators.mqtt_device import simulator_client
+from simulators.mqtt_gate import MqttGateSimulator
 from simulators.payment import PaymentSimulator
 from simulators.people import Person
 from simulators.receipt_printer import ReceiptPrinterSimulator
@@ -51,6 +53,14 @@ class SimulatedLane:
     card_reader: CardReaderSimulator
     displays: dict[str, DisplaySimulator]
     clients: list[MqttClient] = field(default_factory=list)
+
+    def devices(self) -> dict[str, FaultInjectable]:
+        """Every simulated device of the lane but the cameras, by its device name."""
+        return {
+            "entry-gate": self.entry_gate_sim, "exit-gate": self.exit_gate_sim, "card-printer": self.card_printer,
+            "receipt-printer": self.receipt_printer, "payment": self.payment, "biometric": self.biometric,
+            "card-reader": self.card_reader, **{f"display-{st}": d for st, d in self.displays.items()},
+        }
 
     def device_config(self, camera: CameraSimulator) -> dict[str, dict[str, Any]]:
         devs: dict[str, dict[str, Any]] = {
@@ -169,6 +179,16 @@ class SimulatedSite:
         self.registry.stop()
         if self.broker is not None:
             await self.broker.stop()
+
+    def device(self, lane: str, device: str) -> FaultInjectable:
+        """The simulated ``device`` of ``lane`` (``registry`` is the site's), to inject its faults;
+        KeyError for an unknown lane or device."""
+        if device == "registry":
+            return self.registry
+        if device in ("entry-camera", "exit-camera"):
+            self.lanes[lane]  # noqa: B018 - KeyError for an unknown lane
+            return self.camera.device(lane, device)
+        return self.lanes[lane].devices()[device]
 
     # ------------------------------------------------------------ configuration for a controller
     def config(self) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """What every standalone simulator (``lajur sim NAME``) shares: running until Ctrl-C / SIGTERM,
 :func:`simulator_main` for the MQTT ones, and run-time fault control for the serial and HTTP ones.
 
-MQTT simulators take faults on their ``control`` topic (:class:`devices.mqtt_device.MqttDeviceSimulator`).
-Serial simulators have no broker of their own, so :class:`FaultControl` gives them one of:
+Every simulator takes faults through :class:`simulators.faults.FaultInjectable`. MQTT simulators also
+listen on their ``control`` topic (:class:`simulators.mqtt_device.MqttDeviceSimulator`). Serial and
+HTTP simulators have no broker of their own, so :class:`FaultControl` gives them one of:
 
 * with ``--mqtt URL``: the same control topic ``lajur/<site>/<lane>/<device>/control`` taking
   ``{"v":1,"fault":NAME,"active":true|false}``, answered on ``…/control/ack``;
@@ -18,14 +19,15 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from devices import mqtt_codec as codec
 from devices.mqtt_codec import Topics
-from devices.mqtt_device import MqttDeviceSimulator, simulator_client
 from devices.transport.mqtt import MqttClient
 from lane.errors import ProtocolError
+from simulators.faults import FaultInjectable, UnknownFault, apply_control, clear_all
+from simulators.mqtt_device import MqttDeviceSimulator, simulator_client
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +62,12 @@ def add_control_arguments(parser: object, device: str) -> None:
 
 
 class FaultControl:
-    """Inject/clear faults of one serial simulator at run time, from MQTT or stdin."""
+    """Inject/clear faults of one simulator at run time, from an MQTT control topic or stdin, through
+    its :class:`simulators.faults.FaultInjectable` ``inject``."""
 
-    def __init__(self, name: str, faults: Iterable[str], inject: Callable[[str], None],
-                 clear: Callable[[str], None], active: Callable[[], Iterable[str]]) -> None:
-        self.name = name
-        self.faults = frozenset(faults)
-        self._inject = inject
-        self._clear = clear
-        self._active = active
+    def __init__(self, target: FaultInjectable) -> None:
+        self.target = target
+        self.name = target.name
         self.client: MqttClient | None = None
         self.topics: Topics | None = None
         self._remove: Callable[[], None] | None = None
@@ -76,16 +75,11 @@ class FaultControl:
         self.extra: Callable[[list[str]], str | None] | None = None
         """More stdin commands (e.g. the gate's loops): returns the answer, or None if not its own."""
 
-    def apply(self, fault: str, active: bool) -> str | None:
-        """Set one fault; returns an error text for an unknown fault."""
-        if fault not in self.faults:
-            return f"unknown fault {fault!r}; known: {', '.join(sorted(self.faults))}"
-        (self._inject if active else self._clear)(fault)
-        log.info("%s: fault %s %s", self.name, fault, "on" if active else "off")
-        return None
+    def known(self) -> str:
+        return ", ".join(sorted(self.target.faults_supported))
 
-    def active(self) -> list[str]:
-        return sorted(self._active())
+    def active(self) -> str:
+        return ", ".join(sorted(self.target.faults)) or "none"
 
     # ------------------------------------------------------------------ MQTT
     async def start_mqtt(self, url: str, topics: Topics) -> str:
@@ -101,12 +95,10 @@ class FaultControl:
         if retained:
             return
         try:
-            fault, active = codec.decode_control(payload)
+            reply = await apply_control(self.target, payload)
         except ProtocolError as exc:
-            log.warning("%s: bad control message %r: %s", self.name, payload[:120], exc)
+            log.warning("%s: bad control message (%d bytes): %s", self.name, len(payload), exc)
             return
-        error = self.apply(fault, active)
-        reply = {"fault": fault, "active": active, "ok": error is None, "error": error, "faults": self.active()}
         await self.client.publish(self.topics.control_ack, codec.encode(reply), qos=1)
 
     # ------------------------------------------------------------------ stdin
@@ -121,27 +113,27 @@ class FaultControl:
             if loop is None or loop.is_closed():
                 return
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self.handle_line, line)
+                asyncio.run_coroutine_threadsafe(self.handle_line(line), loop)
 
-    def handle_line(self, line: str) -> str:
+    async def handle_line(self, line: str) -> str:
         """One stdin command; prints and returns the answer."""
         words = line.split()
-        answer: str
         if not words:
             return ""
-        extra = self.extra(words) if self.extra is not None else None
-        if extra is not None:
-            answer = extra
+        answer = self.extra(words) if self.extra is not None else None
+        if answer is not None:
+            pass
         elif words[0] == "fault" and len(words) == 3 and words[2] in ("on", "off"):
-            error = self.apply(words[1], words[2] == "on")
-            answer = error or f"faults: {', '.join(self.active()) or 'none'}"
+            try:
+                await self.target.inject(words[1], words[2] == "on")
+                answer = f"faults: {self.active()}"
+            except UnknownFault as exc:
+                answer = str(exc)
         elif words[0] == "clear":
-            for fault in self.active():
-                if fault in self.faults:
-                    self._clear(fault)
-            answer = f"faults: {', '.join(self.active()) or 'none'}"
+            await clear_all(self.target)
+            answer = f"faults: {self.active()}"
         elif words[0] == "faults":
-            answer = f"faults: {', '.join(self.active()) or 'none'} (known: {', '.join(sorted(self.faults))})"
+            answer = f"faults: {self.active()} (known: {self.known()})"
         else:
             answer = STDIN_HELP
         print(answer, flush=True)
@@ -163,39 +155,21 @@ async def start_control(control: FaultControl, args: object) -> None:
     if url:
         topics = Topics(args.site, args.lane, args.device)  # type: ignore[attr-defined]
         topic = await control.start_mqtt(url, topics)
-        print(f"  control {topic} on {url}  (faults: {', '.join(sorted(control.faults))})", flush=True)
+        print(f"  control {topic} on {url}  (faults: {control.known()})", flush=True)
     else:
         control.start_stdin()
-        print(f"  control on stdin: {STDIN_HELP}  (faults: {', '.join(sorted(control.faults))})", flush=True)
+        print(f"  control on stdin: {STDIN_HELP}  (faults: {control.known()})", flush=True)
 
 
-def serve_stdin_faults(name: str, faults: Iterable[str], set_fault: Callable[[str | None], None]) -> None:
-    """For the HTTP simulators (one fault at a time): read ``fault NAME on|off`` lines from stdin until
-    Ctrl-C; ``set_fault(None)`` clears. Blocks; when stdin ends, keeps serving until Ctrl-C."""
+def serve_stdin_faults(target: FaultInjectable) -> None:
+    """For the HTTP simulators, whose servers run on threads of their own: read ``fault NAME on|off``
+    and ``clear`` lines from stdin until Ctrl-C. Blocks; when stdin ends, keeps serving until Ctrl-C."""
     import time
 
-    known = sorted(set(faults) - {"none"})
-    current: list[str] = []
-    print(f"  control on stdin: fault NAME on|off, clear  (faults: {', '.join(known)})", flush=True)
+    control = FaultControl(target)
+    print(f"  control on stdin: fault NAME on|off, clear  (faults: {control.known()})", flush=True)
     for line in sys.stdin:
-        words = line.split()
-        if len(words) == 3 and words[0] == "fault" and words[2] in ("on", "off"):
-            if words[1] not in known:
-                print(f"unknown fault {words[1]!r}; known: {', '.join(known)}", flush=True)
-                continue
-            on = words[2] == "on"
-            set_fault(words[1] if on else None)
-            current[:] = [words[1]] if on else []
-        elif words[:1] == ["clear"]:
-            set_fault(None)
-            current.clear()
-        elif words:
-            print("commands: fault NAME on|off, clear", flush=True)
-            continue
-        else:
-            continue
-        log.info("%s: fault %s", name, current[0] if current else "none")
-        print(f"faults: {', '.join(current) or 'none'}", flush=True)
+        asyncio.run(control.handle_line(line))
     while True:
         time.sleep(3600)
 
@@ -240,7 +214,7 @@ def simulator_main(
             setup(sim)
         await client.start()
         for fault in args.fault:
-            await sim.set_fault(fault, True)
+            await sim.inject(fault, True)
         await sim.start()
         print(f"{args.device} simulator on {args.url} at {topics.root}/#", flush=True)
         print(f"  cmd {topics.cmd}  state {topics.state}  event {topics.event}", flush=True)

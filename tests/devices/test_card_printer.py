@@ -126,13 +126,13 @@ async def test_retry_while_still_printing_waits_for_the_same_card(
 async def test_each_fault_refuses_the_job_and_clearing_it_recovers(
     printer: SerialCardPrinter, card_printer_sim: CardPrinterSimulator, fault: str
 ) -> None:
-    card_printer_sim.inject_fault(fault)
+    await card_printer_sim.inject(fault)
     with pytest.raises(DeviceFault) as refused:
         await printer.print_card(JOB)
     assert refused.value.fault == fault
     assert (await printer.status()).faults == {fault}
     assert card_printer_sim.ledger.effects("card_printed") == []
-    card_printer_sim.clear_fault(fault)
+    await card_printer_sim.inject(fault, False)
     assert (await printer.print_card(JOB)).already_printed is False
     assert len(card_printer_sim.ledger.effects("card_printed")) == 1
 
@@ -142,11 +142,11 @@ async def test_jam_during_printing_fails_the_job_then_a_retry_prints(
 ) -> None:
     job = asyncio.create_task(printer.print_card(JOB))
     await _until(lambda: card_printer_sim.busy)
-    card_printer_sim.inject_fault("card_jam")
+    await card_printer_sim.inject("card_jam")
     with pytest.raises(DeviceFault) as failed:
         await job
     assert failed.value.fault == "card_jam"
-    card_printer_sim.clear_fault("card_jam")
+    await card_printer_sim.inject("card_jam", False)
     assert not (await printer.print_card(JOB)).already_printed
     assert len(card_printer_sim.ledger.effects("card_printed")) == 1
 
@@ -154,13 +154,13 @@ async def test_jam_during_printing_fails_the_job_then_a_retry_prints(
 async def test_silent_printer_times_out_then_goes_offline_and_comes_back(
     printer: SerialCardPrinter, card_printer_sim: CardPrinterSimulator
 ) -> None:
-    card_printer_sim.inject_fault("offline")
+    await card_printer_sim.inject("offline")
     with pytest.raises(DeviceTimeout):
         await printer.print_card(JOB)
     await _until(lambda: not printer.online)
     with pytest.raises((DeviceOffline, DeviceTimeout)):
         await printer.print_card(JOB)
-    card_printer_sim.clear_fault("offline")
+    await card_printer_sim.inject("offline", False)
     await _until(lambda: printer.online)
     assert (await printer.print_card(JOB)).renewal_id == JOB.renewal_id
 

@@ -16,13 +16,14 @@ from devices import mqtt_codec
 from devices.gate import mqtt_codec as gate_codec
 from devices.gate.mqtt_driver import MqttBarrierGate
 from devices.mqtt_codec import Topics
-from devices.mqtt_device import device_will
 from devices.transport.mqtt import MqttClient
 from lane.clock import ScaledClock
 from lane.errors import DeviceOffline, DeviceTimeout, GateSafetyError, ProtocolError
 from lane.ports import BarrierGate, GatePosition, GateStatus
-from simulators.gate import GateModel, MqttGateSimulator
+from simulators.gate import GateModel
 from simulators.ledger import Ledger
+from simulators.mqtt_device import device_will
+from simulators.mqtt_gate import MqttGateSimulator
 
 SPEED = 20.0
 """A 2 s boom travel takes 0.1 s of test time."""

@@ -127,27 +127,27 @@ async def test_closing_boom_reverses_when_safety_loop_becomes_occupied(
 async def test_offline_after_missed_polls_and_back_online(gate: SerialBarrierGate, gate_sim: GateSim) -> None:
     availability: list[bool] = []
     gate.add_listener(lambda status: availability.append(status.online))
-    gate_sim.model.inject_fault("offline")
+    await gate_sim.simulator.inject("offline")
     await wait_until(lambda: not gate.online)
     assert gate.missed_polls >= 3
     with pytest.raises(DeviceOffline):
         await gate.open()
-    gate_sim.model.clear_fault("offline")
+    await gate_sim.simulator.inject("offline", False)
     await wait_until(lambda: gate.online)
     assert availability == [False, True]
 
 
 async def test_stuck_boom_reports_fault(gate: SerialBarrierGate, gate_sim: GateSim) -> None:
-    gate_sim.model.inject_fault("stuck")
+    await gate_sim.simulator.inject("stuck")
     await gate.open()
     await wait_until(lambda: gate.status.position is GatePosition.FAULT)
     assert "stuck" in gate.status.faults
-    gate_sim.model.clear_fault("stuck")
+    await gate_sim.simulator.inject("stuck", False)
     await wait_until(lambda: gate.status.position is GatePosition.CLOSED and not gate.status.faults)
 
 
 async def test_loop_stuck_shows_safety_occupied_and_loop_fault(gate: SerialBarrierGate, gate_sim: GateSim) -> None:
-    gate_sim.model.inject_fault("loop_stuck")
+    await gate_sim.simulator.inject("loop_stuck")
     await wait_until(lambda: gate.status.safety_loop and "loop_fault" in gate.status.faults)
     with pytest.raises(GateSafetyError):
         await gate.close()
@@ -164,10 +164,10 @@ async def test_auto_close_lowers_the_boom_by_itself(gate: SerialBarrierGate, gat
 async def test_line_noise_never_crashes_the_driver_and_it_stays_usable(
     gate: SerialBarrierGate, gate_sim: GateSim
 ) -> None:
-    gate_sim.model.inject_fault("noise")
+    await gate_sim.simulator.inject("noise")
     await asyncio.sleep(0.6)
     errors = sum(gate.decoder.errors.values())
-    gate_sim.model.clear_fault("noise")
+    await gate_sim.simulator.inject("noise", False)
     await wait_until(lambda: gate.online)
     await gate.open()
     await wait_until(lambda: gate.status.position is GatePosition.OPEN)
@@ -176,7 +176,7 @@ async def test_line_noise_never_crashes_the_driver_and_it_stays_usable(
 
 
 async def test_slow_gate_still_opens(gate: SerialBarrierGate, gate_sim: GateSim) -> None:
-    gate_sim.model.inject_fault("slow")
+    await gate_sim.simulator.inject("slow")
     await gate.open()
     await wait_until(lambda: gate.status.position is GatePosition.OPEN)
     assert gate_sim.ledger.effects("gate_opened")

@@ -18,7 +18,7 @@ from devices.biometric.driver import MqttBiometricStation
 from devices.card_reader.driver import MqttCardReader
 from devices.display.driver import MqttDisplay
 from devices.mqtt_codec import Topics
-from devices.mqtt_device import DeviceUpdate, device_will
+from devices.mqtt_device import DeviceUpdate
 from devices.payment.driver import MqttPaymentTerminal
 from devices.transport.mqtt import MqttClient
 from lane.clock import ScaledClock
@@ -27,7 +27,9 @@ from lane.ports import DisplayMessage, IdentityCard, PaymentOutcome, Signal
 from simulators.biometric import BiometricSimulator
 from simulators.card_reader import CardReaderSimulator
 from simulators.display import DisplaySimulator
+from simulators.faults import clear_all
 from simulators.ledger import Ledger
+from simulators.mqtt_device import device_will
 from simulators.payment import PaymentSimulator
 
 TIMEOUT = 5.0
@@ -124,20 +126,20 @@ async def test_charge_retried_while_customer_is_still_paying_is_not_doubled(rig_
 async def test_declined_fault_fails_the_payment_until_cleared(rig_factory) -> None:
     ledger = Ledger()
     rig = await rig_factory(MqttPaymentTerminal, PaymentSimulator, "payment", ledger=ledger)
-    await rig.sim.set_fault("declined")
+    await rig.sim.inject("declined")
     declined = await rig.driver.charge("R-4", 30000, timeout=TIMEOUT)
     assert (declined.outcome, declined.detail) == (PaymentOutcome.FAILED, "declined")
     assert ledger.effects("charge_made") == []
-    await rig.sim.set_fault("declined", False)
+    await rig.sim.inject("declined", False)
     assert (await rig.driver.charge("R-4b", 30000, timeout=TIMEOUT)).outcome == PaymentOutcome.PAID
 
 
 async def test_terminal_that_never_answers_times_out_then_recovers(rig_factory) -> None:
     rig = await rig_factory(MqttPaymentTerminal, PaymentSimulator, "payment")
-    await rig.sim.set_fault("timeout")
+    await rig.sim.inject("timeout")
     with pytest.raises(DeviceTimeout):
         await rig.driver.charge("R-5", 30000, timeout=0.3)
-    await rig.sim.set_fault("timeout", False)
+    await rig.sim.inject("timeout", False)
     assert (await rig.driver.charge("R-5", 30000, timeout=TIMEOUT)).outcome == PaymentOutcome.PAID
 
 
@@ -145,11 +147,11 @@ async def test_offline_terminal_is_refused_at_once_and_comes_back(rig_factory) -
     rig = await rig_factory(MqttPaymentTerminal, PaymentSimulator, "payment")
     updates: list[DeviceUpdate] = []
     rig.driver.add_listener(updates.append)
-    await rig.sim.set_fault("offline")
+    await rig.sim.inject("offline")
     await wait_until(lambda: not rig.driver.online)
     with pytest.raises(DeviceOffline):
         await rig.driver.charge("R-6", 30000, timeout=TIMEOUT)
-    await rig.sim.set_fault("offline", False)
+    await rig.sim.inject("offline", False)
     await rig.driver.wait_online(TIMEOUT)
     assert (await rig.driver.charge("R-6", 30000, timeout=TIMEOUT)).outcome == PaymentOutcome.PAID
     assert [u.online for u in updates if u.kind == "availability"] == [False, True]
@@ -166,7 +168,7 @@ async def test_terminal_going_offline_mid_charge_raises_device_offline(rig_facto
     rig.driver.offline_grace = 0.2
     charge = asyncio.create_task(rig.driver.charge("R-7", 30000, timeout=TIMEOUT))
     await wait_until(lambda: (rig.driver.state or {}).get("status") == "waiting")
-    await rig.sim.set_fault("offline")
+    await rig.sim.inject("offline")
     with pytest.raises(DeviceOffline):
         await charge
 
@@ -208,21 +210,21 @@ async def test_biometric_capture_returns_file_references(rig_factory) -> None:
 
 async def test_biometric_failure_is_a_device_fault_and_clears(rig_factory) -> None:
     rig = await rig_factory(MqttBiometricStation, BiometricSimulator, "biometric")
-    await rig.sim.set_fault("fail")
+    await rig.sim.inject("fail")
     with pytest.raises(DeviceFault) as err:
         await rig.driver.capture("RN-2", timeout=TIMEOUT)
     assert err.value.fault == "capture_failed"
-    await rig.sim.set_fault("fail", False)
+    await rig.sim.inject("fail", False)
     assert (await rig.driver.capture("RN-2", timeout=TIMEOUT)).renewal_id == "RN-2"
 
 
 async def test_biometric_offline_and_recovery(rig_factory) -> None:
     rig = await rig_factory(MqttBiometricStation, BiometricSimulator, "biometric")
-    await rig.sim.set_fault("offline")
+    await rig.sim.inject("offline")
     await wait_until(lambda: not rig.driver.online)
     with pytest.raises(DeviceOffline):
         await rig.driver.capture("RN-3", timeout=TIMEOUT)
-    await rig.sim.clear_faults()
+    await clear_all(rig.sim)
     await rig.driver.wait_online(TIMEOUT)
     assert (await rig.driver.capture("RN-3", timeout=TIMEOUT)).renewal_id == "RN-3"
 
@@ -265,12 +267,12 @@ async def test_read_waits_for_a_card_and_times_out_without_one(rig_factory) -> N
 
 async def test_unreadable_card_is_a_fault_then_reads_again(rig_factory) -> None:
     rig = await rig_factory(MqttCardReader, CardReaderSimulator, "card-reader")
-    await rig.sim.set_fault("unreadable")
+    await rig.sim.inject("unreadable")
     rig.sim.insert(CARD)
     with pytest.raises(DeviceFault) as err:
         await rig.driver.read(timeout=TIMEOUT)
     assert err.value.fault == "unreadable"
-    await rig.sim.set_fault("unreadable", False)
+    await rig.sim.inject("unreadable", False)
     rig.sim.insert(CARD)
     assert await rig.driver.read(timeout=TIMEOUT) == CARD
 
@@ -300,13 +302,13 @@ async def test_display_state_carries_no_personal_data_beyond_plate(rig_factory) 
 
 async def test_display_that_was_offline_shows_the_latest_message_when_back(rig_factory) -> None:
     rig = await rig_factory(MqttDisplay, DisplaySimulator, "display-exit")
-    await rig.sim.set_fault("offline")
+    await rig.sim.inject("offline")
     await wait_until(lambda: not rig.driver.online)
     await rig.driver.show(message("exit", Signal.RED))  # no error while dark
     await rig.driver.show(message("exit", Signal.GREEN))
     await wait_until(lambda: rig.driver.state is not None and rig.driver.state["signal"] == "green")
     assert rig.sim.shown is None
-    await rig.sim.set_fault("offline", False)
+    await rig.sim.inject("offline", False)
     # the display may get the retained picture after the controller's own copy came back: it shows it
     # when it arrives (an immediate assert here failed on a busy machine)
     await wait_until(lambda: rig.sim.shown == message("exit", Signal.GREEN))

@@ -143,13 +143,13 @@ async def test_fault_refuses_the_print_and_clearing_it_recovers(
 ) -> None:
     statuses: list[PrinterStatus] = []
     printer.add_listener(statuses.append)
-    receipt_printer_sim.inject_fault(fault)
+    await receipt_printer_sim.inject(fault)
     with pytest.raises(DeviceFault) as refused:
         await printer.print_document(RECEIPT)
     assert refused.value.fault == fault
     assert (await printer.status()) == PrinterStatus(online=True, ready=False, faults=frozenset({fault}))
     assert receipt_printer_sim.ledger.effects("receipt_printed") == []
-    receipt_printer_sim.clear_fault(fault)
+    await receipt_printer_sim.inject(fault, False)
     await until(lambda: printer.last_status.ready)  # the status poll notices the recovery
     await printer.print_document(RECEIPT)
     await until(lambda: len(receipt_printer_sim.ledger.effects("receipt_printed")) == 1)
@@ -159,7 +159,7 @@ async def test_fault_refuses_the_print_and_clearing_it_recovers(
 async def test_paper_near_end_is_a_warning_not_a_fault(
     printer: SerialReceiptPrinter, receipt_printer_sim: ReceiptPrinterSimulator
 ) -> None:
-    receipt_printer_sim.inject_fault("paper_near_end")
+    await receipt_printer_sim.inject("paper_near_end")
     assert (await printer.status()).ready
     assert printer.last_realtime is not None and printer.last_realtime.paper_near_end
 
@@ -167,11 +167,11 @@ async def test_paper_near_end_is_a_warning_not_a_fault(
 async def test_silent_printer_goes_offline_and_comes_back(
     printer: SerialReceiptPrinter, receipt_printer_sim: ReceiptPrinterSimulator
 ) -> None:
-    receipt_printer_sim.inject_fault("offline")
+    await receipt_printer_sim.inject("offline")
     await until(lambda: not printer.online)
     with pytest.raises(DeviceOffline):
         await printer.print_document(RECEIPT)
-    receipt_printer_sim.clear_fault("offline")
+    await receipt_printer_sim.inject("offline", False)
     await until(lambda: printer.online)
     await printer.print_document(RECEIPT)
     await until(lambda: len(receipt_printer_sim.printed) == 1)

@@ -10,8 +10,8 @@ from cli.run import settings_for_simulated_site
 from devices.gate.mqtt_driver import MqttBarrierGate
 from lane.clock import ScaledClock
 from lane.settings import load_settings
-from simulators.gate import MqttGateSimulator
 from simulators.ledger import Ledger
+from simulators.mqtt_gate import MqttGateSimulator
 from simulators.site import SimulatedSite
 from simulators.traffic import HumanTimes
 from tests.lane.test_lane_end_to_end import SPEED, Lane

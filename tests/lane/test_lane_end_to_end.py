@@ -184,7 +184,7 @@ async def test_visit_over_ten_minutes_raises_the_louder_alert(lane):
 
 async def test_printer_fault_holds_the_stage_and_officer_retry_prints_one_card(lane):
     printer = lane.sim.lanes["lane-1"].card_printer
-    printer.inject_fault("ribbon_out")
+    await printer.inject("ribbon_out")
     driver = lane.driver()
     drive = asyncio.create_task(lane.traffic.drive(driver))
     def printer_held():
@@ -194,7 +194,7 @@ async def test_printer_fault_holds_the_stage_and_officer_retry_prints_one_card(l
     [held] = printer_held()
     assert "ribbon_out" in held.state.held and held.state.stage.value == "printing"
     assert any(a.kind == "device_fault" for a in lane.site.store.alerts("lane-1"))
-    printer.clear_fault("ribbon_out")
+    await printer.inject("ribbon_out", False)
     await lane.ctl.act("retry", actor="siti", role="officer", visit_id=held.id, reason="ribbon replaced")
     await asyncio.wait_for(drive, 60)
     await asyncio.wait_for(Lane._until(lambda: lane.finished), 30)
@@ -223,7 +223,7 @@ async def test_officer_abort_sends_the_vehicle_out_without_a_card(lane):
 async def test_a_plate_the_camera_cannot_read_surely_waits_for_the_officer_and_is_not_guessed(lane):
     """The entry camera sees only a blurred picture: no plate is bound on its own (the reader is not
     confident), the officer is alerted, types the plate, and the visit goes on under that plate."""
-    lane.sim.camera.inject_fault("lane-1", "entry-camera", "blurred")
+    await lane.sim.device("lane-1", "entry-camera").inject("blurred")
     driver = lane.driver()
     [visit] = await lane.run(driver)
     assert visit["outcome"] == "completed" and visit["plate"] == driver.plate

@@ -26,14 +26,14 @@ async def test_take_over_accepted_just_before_a_crash_is_not_charged_again_after
     before acting on it. After the restart the payment counts as taken: the terminal is not asked to
     charge the driver a second time, and the visit completes."""
     payment = lane.sim.lanes["lane-1"].payment
-    await payment.set_fault("declined")
+    await payment.inject("declined")
     driver = lane.driver()
     drive = asyncio.create_task(lane.traffic.drive(driver))
     try:
         await _until(lambda: any((v.state.held or "").startswith("payment") for v in lane.ctl.visits.values()), 60,
                      "payment declined and held")
         [visit] = list(lane.ctl.visits.values())
-        await payment.set_fault("declined", False)  # the terminal would take a second charge now
+        await payment.inject("declined", False)  # the terminal would take a second charge now
         await lane.ctl.stop()  # the process dies...
         # ...just after the console had accepted the officer's action (what act() keeps before "ok")
         lane.site.store.audit(actor="siti", role="officer", action="take_over", lane="lane-1", visit_id=visit.id,

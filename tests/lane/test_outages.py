@@ -56,7 +56,7 @@ async def test_broker_down_30_s_mid_visit_holds_and_resumes(lane):
 
 async def test_registry_down_then_back_holds_verification(lane):
     driver = lane.driver()
-    lane.sim.registry.fault = "down"
+    await lane.sim.device("lane-1", "registry").inject("down")
     run = asyncio.create_task(lane.run(driver, timeout=60))
     try:
         await _until(lambda: any(v.state.held and "registry" in v.state.held for v in lane.ctl.visits.values()),
@@ -64,7 +64,7 @@ async def test_registry_down_then_back_holds_verification(lane):
         [visit] = list(lane.ctl.visits.values())
         assert visit.state.stage.value == "verifying"
         assert lane.site.store.get_visit(visit.id).held  # persisted as held: a restart would see it too
-        lane.sim.registry.fault = "none"
+        await lane.sim.device("lane-1", "registry").inject("down", False)
         [summary] = await run
     finally:
         run.cancel()
@@ -140,7 +140,7 @@ async def test_printer_cable_pulled_mid_visit_holds_and_resumes_by_itself(lane):
     vanishes and returns is tests/devices/test_gate_serial.py): the visit holds at printing with an
     alert, and once the printer answers again it prints the card, once, without an officer."""
     printer = lane.sim.lanes["lane-1"].card_printer
-    printer.inject_fault("offline")
+    await printer.inject("offline")
     driver = lane.driver()
     run = asyncio.create_task(lane.run(driver, timeout=90))
     try:
@@ -151,7 +151,7 @@ async def test_printer_cable_pulled_mid_visit_holds_and_resumes_by_itself(lane):
         assert not lane.sim.ledger.effects("card_printed")
         assert any(a.kind == "device_fault" for a in lane.site.store.alerts("lane-1"))
         await asyncio.sleep(2)
-        printer.clear_fault("offline")
+        await printer.inject("offline", False)
         [summary] = await run
     finally:
         run.cancel()

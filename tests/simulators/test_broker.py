@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from devices.mqtt_codec import Topics
-from devices.mqtt_device import device_will
 from devices.payment.driver import MqttPaymentTerminal
 from devices.transport.mqtt import MqttClient
 from lane.clock import ScaledClock
 from lane.ports import PaymentOutcome
 from simulators.broker import EmbeddedBroker
+from simulators.mqtt_device import device_will
 from simulators.payment import PaymentSimulator
 
 TIMEOUT = 5.0
