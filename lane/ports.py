@@ -92,12 +92,21 @@ class BarrierGate(Device, Protocol):
 @dataclass(frozen=True)
 class CardJob:
     renewal_id: str
-    """Idempotency key: the printer recognises a retried job and does not print a second card."""
+    """With ``copy``, the idempotency key: the printer recognises a retried job and does not print a
+    second card."""
     sim_number: str
     holder_name: str
     sim_class: str
     expires: date
     photo_ref: str | None = None
+    """The biometric capture's references (:class:`CaptureResult`): printed on and encoded in the card."""
+    signature_ref: str | None = None
+    fingerprint_ref: str | None = None
+    copy: int = 1
+    """1 for a renewal's first card; a reprint (a spoiled or lost card) is copy 2, 3…: a new job
+    that the printer prints, where a retry of the same copy prints nothing."""
+    card_serial: str | None = None
+    """The serial of the card blank this job goes on (the site's blank log), when the lane tracks it."""
 
 
 @dataclass(frozen=True)
@@ -112,8 +121,10 @@ class PrinterStatus:
 class CardPrintResult:
     renewal_id: str
     reprinted: bool = False
+    """A copy after the first (``CardJob.copy`` > 1)."""
     already_printed: bool = False
-    """True when the printer had this renewal id already: no second card came out."""
+    """True when the printer had this renewal id and copy already: no second card came out."""
+    copy: int = 1
 
 
 class CardPrinter(Device, Protocol):

@@ -1,8 +1,10 @@
 """Simulated SIM card printer on a pseudo-terminal, speaking :mod:`devices.card_printer.codec`.
 
-Like a real retail card printer it remembers which renewal ids it printed, so a retried job is
-recognised, and it takes a few (clock) seconds per card, during which it is busy. The ledger records
-every card that physically came out (``card_printed``): "no second card" is checked against it.
+Like a real retail card printer it remembers which jobs (renewal id and copy) it printed, so a retried
+job is recognised while a reprint (the next copy) is printed, and it takes a few (clock) seconds per
+card, during which it is busy. The ledger records every card that physically came out
+(``card_printed`` with the renewal id, copy, card serial and the photo, signature and fingerprint
+references it carries): "no second card" is checked against it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ PRINTER_FAULTS = ("cover_open", "ribbon_out", "hopper_empty", "card_jam")
 CARD_PRINTER_FAULTS = frozenset({*PRINTER_FAULTS, "offline"})
 FAULTS_THAT_STOP_A_CARD = frozenset({"card_jam", "ribbon_out", "cover_open"})
 
+Job = tuple[str, int]
+"""(renewal id, copy): one card."""
+
 
 class CardPrinterSimulator:
     faults_supported = CARD_PRINTER_FAULTS
@@ -49,11 +54,12 @@ class CardPrinterSimulator:
         self.endpoint = PseudoTerminal(port)
         self.decoder = codec.LineDecoder(f"sim-{name}", command_mode=True)
         self.active_faults: set[str] = set()
-        self.printed: dict[str, dict[str, str]] = {}
-        """Renewal id -> the fields printed on its card."""
+        self.printed: dict[Job, dict[str, str]] = {}
+        """(renewal id, copy) -> the fields printed on that card (photo, signature and fingerprint
+        references included)."""
         self.received: list[codec.Command] = []
-        self._jobs: dict[str, tuple[JobState, str | None]] = {}
-        self._open_job: str | None = None
+        self._jobs: dict[Job, tuple[JobState, str | None]] = {}
+        self._open_job: Job | None = None
         self._open_fields: dict[str, str] = {}
         self._printing: asyncio.Task[None] | None = None
 
@@ -110,16 +116,19 @@ class CardPrinterSimulator:
         if name == Cmd.STATUS:
             return self._status_reply()
         if name == Cmd.JOB_QUERY:
-            if len(args) != 1:
+            try:
+                job = codec.parse_job_args(args)
+            except ProtocolError:
                 return codec.encode_error("SYNTAX")
-            state, fault = self._job_state(args[0])
-            return codec.encode_ok(state, fault) if fault else codec.encode_ok(state)
+            state, fault = self._job_state(job)
+            return codec.encode_job_answer(codec.JobAnswer(state, job[0], job[1], fault))
         if self.busy:
             return codec.encode_error("BUSY")
         if name == Cmd.JOB_START:
-            if len(args) != 1 or not args[0]:
+            try:
+                self._open_job, self._open_fields = codec.parse_job_args(args), {}
+            except ProtocolError:
                 return codec.encode_error("SYNTAX")
-            self._open_job, self._open_fields = args[0], {}
             return codec.encode_ok()
         if name == Cmd.JOB_DATA:
             if self._open_job is None:
@@ -137,42 +146,46 @@ class CardPrinterSimulator:
             return codec.encode_ok("FAULT", ",".join(codec.FAULT_WORDS[f] for f in active))
         return codec.encode_ok("BUSY" if self.busy else "READY")
 
-    def _job_state(self, renewal_id: str) -> tuple[JobState, str | None]:
-        if renewal_id in self.printed:
+    def _job_state(self, job: Job) -> tuple[JobState, str | None]:
+        if job in self.printed:
             return JobState.PRINTED, None
-        if renewal_id in self._jobs:
-            return self._jobs[renewal_id]
-        if renewal_id == self._open_job:
+        if job in self._jobs:
+            return self._jobs[job]
+        if job == self._open_job:
             return JobState.PENDING, None
         return JobState.NONE, None
 
     def _print(self) -> bytes:
-        renewal_id = self._open_job
-        if renewal_id is None:
+        job = self._open_job
+        if job is None:
             return codec.encode_error("NO_JOB")
-        if renewal_id in self.printed:
+        if job in self.printed:
             self._open_job = None
             return codec.encode_ok("ALREADY_PRINTED")
         for fault in PRINTER_FAULTS:
             if fault in self.active_faults:
                 return codec.encode_error(codec.FAULT_WORDS[fault])
         fields, self._open_job, self._open_fields = self._open_fields, None, {}
-        self._jobs[renewal_id] = (JobState.PRINTING, None)
-        self._printing = asyncio.get_running_loop().create_task(self._print_card(renewal_id, fields))
+        self._jobs[job] = (JobState.PRINTING, None)
+        self._printing = asyncio.get_running_loop().create_task(self._print_card(job, fields))
         return codec.encode_ok()
 
-    async def _print_card(self, renewal_id: str, fields: dict[str, str]) -> None:
+    async def _print_card(self, job: Job, fields: dict[str, str]) -> None:
         await self.clock.sleep(self.print_seconds)
+        renewal_id, copy = job
         stopped = [f for f in PRINTER_FAULTS if f in self.active_faults and f in FAULTS_THAT_STOP_A_CARD]
         if stopped:
-            self._jobs[renewal_id] = (JobState.FAILED, codec.FAULT_WORDS[stopped[0]])
-            log.info("%s: card for %s failed: %s", self.name, renewal_id, stopped[0])
+            self._jobs[job] = (JobState.FAILED, codec.FAULT_WORDS[stopped[0]])
+            log.info("%s: card %s copy %d failed: %s", self.name, renewal_id, copy, stopped[0])
             return
-        self._jobs.pop(renewal_id, None)
-        self.printed[renewal_id] = fields
+        self._jobs.pop(job, None)
+        self.printed[job] = fields
         if self.ledger is not None:
-            self.ledger.record(self.lane, self.name, "card_printed", renewal_id=renewal_id,
-                               sim_number=fields.get("sim_number"))
+            self.ledger.record(
+                self.lane, self.name, "card_printed", renewal_id=renewal_id, copy=copy,
+                card_serial=fields.get("card_serial") or None, sim_number=fields.get("sim_number"),
+                photo_ref=fields.get("photo_ref") or None, signature_ref=fields.get("signature_ref") or None,
+                fingerprint_ref=fields.get("fingerprint_ref") or None)
 
 
 def main(argv: list[str] | None = None) -> int:

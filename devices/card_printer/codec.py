@@ -8,11 +8,16 @@ UTF-8 bytes), so a holder name can never end or split a frame.
 command       arguments              reply
 ============  =====================  =======================================================
 ``ST``        -                      ``OK;READY`` / ``OK;BUSY`` / ``OK;FAULT;<CODE>[,<CODE>]``
-``JS``        renewal id             ``OK`` (opens a job; ``ERR;BUSY`` while printing)
+``JS``        renewal id; copy       ``OK`` (opens a job; ``ERR;BUSY`` while printing)
 ``JD``        ``<field>=<value>``    ``OK`` (one field of the open job)
 ``JP``        -                      ``OK`` (printing started), ``OK;ALREADY_PRINTED``, ``ERR;<fault>``
-``JQ``        renewal id             ``OK;NONE|PENDING|PRINTING|PRINTED`` or ``OK;FAILED;<fault>``
+``JQ``        renewal id; copy       ``OK;<state>;<renewal id>;<copy>[;<fault>]``, state NONE, PENDING,
+                                     PRINTING, PRINTED or FAILED (with the fault)
 ============  =====================  =======================================================
+
+A job is one card: a renewal id and a copy number (1 for the first card, 2… for reprints). The
+printer prints a job once; a retried job is answered, not printed again; a reprint is a new job.
+The JQ answer names the job it is about, so the driver believes it only for the job it asked after.
 
 Fault codes: RIBBON_OUT, CARD_JAM, HOPPER_EMPTY, COVER_OPEN; other errors: BUSY, SYNTAX, NO_JOB, UNKNOWN.
 See docs/wire/serial.md; tests/devices/test_card_printer.py pins the bytes.
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from lane.errors import ProtocolError
+from lane.ports import CardJob
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +66,9 @@ FAULT_CODES: dict[str, str] = {
 """Wire error word -> fault code of :class:`lane.ports.PrinterStatus`."""
 FAULT_WORDS = {code: word for word, code in FAULT_CODES.items()}
 
-JOB_FIELDS = ("sim_number", "holder_name", "sim_class", "expires", "photo_ref")
+JOB_FIELDS = ("card_serial", "sim_number", "holder_name", "sim_class", "expires", "photo_ref", "signature_ref",
+              "fingerprint_ref")
+"""What a job carries to the card (JD lines, in this order); empty values are sent as empty."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,70 @@ def decode_command(line: bytes) -> Command:
         key, value = parts[1].split("=", 1)
         return Command(name, (unescape_field(key), unescape_field(value)))
     return Command(name, tuple(unescape_field(p) for p in parts[1:]))
+
+
+# ---------------------------------------------------------------------- jobs
+@dataclass(frozen=True)
+class JobAnswer:
+    """The printer's answer to ``JQ``: the state of one job, named."""
+
+    state: JobState
+    renewal_id: str
+    copy: int
+    fault: str | None = None
+    """The fault word of a FAILED job."""
+
+
+def job_data(job: CardJob) -> dict[str, str]:
+    """The JD fields of a card job, in :data:`JOB_FIELDS` order."""
+    values = {
+        "card_serial": job.card_serial or "", "sim_number": job.sim_number, "holder_name": job.holder_name,
+        "sim_class": job.sim_class, "expires": job.expires.isoformat(), "photo_ref": job.photo_ref or "",
+        "signature_ref": job.signature_ref or "", "fingerprint_ref": job.fingerprint_ref or "",
+    }
+    return {key: values[key] for key in JOB_FIELDS}
+
+
+def encode_job_start(renewal_id: str, copy: int) -> bytes:
+    return encode_command(Cmd.JOB_START, renewal_id, str(copy))
+
+
+def encode_job_query(renewal_id: str, copy: int) -> bytes:
+    return encode_command(Cmd.JOB_QUERY, renewal_id, str(copy))
+
+
+def parse_job_args(args: tuple[str, ...]) -> tuple[str, int]:
+    """``(renewal id, copy)`` of a JS/JQ command (simulator side); a missing copy is 1."""
+    if not 1 <= len(args) <= 2 or not args[0]:
+        raise ProtocolError("a job is named by a renewal id and a copy number")
+    copy = args[1] if len(args) == 2 else "1"
+    if not copy.isascii() or not copy.isdigit() or int(copy) < 1:
+        raise ProtocolError("the copy number must be a positive integer")
+    return args[0], int(copy)
+
+
+def encode_job_answer(answer: JobAnswer) -> bytes:
+    fields = [answer.state.value, answer.renewal_id, str(answer.copy)]
+    if answer.fault:
+        fields.append(answer.fault)
+    return encode_ok(*fields)
+
+
+def decode_job_answer(reply: Reply) -> JobAnswer:
+    """The JQ answer in an OK reply (driver side); ProtocolError if it is not one."""
+    fields = reply.fields
+    if not reply.ok or len(fields) not in (3, 4):
+        raise ProtocolError(f"not a job answer ({len(fields)} fields)")
+    try:
+        state = JobState(fields[0])
+    except ValueError:
+        raise ProtocolError("unknown job state") from None
+    if not fields[2].isascii() or not fields[2].isdigit():
+        raise ProtocolError("job answer without a copy number")
+    fault = fields[3] if len(fields) == 4 else None
+    if (state is JobState.FAILED) != (fault is not None):
+        raise ProtocolError("a fault word goes with FAILED, and only with it")
+    return JobAnswer(state, fields[1], int(fields[2]), fault)
 
 
 # ---------------------------------------------------------------------- replies

@@ -1,20 +1,24 @@
 """Serial SIM card printer driver (implements :class:`lane.ports.CardPrinter`).
 
-A card must never come out twice for one renewal: before starting a job the driver asks the printer
-(``JQ``) whether it already printed that renewal id, so a job retried after a timeout or a controller
-restart returns ``already_printed`` instead of a second card. The printer refuses a duplicate too.
+A card must never come out twice for one job (a renewal id and a copy number): before starting a job
+the driver asks the printer (``JQ``) whether it already printed it, so a job retried after a timeout or
+a controller restart returns ``already_printed`` instead of a second card; the printer refuses a
+duplicate too. A reprint is the next copy, a new job. The job carries the biometric capture's photo,
+signature and fingerprint references to the card.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from devices.card_printer import codec
 from devices.card_printer.codec import Cmd, JobState
+from devices.refusals import WRONG_JOB
 from devices.serial_device import PolledSerialDevice
 from devices.transport.serial import SerialTransport
-from lane.errors import DeviceError, DeviceFault, DeviceOffline, DeviceTimeout, ProtocolError
+from lane.errors import DeviceError, DeviceFault, DeviceOffline, DeviceTimeout, ProtocolError, ValidationError
 from lane.ports import CardJob, CardPrintResult, PrinterStatus
 
 log = logging.getLogger(__name__)
@@ -55,13 +59,18 @@ class SerialCardPrinter(PolledSerialDevice[PrinterStatus]):
         return status.online
 
     async def print_card(self, job: CardJob) -> CardPrintResult:
-        state, _ = await self._query(job.renewal_id)
-        if state is JobState.PRINTED:
-            log.info("%s: renewal %s already printed; not printing again", self.name, job.renewal_id)
-            return CardPrintResult(job.renewal_id, already_printed=True)
-        if state is not JobState.PRINTING:
+        """Print one card of ``job`` (its renewal id and copy). A job the printer already printed
+        returns ``already_printed`` and nothing comes out; a reprint is the next copy, a new job."""
+        if job.copy < 1:
+            raise ValueError("a card job's copy number starts at 1")
+        answer = await self._query(job)
+        if answer.state is JobState.PRINTED:
+            log.info("%s: renewal %s copy %d already printed; not printing again", self.name, job.renewal_id,
+                     job.copy)
+            return self._result(job, already_printed=True)
+        if answer.state is not JobState.PRINTING:
             await self._submit(job)
-        return await self._wait_printed(job.renewal_id)
+        return await self._wait_printed(job)
 
     # ------------------------------------------------------------------ job steps
     async def _submit(self, job: CardJob) -> None:
@@ -71,46 +80,58 @@ class SerialCardPrinter(PolledSerialDevice[PrinterStatus]):
         if status.faults:
             fault = sorted(status.faults)[0]
             raise DeviceFault(self.name, f"cannot print: {', '.join(sorted(status.faults))}", fault=fault)
-        self._check(await self._request(Cmd.JOB_START, job.renewal_id), "job start")
-        fields = {
-            "sim_number": job.sim_number,
-            "holder_name": job.holder_name,
-            "sim_class": job.sim_class,
-            "expires": job.expires.isoformat(),
-            "photo_ref": job.photo_ref or "",
-        }
-        for key, value in fields.items():
-            self._check(await self._request_raw(codec.encode_job_data(key, value), "JD"), f"job data {key}")
+        lines = [codec.encode_job_data(key, value) for key, value in codec.job_data(job).items()]
+        too_long = [line for line in lines if len(line) > codec.MAX_LINE]
+        if too_long:  # the printer would drop the line and the job would stall: refuse it here
+            raise ValidationError("card job", f"{len(too_long)} field(s) longer than the printer's {codec.MAX_LINE}"
+                                              " bytes a line")
+        self._check(await self._request_raw(codec.encode_job_start(job.renewal_id, job.copy), "JS"), "job start")
+        for key, line in zip(codec.job_data(job), lines, strict=True):
+            self._check(await self._request_raw(line, "JD"), f"job data {key}")
         reply = self._check(await self._request(Cmd.JOB_PRINT), "print")
         if reply.fields[:1] == ("ALREADY_PRINTED",):
-            log.info("%s: printer already had renewal %s", self.name, job.renewal_id)
+            log.info("%s: printer already had renewal %s copy %d", self.name, job.renewal_id, job.copy)
 
-    async def _wait_printed(self, renewal_id: str) -> CardPrintResult:
+    async def _wait_printed(self, job: CardJob) -> CardPrintResult:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.print_timeout
+        what = f"card {job.renewal_id} copy {job.copy}"
         while True:
-            state, fault = await self._query(renewal_id)
-            if state is JobState.PRINTED:
-                return CardPrintResult(renewal_id)
-            if state is JobState.FAILED:
-                raise DeviceFault(self.name, f"card for {renewal_id} failed: {fault}", fault=fault)
-            if state is JobState.NONE:
-                raise DeviceError(self.name, f"printer lost the job for {renewal_id}")
+            answer = await self._query(job)
+            if answer.state is JobState.PRINTED:
+                return self._result(job)
+            if answer.state is JobState.FAILED:
+                fault = codec.FAULT_CODES.get(answer.fault or "", (answer.fault or "unknown").lower())
+                raise DeviceFault(self.name, f"{what} failed: {fault}", fault=fault)
+            if answer.state is JobState.NONE:
+                raise DeviceError(self.name, f"printer lost the job for {what}")
             if loop.time() >= deadline:
-                raise DeviceTimeout(self.name, f"card for {renewal_id} not printed in {self.print_timeout:.0f}s")
+                raise DeviceTimeout(self.name, f"{what} not printed in {self.print_timeout:.0f}s")
             await asyncio.sleep(self.job_poll_interval)
 
-    async def _query(self, renewal_id: str) -> tuple[JobState, str | None]:
-        reply = self._check(await self._request(Cmd.JOB_QUERY, renewal_id), "job query")
-        try:
-            state = JobState(reply.fields[0])
-        except (IndexError, ValueError):
-            raise ProtocolError(f"{self.name}: bad JQ reply {reply}") from None
-        fault = None
-        if state is JobState.FAILED:
-            word = reply.fields[1] if len(reply.fields) > 1 else "UNKNOWN"
-            fault = codec.FAULT_CODES.get(word, word.lower())
-        return state, fault
+    async def _query(self, job: CardJob) -> codec.JobAnswer:
+        """The printer's answer about this job. An answer naming another job is refused and the
+        driver keeps listening for the right one (DeviceTimeout if it never comes)."""
+        answers: list[codec.JobAnswer] = []
+
+        def about_this_job(reply: codec.Reply) -> bool:
+            if not reply.ok:
+                return True  # an error word: _check turns it into the fault
+            answer = codec.decode_job_answer(reply)
+            if (answer.renewal_id, answer.copy) != (job.renewal_id, job.copy):
+                self.refusals.refuse(WRONG_JOB, f"JQ for copy {job.copy} answered about another job")
+                return False
+            answers.append(answer)
+            return True
+
+        line = codec.encode_job_query(job.renewal_id, job.copy)
+        self._check(await self._request_raw(line, "JQ", accept=about_this_job), "job query")
+        return answers[-1]
+
+    @staticmethod
+    def _result(job: CardJob, *, already_printed: bool = False) -> CardPrintResult:
+        return CardPrintResult(job.renewal_id, reprinted=job.copy > 1, already_printed=already_printed,
+                               copy=job.copy)
 
     def _check(self, reply: codec.Reply, what: str) -> codec.Reply:
         if reply.ok:
@@ -136,13 +157,17 @@ class SerialCardPrinter(PolledSerialDevice[PrinterStatus]):
     async def _request(self, name: str, *args: str) -> codec.Reply:
         return await self._request_raw(codec.encode_command(name, *args), name)
 
-    async def _request_raw(self, line: bytes, what: str) -> codec.Reply:
-        """One command, one reply line. Lines that do not parse (noise) are logged and skipped."""
+    async def _request_raw(self, line: bytes, what: str,
+                           accept: Callable[[codec.Reply], bool] | None = None) -> codec.Reply:
+        """One command, one reply line. Lines that do not parse (noise) are logged and skipped; with
+        ``accept``, so are replies it does not take as the answer to this command."""
 
         def recognise(chunk: bytes) -> codec.Reply | None:
             for reply_line in self.decoder.feed(chunk):
                 try:
-                    return codec.decode_reply(reply_line)
+                    reply = codec.decode_reply(reply_line)
+                    if accept is None or accept(reply):
+                        return reply
                 except ProtocolError as exc:
                     self.decoder.errors["bad_reply"] += 1
                     log.warning("%s: malformed reply to %s dropped: %s", self.name, what, exc)
@@ -152,4 +177,3 @@ class SerialCardPrinter(PolledSerialDevice[PrinterStatus]):
             self.decoder.reset()
             await self.transport.write(line)
             return await self.read_reply(recognise, what)
-
