@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
+import secrets
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -122,7 +123,7 @@ def decode(payload: bytes, required: set[str] | frozenset[str] = frozenset()) ->
         raise ProtocolError(f"payload is a JSON {type(body).__name__}, not an object")
     version = body.get("v")
     if version != VERSION or isinstance(version, bool):
-        raise ProtocolError(f"unsupported version {version!r}")
+        raise ProtocolError("unsupported version (v must be 1)")
     if not isinstance(body.get("ts"), str):
         raise ProtocolError("missing ts")
     missing = set(required) - body.keys()
@@ -139,6 +140,32 @@ def field_str(body: Mapping[str, Any], key: str) -> str:
     return value
 
 
+def field_text(body: Mapping[str, Any], key: str, *, max_len: int, min_len: int = 1) -> str:
+    """A required string field a person may read (a name, a reference, an error word): ``min_len`` to
+    ``max_len`` characters, no control or format characters (a NUL in a name stopped a lane's
+    database write, issue 23), not only blanks. The error never quotes the value."""
+    value = field_str(body, key)
+    if not min_len <= len(value) <= max_len:
+        raise ProtocolError(f"field {key!r} must be {min_len} to {max_len} characters, got {len(value)}")
+    for position, char in enumerate(value):
+        if unicodedata.category(char).startswith("C"):
+            raise ProtocolError(f"field {key!r} holds a control character (U+{ord(char):04X} at {position})")
+    if min_len and not value.strip():
+        raise ProtocolError(f"field {key!r} is blank")
+    return value
+
+
+def field_digits(body: Mapping[str, Any], key: str, lengths: range | tuple[int, ...]) -> str:
+    """A required string of ASCII digits 0-9 (not any Unicode digit: ``"١٢٣".isdigit()`` is True)
+    whose length is in ``lengths``. The error never quotes the value."""
+    value = field_str(body, key)
+    if not value.isascii() or not value.isdigit():
+        raise ProtocolError(f"field {key!r} must be ASCII digits only")
+    if len(value) not in lengths:
+        raise ProtocolError(f"field {key!r} must have {min(lengths)} to {max(lengths)} digits, got {len(value)}")
+    return value
+
+
 def field_int(body: Mapping[str, Any], key: str) -> int:
     value = body.get(key)
     if not isinstance(value, int) or isinstance(value, bool):
@@ -148,18 +175,18 @@ def field_int(body: Mapping[str, Any], key: str) -> int:
 
 # ---------------------------------------------------------------- availability
 def parse_availability(payload: bytes) -> bool:
-    """``online`` → True, ``offline`` → False, anything else → ProtocolError."""
-    text = payload.strip().lower()
-    if text == ONLINE:
+    """``online`` → True, ``offline`` → False, anything else (other case, blanks…) → ProtocolError."""
+    if payload == ONLINE:
         return True
-    if text == OFFLINE:
+    if payload == OFFLINE:
         return False
-    raise ProtocolError(f"availability must be online/offline, got {payload[:40]!r}")
+    raise ProtocolError(f"availability must be exactly online or offline ({len(payload)} bytes)")
 
 
 # ---------------------------------------------------------------- commands and acks
 def new_command_id() -> str:
-    return uuid.uuid4().hex
+    """128 random bits from the OS: an answer must name its command, so nobody may guess one."""
+    return secrets.token_urlsafe(16)
 
 
 def command(op: str, **fields: Any) -> dict[str, Any]:
@@ -189,17 +216,20 @@ def decode_command(payload: bytes) -> dict[str, Any]:
 
 def decode_ack(payload: bytes) -> dict[str, Any]:
     body = decode(payload, ACK_FIELDS)
-    field_str(body, "id")
+    field_text(body, "id", max_len=64)
     if not isinstance(body["ok"], bool):
         raise ProtocolError("ack field 'ok' must be a boolean")
-    if body.get("error") is not None and not isinstance(body["error"], str):
-        raise ProtocolError("ack field 'error' must be a string or null")
+    if body.get("error") is not None:
+        field_text(body, "error", max_len=64)
     return body
 
 
 def decode_event(payload: bytes) -> dict[str, Any]:
+    """An event: a ``type``, and the ``command`` it answers when it answers one."""
     body = decode(payload, EVENT_FIELDS)
-    field_str(body, "type")
+    field_text(body, "type", max_len=32)
+    if "command" in body:
+        field_text(body, "command", max_len=64)
     return body
 
 

@@ -43,7 +43,8 @@ class BiometricSimulator(MqttDeviceSimulator):
         self.capturer: Capturer = capturer or self._default_capturer
         self.capture_delay = capture_delay
         self.captured: dict[str, CaptureResult] = {}
-        self._busy: set[str] = set()
+        self._busy: dict[str, str] = {}
+        """renewal id -> the id of the latest capture command for it: the result answers it."""
 
     async def start(self) -> None:
         self._state = {"status": "idle"}
@@ -57,9 +58,11 @@ class BiometricSimulator(MqttDeviceSimulator):
             raise CommandRejected(f"unknown op {cmd['op']!r}")
         renewal_id = codec.parse_capture(cmd)
         if renewal_id in self.captured:
-            self.spawn(self._announce_captured(self.captured[renewal_id]))
-        elif renewal_id not in self._busy:
-            self._busy.add(renewal_id)
+            self.spawn(self._announce_captured(cmd["id"], self.captured[renewal_id]))
+            return
+        capturing = renewal_id in self._busy
+        self._busy[renewal_id] = cmd["id"]
+        if not capturing:
             self.spawn(self._capture(renewal_id))
 
     async def _capture(self, renewal_id: str) -> None:
@@ -67,10 +70,10 @@ class BiometricSimulator(MqttDeviceSimulator):
         try:
             await self.capturer(renewal_id)
         finally:
-            self._busy.discard(renewal_id)
+            command = self._busy.pop(renewal_id)
         await self.publish_state(status="idle")
         if "fail" in self.faults:
-            event = codec.failed_event(renewal_id, "capture_failed")
+            event = codec.failed_event(command, renewal_id, "capture_failed")
             await self.publish_event(event.pop("type"), **event)
             return
         result = CaptureResult(
@@ -82,10 +85,10 @@ class BiometricSimulator(MqttDeviceSimulator):
         self.captured[renewal_id] = result
         if self.ledger is not None:
             self.ledger.record(self.lane, self.name, "biometrics_captured", renewal_id=renewal_id)
-        await self._announce_captured(result)
+        await self._announce_captured(command, result)
 
-    async def _announce_captured(self, result: CaptureResult) -> None:
-        event = codec.captured_event(result)
+    async def _announce_captured(self, command: str, result: CaptureResult) -> None:
+        event = codec.captured_event(command, result)
         await self.publish_event(event.pop("type"), **event)
 
 

@@ -45,6 +45,10 @@ class CardReaderSimulator(MqttDeviceSimulator):
         self.reads = 0
         self._inserted: asyncio.Queue[IdentityCard] = asyncio.Queue()
         self._reading: asyncio.Task[Any] | None = None
+        self._armed_by: str | None = None
+        """The id of the latest read command: the card answers it."""
+        self._armed_until = float("inf")
+        """Loop time when the latest read's window ends (its ``seconds``); then the reader disarms."""
 
     async def start(self) -> None:
         self._state = {"status": "idle"}
@@ -57,8 +61,12 @@ class CardReaderSimulator(MqttDeviceSimulator):
     async def handle_command(self, cmd: dict[str, Any]) -> None:
         if cmd["op"] != codec.OP_READ:
             raise CommandRejected(f"unknown op {cmd['op']!r}")
+        seconds = codec.parse_read(cmd)
+        self._armed_by = cmd["id"]
+        loop = asyncio.get_running_loop()
+        self._armed_until = loop.time() + seconds if seconds is not None else float("inf")
         if self._reading is not None and not self._reading.done():
-            return  # already armed; the card on its way answers this read too
+            return  # already armed; the card on its way answers this (latest) read
         self._reading = self.spawn(self._read())
 
     async def _next_card(self) -> IdentityCard:
@@ -77,14 +85,27 @@ class CardReaderSimulator(MqttDeviceSimulator):
         return codec.as_card(supplied.result())
 
     async def _read(self) -> None:
+        """Wait for a card while armed; a card tapped after the window stays for the next read."""
         await self.publish_state(status="reading")
-        card = await self._next_card()
+        loop = asyncio.get_running_loop()
+        while True:
+            remaining = self._armed_until - loop.time()
+            if remaining <= 0:
+                log.info("%s: read window over, disarmed", self.name)
+                await self.publish_state(status="idle")
+                return
+            try:
+                card = await asyncio.wait_for(self._next_card(), None if remaining == float("inf") else remaining)
+                break
+            except TimeoutError:
+                continue  # a new read may have moved the window
         self.reads += 1
         await self.publish_state(status="idle")
+        command = self._armed_by or ""
         if "unreadable" in self.faults:
-            event = codec.read_error_event("unreadable")
+            event = codec.read_error_event(command, "unreadable")
         else:
-            event = codec.card_event(card)
+            event = codec.card_event(command, card)
         await self.publish_event(event.pop("type"), **event)
 
 

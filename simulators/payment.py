@@ -45,9 +45,10 @@ class PaymentSimulator(MqttDeviceSimulator):
         self.payer: Payer = payer or self._default_payer
         self.pay_delay = pay_delay
         self.settled: dict[str, dict[str, Any]] = {}
-        """reference → the payment event already announced for it."""
+        """reference → the payment event already announced for it (without the command it named)."""
         self.charges_made = 0
-        self._collecting: set[str] = set()
+        self._collecting: dict[str, str] = {}
+        """reference → the id of the latest charge command for it: the one the result answers."""
 
     async def start(self) -> None:
         self._state = {"status": "idle"}
@@ -63,12 +64,13 @@ class PaymentSimulator(MqttDeviceSimulator):
         reference, amount = codec.parse_charge(cmd)
         if reference in self.settled:
             log.info("%s: %s already settled, re-announcing", self.name, reference)
-            self.spawn(self.publish_event(codec.EVENT_PAYMENT, **{**self.settled[reference], "repeat": True}))
+            body = {**self.settled[reference], "command": cmd["id"], "repeat": True}
+            self.spawn(self.publish_event(codec.EVENT_PAYMENT, **body))
             return
-        if reference in self._collecting:
-            return  # the customer is already paying this one; its result will be announced
-        self._collecting.add(reference)
-        self.spawn(self._collect(reference, amount))
+        already_paying = reference in self._collecting
+        self._collecting[reference] = cmd["id"]  # a retry: the result answers the latest command
+        if not already_paying:  # else the customer is already paying; its result will be announced
+            self.spawn(self._collect(reference, amount))
 
     async def _collect(self, reference: str, amount: int) -> None:
         await self.publish_state(status="waiting", reference=reference, amount=amount)
@@ -81,10 +83,10 @@ class PaymentSimulator(MqttDeviceSimulator):
             log.exception("%s: payer for %s failed", self.name, reference)
             status, detail = PaymentOutcome.FAILED, f"terminal_error: {exc}"
         finally:
-            self._collecting.discard(reference)
-        body = codec.payment_event(reference, status, amount, detail)
+            command = self._collecting.pop(reference)
+        body = codec.payment_event(command, reference, status, amount, detail)
         body.pop("type")
-        self.settled[reference] = body
+        self.settled[reference] = {k: v for k, v in body.items() if k != "command"}
         if status == PaymentOutcome.PAID:
             self.charges_made += 1
             if self.ledger is not None:

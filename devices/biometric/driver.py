@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
+from devices import refusals as why
 from devices.biometric import codec
 from devices.mqtt_codec import Topics
 from devices.mqtt_device import MqttDeviceDriver
@@ -17,7 +17,10 @@ log = logging.getLogger(__name__)
 
 
 class MqttBiometricStation(MqttDeviceDriver):
-    """Implements :class:`lane.ports.BiometricStation`."""
+    """Implements :class:`lane.ports.BiometricStation`. A capture result counts only when it names
+    the outstanding capture command and its renewal."""
+
+    answer_types = frozenset({codec.EVENT_CAPTURED, codec.EVENT_FAILED})
 
     def __init__(self, client: MqttClient, topics: Topics, name: str = codec.DEVICE) -> None:
         super().__init__(client, topics, name)
@@ -26,15 +29,12 @@ class MqttBiometricStation(MqttDeviceDriver):
         """Ask the station to capture for ``renewal_id``; returns the file references.
 
         Raises DeviceFault (fault = the station's error) when the capture failed."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        waiter = self.expect_event(
-            lambda e: e["type"] in (codec.EVENT_CAPTURED, codec.EVENT_FAILED) and e.get("renewal_id") == renewal_id
-        )
-        try:
-            await self.send_command(codec.OP_CAPTURE, timeout=timeout, renewal_id=renewal_id)
-            body = await self.wait_event(waiter, deadline, f"capture for {renewal_id}")
-        finally:
-            waiter.cancel()
+
+        def for_this_renewal(body: dict[str, Any]) -> str | None:
+            return None if body.get("renewal_id") == renewal_id else why.WRONG_ANSWER
+
+        body = await self.request(codec.OP_CAPTURE, timeout=timeout, answers=self.answer_types,
+                                  check=for_this_renewal, renewal_id=renewal_id)
         if body["type"] == codec.EVENT_FAILED:
             _, error = codec.parse_failed(body)
             raise DeviceFault(self.name, f"capture for {renewal_id} failed: {error}", fault=error)

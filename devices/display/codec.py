@@ -31,7 +31,7 @@ def parse_display_state(body: dict[str, Any]) -> DisplayMessage:
     try:
         signal = Signal(field_str(body, "signal"))
     except ValueError as exc:
-        raise ProtocolError(f"unknown signal {body.get('signal')!r}") from exc
+        raise ProtocolError("unknown signal") from exc
     plate = body.get("plate")
     fee = body.get("fee")
     if plate is not None and not isinstance(plate, str):

@@ -52,6 +52,17 @@ def state_fields(status: GateStatus, auto_close: int = 0) -> dict[str, Any]:
     }
 
 
+def _faults(body: Mapping[str, Any]) -> list[str]:
+    """The gate's fault names: a short list of names it may report (``FAULT_NAMES``)."""
+    faults = body.get("faults", [])
+    if not isinstance(faults, list) or not all(isinstance(f, str) for f in faults):
+        raise ProtocolError("field 'faults' must be a list of strings")
+    unknown = [f for f in faults if f not in FAULT_NAMES]
+    if unknown:
+        raise ProtocolError(f"{len(unknown)} unknown gate fault name(s)")
+    return faults
+
+
 def _field_bool(body: Mapping[str, Any], key: str) -> bool:
     value = body.get(key)
     if not isinstance(value, bool):
@@ -64,10 +75,8 @@ def parse_state(body: Mapping[str, Any]) -> GateStatus:
     try:
         position = GatePosition(field_str(body, "position"))
     except ValueError:
-        raise ProtocolError(f"unknown gate position {body.get('position')!r}") from None
-    faults = body.get("faults", [])
-    if not isinstance(faults, list) or not all(isinstance(f, str) for f in faults):
-        raise ProtocolError("field 'faults' must be a list of strings")
+        raise ProtocolError("unknown gate position") from None
+    faults = _faults(body)
     return GateStatus(
         position=position,
         presence_loop=_field_bool(body, "presence_loop"),
@@ -87,7 +96,7 @@ def parse_command(cmd: Mapping[str, Any]) -> tuple[str, int | None]:
     """``(op, seconds)`` of a gate command; ``seconds`` only for auto_close. ProtocolError otherwise."""
     op = field_str(cmd, "op")
     if op not in OPS:
-        raise ProtocolError(f"unknown gate op {op!r}")
+        raise ProtocolError("unknown gate op")
     if op != OP_AUTO_CLOSE:
         return op, None
     seconds = field_int(cmd, "seconds")
@@ -118,12 +127,12 @@ def validate_event(body: Mapping[str, Any]) -> None:
         try:
             GatePosition(field_str(body, "position"))
         except ValueError:
-            raise ProtocolError(f"unknown gate position {body.get('position')!r}") from None
+            raise ProtocolError("unknown gate position") from None
     elif kind == EVENT_LOOP:
         if field_str(body, "loop") not in ("presence", "safety"):
-            raise ProtocolError(f"unknown loop {body.get('loop')!r}")
+            raise ProtocolError("unknown loop")
         _field_bool(body, "occupied")
     elif kind == EVENT_FAULTS:
-        faults = body.get("faults")
-        if not isinstance(faults, list) or not all(isinstance(f, str) for f in faults):
-            raise ProtocolError("field 'faults' must be a list of strings")
+        if "faults" not in body:
+            raise ProtocolError("faults event without faults")
+        _faults(body)

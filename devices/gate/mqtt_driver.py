@@ -94,8 +94,4 @@ class MqttBarrierGate(MqttDeviceDriver):
         if status == self._reported:
             return
         self._reported = status
-        for listener in list(self._listeners):
-            try:
-                listener(status)
-            except Exception:
-                log.exception("%s: listener failed", self.name)
+        self._tell_listeners(status)

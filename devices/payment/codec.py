@@ -1,16 +1,18 @@
 """Payment terminal (QRIS/EDC) messages on top of the shared MQTT envelope.
 
-cmd ``{"op": "charge", "reference", "amount"}`` → ack → later event
-``{"type": "payment", "reference", "status": "paid|failed|cancelled", "amount", "detail"}``.
-A charge is idempotent by ``reference``: the terminal answers a repeated reference with the result
-it already has (``"repeat": true``) and charges nothing.
+cmd ``{"op": "charge", "id", "reference", "amount"}`` → ack → later event
+``{"type": "payment", "command": <the charge's id>, "reference", "status": "paid|failed|cancelled",
+"amount", "detail"}``. A charge is idempotent by ``reference``: the terminal answers a repeated
+reference with the result it already has (``"repeat": true``), naming the new command, and charges
+nothing. The controller believes a payment only for an outstanding charge it names, for exactly
+that charge's reference and amount (docs/wire/mqtt.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from devices.mqtt_codec import field_int, field_str
+from devices.mqtt_codec import field_int, field_str, field_text
 from lane.errors import ProtocolError
 from lane.ports import PaymentOutcome, PaymentResult
 
@@ -35,22 +37,26 @@ def parse_charge(cmd: dict[str, Any]) -> tuple[str, int]:
     return reference, amount
 
 
-def payment_event(reference: str, status: PaymentOutcome | str, amount: int, detail: str = "",
+MAX_REFERENCE = 64
+MAX_DETAIL = 200
+
+
+def payment_event(command: str, reference: str, status: PaymentOutcome | str, amount: int, detail: str = "",
                   repeat: bool = False) -> dict[str, Any]:
+    """The terminal's answer to the charge command ``command`` (its id)."""
     return {
-        "type": EVENT_PAYMENT, "reference": reference, "status": str(PaymentOutcome(status)),
+        "type": EVENT_PAYMENT, "command": command, "reference": reference, "status": str(PaymentOutcome(status)),
         "amount": amount, "detail": detail, "repeat": repeat,
     }
 
 
 def parse_payment_event(body: dict[str, Any]) -> PaymentResult:
-    reference = field_str(body, "reference")
-    status = field_str(body, "status")
+    reference = field_text(body, "reference", max_len=MAX_REFERENCE)
     try:
-        outcome = PaymentOutcome(status)
-    except ValueError as exc:
-        raise ProtocolError(f"unknown payment status {status!r}") from exc
-    detail = body.get("detail") or ""
-    if not isinstance(detail, str):
-        raise ProtocolError("payment detail must be a string")
+        outcome = PaymentOutcome(field_str(body, "status"))
+    except ValueError:
+        raise ProtocolError("unknown payment status") from None
+    detail = ""
+    if body.get("detail"):
+        detail = field_text(body, "detail", max_len=MAX_DETAIL)
     return PaymentResult(reference=reference, outcome=outcome, amount=field_int(body, "amount"), detail=detail)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
+from devices import refusals as why
 from devices.mqtt_codec import Topics
 from devices.mqtt_device import MqttDeviceDriver
 from devices.payment import codec
@@ -19,27 +19,30 @@ class MqttPaymentTerminal(MqttDeviceDriver):
     """Implements :class:`lane.ports.PaymentTerminal`.
 
     The terminal owns idempotency: asking again with the same reference (after a timeout, a
-    controller restart...) returns the settled result and never charges twice.
+    controller restart...) returns the settled result and never charges twice. A payment event counts
+    only when it names the charge command it answers, while that command is outstanding, for exactly
+    its reference and amount: a forged or replayed "paid" is refused, counted and reported.
     """
+
+    answer_types = frozenset({codec.EVENT_PAYMENT})
 
     def __init__(self, client: MqttClient, topics: Topics, name: str = codec.DEVICE) -> None:
         super().__init__(client, topics, name)
 
     async def charge(self, reference: str, amount: int, *, timeout: float) -> PaymentResult:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         fields = codec.charge_fields(reference, amount)
-        waiter = self.expect_event(
-            lambda e: e["type"] == codec.EVENT_PAYMENT and e.get("reference") == reference
-        )
-        try:
-            await self.send_command(codec.OP_CHARGE, timeout=timeout, **fields)
-            body = await self.wait_event(waiter, deadline, f"payment result for {reference}")
-        finally:
-            waiter.cancel()
+
+        def exactly_as_asked(body: dict[str, Any]) -> str | None:
+            result = codec.parse_payment_event(body)
+            if result.reference != reference:
+                return why.WRONG_ANSWER
+            if result.amount != amount:
+                return why.WRONG_AMOUNT
+            return None
+
+        body = await self.request(codec.OP_CHARGE, timeout=timeout, answers=self.answer_types,
+                                  check=exactly_as_asked, **fields)
         result = codec.parse_payment_event(body)
-        if result.amount != amount:
-            log.warning("%s: %s settled for %d, asked %d", self.name, reference, result.amount, amount)
         log.info("%s: %s %s (%d)", self.name, reference, result.outcome, result.amount)
         return result
 
