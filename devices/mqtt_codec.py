@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import unicodedata
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from devices.fields import field_str, field_text
 from devices.refusals import worth_a_warning
 from lane.errors import ProtocolError
 
@@ -130,47 +130,6 @@ def decode(payload: bytes, required: set[str] | frozenset[str] = frozenset()) ->
     if missing:
         raise ProtocolError(f"missing fields: {', '.join(sorted(missing))}")
     return body
-
-
-def field_str(body: Mapping[str, Any], key: str) -> str:
-    """A required string field, or ProtocolError."""
-    value = body.get(key)
-    if not isinstance(value, str):
-        raise ProtocolError(f"field {key!r} must be a string, got {type(value).__name__}")
-    return value
-
-
-def field_text(body: Mapping[str, Any], key: str, *, max_len: int, min_len: int = 1) -> str:
-    """A required string field a person may read (a name, a reference, an error word): ``min_len`` to
-    ``max_len`` characters, no control or format characters (a NUL in a name stopped a lane's
-    database write, issue 23), not only blanks. The error never quotes the value."""
-    value = field_str(body, key)
-    if not min_len <= len(value) <= max_len:
-        raise ProtocolError(f"field {key!r} must be {min_len} to {max_len} characters, got {len(value)}")
-    for position, char in enumerate(value):
-        if unicodedata.category(char).startswith("C"):
-            raise ProtocolError(f"field {key!r} holds a control character (U+{ord(char):04X} at {position})")
-    if min_len and not value.strip():
-        raise ProtocolError(f"field {key!r} is blank")
-    return value
-
-
-def field_digits(body: Mapping[str, Any], key: str, lengths: range | tuple[int, ...]) -> str:
-    """A required string of ASCII digits 0-9 (not any Unicode digit: ``"١٢٣".isdigit()`` is True)
-    whose length is in ``lengths``. The error never quotes the value."""
-    value = field_str(body, key)
-    if not value.isascii() or not value.isdigit():
-        raise ProtocolError(f"field {key!r} must be ASCII digits only")
-    if len(value) not in lengths:
-        raise ProtocolError(f"field {key!r} must have {min(lengths)} to {max(lengths)} digits, got {len(value)}")
-    return value
-
-
-def field_int(body: Mapping[str, Any], key: str) -> int:
-    value = body.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ProtocolError(f"field {key!r} must be an integer, got {type(value).__name__}")
-    return value
 
 
 # ---------------------------------------------------------------- availability

@@ -1,7 +1,8 @@
 """The licence registry simulator: a local HTTP service seeded with clearly fake people.
 
-API (what the real adapter expects): ``GET /v1/licences?nik=…&sim_number=…`` ->
-``{"v": 1, "licence": {...} | null, "certificates": [...]}``. Control: ``POST /control/fault``
+API (what the real adapter expects): ``POST /v1/licences/lookup`` with ``{"v": 1, "nik", "sim_number"}``
+-> ``{"v": 1, "licence": {...} | null, "certificates": [...]}``. The keys travel in the body, never in
+the URL (URLs are logged). Control: ``POST /control/fault``
 with ``{"fault": "down" | "slow" | "none", "delay": seconds}``; ``POST /v1/people`` adds a person.
 """
 
@@ -10,14 +11,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException, Query
-from pydantic import BaseModel
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, Field
 
+from devices.registry.client import LOOKUP_PATH
 from simulators.faults import UnknownFault, check_fault, clear_all
 from simulators.http_server import ThreadedServer
 from simulators.people import Person
+
+
+class LookupBody(BaseModel):
+    v: Literal[1] = 1
+    nik: str = Field(min_length=1, max_length=32)
+    sim_number: str = Field(min_length=1, max_length=32)
 
 
 class FaultBody(BaseModel):
@@ -79,15 +87,14 @@ class RegistrySimulator:
     def _build_app(self) -> FastAPI:
         app = FastAPI(title="Lajur licence registry simulator")
 
-        @app.get("/v1/licences")
-        async def lookup(nik: str = Query(min_length=1, max_length=32),
-                         sim_number: str = Query(min_length=1, max_length=32)) -> dict[str, Any]:
+        @app.post(LOOKUP_PATH)
+        async def lookup(body: LookupBody) -> dict[str, Any]:
             self.requests += 1
             if self.fault == "down":
                 raise HTTPException(503, "registry unavailable (simulated)")
             if self.fault == "slow" and self.delay:
                 await asyncio.sleep(self.delay)
-            return self._answer(nik, sim_number)
+            return self._answer(body.nik, body.sim_number)
 
         @app.post("/control/fault")
         async def set_fault(body: FaultBody) -> dict[str, Any]:
@@ -142,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.fault != "none":
         asyncio.run(sim.inject(args.fault))
     url = sim.start(args.host, args.port)
-    print(f"registry simulator listening on {url} (GET /v1/licences?nik=&sim_number=)", flush=True)
+    print(f"registry simulator listening on {url} (POST {LOOKUP_PATH} {{\"v\":1,\"nik\":…,\"sim_number\":…}})",
+          flush=True)
     for p in list(sim.by_nik.values())[:5]:
         print(f"  example: nik={p.nik} sim_number={p.sim_number} class={p.sim_class}", flush=True)
     print(f"  faults at run time: POST {url}/control/fault {{\"fault\": \"down\"}}, or on stdin", flush=True)

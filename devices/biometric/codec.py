@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from devices.mqtt_codec import field_str, field_text
+from devices.fields import field_str, field_text
 from lane.errors import ProtocolError
 from lane.ports import CaptureResult
 

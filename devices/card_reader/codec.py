@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from devices.mqtt_codec import field_digits, field_str, field_text
+from devices.fields import field_digits, field_str, field_text
 from lane.errors import ProtocolError
 from lane.ports import IdentityCard
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from devices.mqtt_codec import field_str
+from devices.fields import field_str
 from lane.errors import ProtocolError
 from lane.ports import DisplayMessage, Signal
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from devices.mqtt_codec import field_int, field_str
+from devices.fields import field_int, field_str
 from lane.errors import ProtocolError
 from lane.ports import GatePosition, GateStatus
 
