@@ -1,28 +1,21 @@
-"""``lajur bench load --lanes N --speed X [--json]``: N simulated lanes driven by one controller process.
+"""``lajur bench load --lanes N [--seconds S] [--speed X] [--database-url URL] [--json]``: a site under
+load, measured as its drivers feel it.
 
-Everything runs in this process, as ``lajur demo`` does (SimulatedSite + Site + TrafficSimulator +
-an in-process OfficerSimulator), on real transports: gates and printers on pseudo-terminals, the
-MQTT devices on a broker (``LAJUR_MQTT_URL``, else a private Mosquitto on a free port when
-installed, else the embedded broker), SQLite in a temporary directory.
+Separate processes, as a site runs them: the controller is ``lajur serve`` on a TOML file this
+bench writes; the simulated hardware of the lanes, their drivers and the officers at the console
+run in simulator processes of at most ``--lanes-per-sim`` lanes each (``bench.load_sim``: paho's
+network loop uses ``select()``, so about 30 simulated lanes fill a process), at the same priority
+as the controller; the broker is a private Mosquitto (or ``LAJUR_MQTT_URL``); the database is a
+SQLite file, or with ``--database-url postgresql+psycopg://…`` a scratch database created on that
+server and dropped afterwards. This process only starts them, samples the controller's CPU and
+memory every half second, and pools the figures.
 
-Figures:
-
-- ``p50_ms`` / ``p99_ms``: **event-to-command latency**, wall clock (``time.perf_counter``), over
-  every gate reaction that waits for nobody: from the moment the controller's gate driver delivers a
-  status in which the loop changed (the event) to the moment the controller sends the gate command
-  it causes: exit safety loop cleared -> exit gate ``close``; entry safety loop cleared -> entry gate
-  ``close``; and at the exit, the exit camera's plate read that matches the visit -> exit gate
-  ``open`` (the arming loop's event causes a camera command, whose result causes the gate command).
-  ``exit_open_via_camera_ms`` reports separately, not in p50/p99, the whole chain from the exit
-  arming loop to the gate command, which includes fetching frames and reading the plate. Each includes what the controller
-  does in between (persisting the transition and the idempotency record, display messages, the
-  visit summary). It excludes the gate's polling period (the event is stamped when the status
-  arrives) and the serial round trip of the command itself. The entry ``open`` is left out: it waits
-  for window 1 to be free, which is queueing, not latency.
-- ``visits_per_hour``: visits ended per *simulated* hour, all lanes together.
-- ``cpu_percent`` (of one core) and ``rss_mb``: this whole process, which also runs every
-  simulator, the broker client of each simulated device and the traffic, so they overstate the
-  controller's own share; ``*_per_lane`` divide by N.
+Latency (``p50_ms`` … ``max_ms``, per kind under ``kinds``) is from the physical event at a
+simulated device to that device receiving the command it causes, through every transport, the
+broker and the database (:mod:`bench.load_probe` lists the kinds). Arrivals come for ``--seconds``
+wall seconds (each lane its own Poisson process, ``--rate`` an hour), then the lanes drain for at
+most ``--drain`` simulated seconds: ``visits_offered`` are the drivers who came, ``visits_finished``
+those who left by the exit; an event still unanswered at the end counts with what it had waited.
 """
 
 from __future__ import annotations
@@ -34,160 +27,54 @@ import getpass
 import json
 import logging
 import os
-import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench.load_probe import pool
+from bench.procstat import ProcessSampler
+
 log = logging.getLogger("bench.load")
-BENCH_RATE = 40.0  # arrivals per simulated hour per lane
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    s = sorted(values)
-    k = min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))
-    return s[k]
-
-
-class LatencyProbe:
-    """Stamps gate loop changes and the gate commands that follow them (see the module doc)."""
-
-    def __init__(self) -> None:
-        self.samples: dict[str, list[float]] = {"exit_open": [], "exit_close": [], "entry_close": []}
-        self.chains: list[float] = []  # exit arming loop -> exit open, plate read included
-
-    def attach(self, gate: Any, name: str, camera: Any = None, expected_plate: Any = None) -> None:
-        """``camera``/``expected_plate()``: the exit camera, and the plate of the visit at the exit; a
-        read that does not match goes to an officer, whose time is not the controller's latency."""
-        last = {"presence": gate.status.presence_loop, "safety": gate.status.safety_loop}
-        pending: dict[str, float | None] = {"open": None, "close": None, "read": None}
-        if camera is not None:
-            original_read = camera.read_plate
-
-            async def timed_read(**kwargs: Any) -> Any:
-                result = await original_read(**kwargs)
-                matched = result is not None and result.plate and result.plate == expected_plate()
-                pending["read"] = time.perf_counter() if matched else None
-                return result
-
-            camera.read_plate = timed_read
-
-        def on_status(_event: Any) -> None:
-            st = gate.status
-            now = time.perf_counter()
-            if st.presence_loop and not last["presence"]:
-                pending["open"] = now
-            if last["safety"] and not st.safety_loop:
-                pending["close"] = now
-            last["presence"], last["safety"] = st.presence_loop, st.safety_loop
-
-        gate.add_listener(on_status)
-        original_open, original_close = gate.open, gate.close
-
-        async def timed_open() -> None:
-            t, r = pending["open"], pending["read"]
-            if name == "exit-gate":
-                now = time.perf_counter()
-                if t is not None and (camera is None or r is not None):
-                    self.chains.append(now - t)
-                cause = r if camera is not None else t
-                if cause is not None and (t is None or cause >= t):
-                    self.samples["exit_open"].append(now - cause)
-            pending["open"] = pending["read"] = None
-            await original_open()
-
-        async def timed_close() -> None:
-            t = pending["close"]
-            if t is not None:
-                self.samples["exit_close" if name == "exit-gate" else "entry_close"].append(time.perf_counter() - t)
-            pending["close"] = None
-            await original_close()
-
-        gate.open, gate.close = timed_open, timed_close
-
-    def all(self) -> list[float]:
-        return [x for v in self.samples.values() for x in v]
-
-
-class GcPauses:
-    """Times the garbage collector's pauses (they stop the event loop, so they add to latency)."""
-
-    def __init__(self) -> None:
-        self.pauses: list[tuple[int, float]] = []
-        self._t0 = 0.0
-
-    def __enter__(self) -> GcPauses:
-        import gc
-
-        gc.callbacks.append(self._cb)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import gc
-
-        gc.callbacks.remove(self._cb)
-
-    def _cb(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._t0 = time.perf_counter()
-        else:
-            self.pauses.append((info["generation"], time.perf_counter() - self._t0))
-
-    def summary(self) -> dict[str, Any]:
-        return {"collections": len(self.pauses),
-                "max_ms": round(1000 * max((p for _, p in self.pauses), default=0.0), 2),
-                "gen2": len([g for g, _ in self.pauses if g == 2]),
-                "max_ms_by_generation": [round(1000 * max((p for g, p in self.pauses if g == gen), default=0.0), 2)
-                                         for gen in range(3)]}
-
-
-def _unfinished(site: Any) -> dict[str, int]:
-    """Visits still open when the run ended, by stage and hold reason (where they were waiting)."""
-    out: dict[str, int] = {}
-    for ctl in site.controllers.values():
-        for visit in ctl.visits.values():
-            key = visit.state.stage.value + (f" (held: {visit.state.held})" if visit.state.held else "")
-            out[key] = out.get(key, 0) + 1
-            log.info("unfinished %s: %s plate %s (%.2f), entry shows %s, entry gate %s", visit.id, key,
-                     visit.state.plate, visit.state.plate_confidence or 0.0, ctl.shown.get("entry"),
-                     ctl.devices.entry_gate.status)
-    return out
-
-
-def _plate_at_exit(ctl: Any) -> Any:
-    from lane.workflow import Station
-
-    def plate() -> str | None:
-        visit = ctl.visits.get(ctl.occupancy[Station.EXIT] or "")
-        return visit.state.plate if visit else None
-
-    return plate
+BENCH_RATE = 20.0
+"""Arrivals per simulated hour per lane: about half of what one lane can serve (window 1 is the
+bottleneck at ~90 s a vehicle), so a controller that keeps up finishes every visit it is offered."""
+OFFICER = "bench-officer"
 
 
 class PrivateMosquitto:
+    """A Mosquitto on a free port for one run (no persistence; the run is thrown away)."""
+
     def __init__(self) -> None:
+        from simulators.ports import free_port
+
         self.dir = Path(tempfile.mkdtemp(prefix="lajur-bench-mqtt-"))
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         conf = self.dir / "mosquitto.conf"
         conf.write_text(f"listener {self.port} 127.0.0.1\nuser {getpass.getuser()}\nallow_anonymous true\n"
                         "max_queued_messages 10000\n")
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+
+    async def wait_ready(self) -> None:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+                return
+            if self.proc.poll() is not None:
                 break
-            time.sleep(0.05)
-        self.url = f"mqtt://127.0.0.1:{self.port}"
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not start on port {self.port}")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -198,312 +85,299 @@ class PrivateMosquitto:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _mosquitto_available() -> bool:
-    return bool(shutil.which("mosquitto")) or os.access("/usr/sbin/mosquitto", os.X_OK)
+@contextlib.contextmanager
+def scratch_database(url: str | None, workdir: Path, keep: bool = False) -> Iterator[str]:
+    """SQLite in ``workdir`` by default; for a PostgreSQL URL, a new database on that server, dropped
+    afterwards (unless ``keep``): a run never meets an earlier run's visits or lane leases."""
+    if url is None:
+        yield f"sqlite:///{workdir}/bench.db"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
 
-
-def _rss_mb() -> float:
+    if not url.startswith("postgresql"):
+        yield url
+        return
+    name = f"lajur_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        import psutil
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
-        return psutil.Process().memory_info().rss / 2**20
-    except ImportError:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+def _controller_env(workdir: Path) -> dict[str, str]:
+    """The environment of ``lajur serve``: the bench's TOML decides, so no ``LAJUR_*`` setting from the
+    caller's shell (which beats a file) changes the site under test."""
+    from lane.settings import Settings
+
+    settings = {f"LAJUR_{name.upper()}" for name in Settings.model_fields}
+    env = {k: v for k, v in os.environ.items() if k not in settings and not k.startswith(tuple(
+        f"{s}__" for s in settings))}
+    env.update(LAJUR_SECRET_KEY=uuid.uuid4().hex, PYTHONUNBUFFERED="1")
+    return env
+
+
+async def _readline(proc: subprocess.Popen[str], what: str, timeout: float) -> str:
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, proc.stdout.readline), timeout)
+    if not line:
+        raise RuntimeError(f"{what} ended without answering (exit {proc.poll()})")
+    return line
+
+
+async def _wait_ready(url: str, lanes: int, proc: subprocess.Popen[bytes], timeout: float) -> float:
+    """Until every lane is leased and every device online (``/readyz``); returns the seconds it took."""
+    t0 = time.perf_counter()
+    last = ""
+    while time.perf_counter() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the controller exited with {proc.returncode}")
+        try:
+            def ready() -> dict[str, Any]:
+                req = urllib.request.Request(f"{url}/readyz")
+                try:
+                    with urllib.request.urlopen(req, timeout=5) as r:
+                        return json.load(r)
+                except urllib.error.HTTPError as exc:  # 503 while the broker or database is not there
+                    return json.load(exc)
+
+            body = await asyncio.get_running_loop().run_in_executor(None, ready)
+            last = f"{body.get('status')}, {len(body.get('devices', {}))} lanes, offline {body.get('offline')}"
+            if body.get("status") == "ready" and len(body.get("devices", {})) == lanes:
+                return time.perf_counter() - t0
+        except (OSError, ValueError):
+            last = "not answering"
+        await asyncio.sleep(0.5)
+    raise RuntimeError(f"the controller was not ready after {timeout:.0f} s ({last})")
+
+
+async def _unfinished(database_url: str, settle: float = 3.0) -> dict[str, int]:
+    """Visits the controller still has open at the end, by stage and hold (where the lanes stalled),
+    after ``settle`` seconds at most for the last ones to be written as ended."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    deadline = time.perf_counter() + settle
+    try:
+        while True:
+            with engine.connect() as conn:
+                rows = conn.execute(text("SELECT stage, held, COUNT(*) FROM visits WHERE ended_at IS NULL "
+                                         "GROUP BY stage, held")).all()
+            if not rows or time.perf_counter() > deadline:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        engine.dispose()
+    return {stage + (f" (held: {held})" if held else ""): n for stage, held, n in rows}
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    from cli.compose import Site
-    from cli.run import poll_interval_for, settings_for_simulated_site
-    from lane.clock import ScaledClock
-    from lane.settings import load_settings
-    from simulators.officer import OfficerSimulator
-    from simulators.site import SimulatedSite
-    from simulators.traffic import TrafficSimulator
-
-    out = sys.stderr if args.json else sys.stdout
-    workdir = Path(tempfile.mkdtemp(prefix="lajur-bench-"))
-    mosquitto: PrivateMosquitto | None = None
-    mqtt_url = os.environ.get("LAJUR_MQTT_URL")
-    if not mqtt_url and _mosquitto_available():
-        mosquitto = PrivateMosquitto()
-        mqtt_url = mosquitto.url
-    clock = ScaledClock(args.speed)
-    sim = SimulatedSite(site="bench", lanes=args.lanes, clock=clock, mqtt_url=mqtt_url)
-    site: Site | None = None
-    traffic: TrafficSimulator | None = None
-    officer: OfficerSimulator | None = None
-    probe = LatencyProbe()
-    finished: list[dict[str, Any]] = []
-    target = args.drivers * args.lanes
-    try:
-        t0 = time.perf_counter()
-        await sim.start()
-        base = load_settings(database_url=f"sqlite:///{workdir}/bench.db")
-        site = Site(settings_for_simulated_site(base, sim), clock, poll_interval=poll_interval_for(args.speed, base.gate_poll_interval))
-        await site.start()
-        print(f"{args.lanes} lanes up in {time.perf_counter() - t0:.1f} s (broker {sim.mqtt_url})", file=out,
-              flush=True)
-        for ctl in site.controllers.values():
-            probe.attach(ctl.devices.entry_gate, "entry-gate")
-            probe.attach(ctl.devices.exit_gate, "exit-gate",
-                         ctl.devices.exit_camera if ctl.settings.timing.exit_plate_match else None,
-                         _plate_at_exit(ctl))
-            ctl.on_visit_finished.append(finished.append)
-        traffic = TrafficSimulator(sim, clock, drivers=target, rate_per_hour=args.rate, seed=args.seed)
-        traffic.start()
-        t = traffic
-
-        def plate_at_entry(lane: str) -> str | None:
-            d = t.driver_at(lane, "entry")
-            return d.plate if d else None
-
-        s = site
-        officer = OfficerSimulator(lambda lane: s.controllers[lane].act, site.bus, clock,
-                                   plate_at_entry=plate_at_entry)
-        officer.start()
-        cpu0, wall0, sim0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), clock.monotonic()
-        deadline = wall0 + args.seconds
-        while len(finished) < target and time.perf_counter() < deadline:
-            await asyncio.sleep(0.2)
-        cpu1, wall1, sim1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), clock.monotonic()
-        rss = _rss_mb()
-    finally:
-        if officer:
-            await officer.stop()
-        if traffic:
-            await traffic.stop()
-        if site:
-            await site.stop()
-        await sim.stop()
-        if mosquitto:
-            mosquitto.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-    return _result(args, probe, finished, cpu0, cpu1, wall0, wall1, sim0, sim1, rss, mode="in-process")
-
-
-async def run_child(args: argparse.Namespace) -> int:
-    """One simulator process of a split run: lanes ``--first`` .. ``--first + --lanes - 1`` with their
-    drivers, and virtual officers acting through the parent's console API."""
-    from lane.clock import ScaledClock
-    from simulators.console_officer import ConsoleOfficer
-    from simulators.site import SimulatedSite
-    from simulators.traffic import TrafficSimulator
-
-    # The simulators stand in for hardware that has its own processors; on this one machine they
-    # yield the CPU to the controller being measured rather than take turns with it.
-    with contextlib.suppress(OSError):
-        os.nice(args.sim_nice)
-    clock = ScaledClock(args.speed)
-    sim = SimulatedSite(site="bench", lanes=args.lanes, clock=clock, mqtt_url=args.mqtt)
-    sim.lane_names = [f"lane-{i}" for i in range(args.first, args.first + args.lanes)]
-    traffic: TrafficSimulator | None = None
-    officer: ConsoleOfficer | None = None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    import signal
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await sim.start()
-        print(json.dumps(sim.config()), flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "go" from the parent
-        traffic = TrafficSimulator(sim, clock, drivers=args.drivers * args.lanes, rate_per_hour=args.rate,
-                                   seed=args.seed + args.first)
-        traffic.start()
-        t = traffic
-
-        def plate_at_entry(lane: str) -> str | None:
-            d = t.driver_at(lane, "entry")
-            return d.plate if d else None
-
-        officer = ConsoleOfficer(args.api, clock, plate_at_entry=plate_at_entry, seed=args.first, poll_seconds=0.5)
-        officer.start()
-        await stop.wait()
-    finally:
-        if officer:
-            await officer.stop()
-        if traffic:
-            await traffic.stop()
-        await sim.stop()
-    return 0
-
-
-async def run_split(args: argparse.Namespace) -> dict[str, Any]:
-    """The controller (Site, console API) in this process; the simulated lanes, their drivers and
-    officers in child processes of at most ``--lanes-per-sim`` lanes each. paho's network loop uses
-    select(), which cannot watch file descriptors above 1024, and a simulated lane needs about 32
-    (four pseudo-terminals, eight broker clients), so 32 simulated lanes do not fit one process. It
-    also keeps the CPU and memory figures the controller's own."""
     from api.accounts_cli import add_user
-    from cli.compose import Site
     from cli.run import poll_interval_for
-    from devices.registry.client import HttpLicenceRegistry
-    from lane.clock import ScaledClock
     from lane.persistence import Store, upgrade_database
-    from lane.settings import LaneConfig, load_settings
     from simulators.ports import free_port
+    from simulators.registry import RegistrySimulator
+    from simulators.site import to_toml
 
     out = sys.stderr if args.json else sys.stdout
+    task = asyncio.current_task()
+    if task is not None:  # a stopped run still stops what it started (Ctrl-C does the same)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     workdir = Path(tempfile.mkdtemp(prefix="lajur-bench-"))
     mosquitto: PrivateMosquitto | None = None
-    mqtt_url = os.environ.get("LAJUR_MQTT_URL")
-    if not mqtt_url:
-        mosquitto = PrivateMosquitto()
-        mqtt_url = mosquitto.url
-    db = f"sqlite:///{workdir}/bench.db"
-    upgrade_database(db)
-    store = Store(db)
-    password = "bench-officer-" + os.urandom(4).hex()
-    add_user(store, "bench-officer", "officer", password)
-    store.close()
-    port = free_port()
-    env = {**os.environ, "LAJUR_SIM_OFFICER_USER": "bench-officer", "LAJUR_SIM_OFFICER_PASSWORD": password}
+    registry = RegistrySimulator()
     children: list[subprocess.Popen[str]] = []
-    clock = ScaledClock(args.speed)
-    site: Site | None = None
-    probe = LatencyProbe()
-    gc_pauses = GcPauses()
-    finished: list[dict[str, Any]] = []
-    target = args.drivers * args.lanes
-    extra_registries: list[Any] = []
+    controller: subprocess.Popen[bytes] | None = None
+    sampler: ProcessSampler | None = None
     try:
-        t0 = time.perf_counter()
-        first = 1
-        while first <= args.lanes:
-            n = min(args.lanes_per_sim, args.lanes - first + 1)
-            children.append(subprocess.Popen(
-                [sys.executable, "-m", "bench.load", "--child", "--first", str(first), "--lanes", str(n),
-                 "--speed", str(args.speed), "--drivers", str(args.drivers), "--rate", str(args.rate),
-                 "--seed", str(args.seed), "--sim-nice", str(args.sim_nice), "--mqtt", mqtt_url, "--api", f"http://127.0.0.1:{port}"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env))
-            first += n
-        configs = []
-        for child in children:
-            assert child.stdout is not None
-            line = await asyncio.get_running_loop().run_in_executor(None, child.stdout.readline)
-            if not line:
-                raise RuntimeError("a simulator process did not start")
-            configs.append(json.loads(line))
-        lanes = [LaneConfig.model_validate(lane) for cfg in configs for lane in cfg["lanes"]]
-        base = load_settings(database_url=db)
-        settings = base.model_copy(update={"mqtt_url": mqtt_url, "registry_url": configs[0]["registry_url"],
-                                           "lanes": lanes, "site": "bench"})
-        site = Site(settings, clock, poll_interval=poll_interval_for(args.speed, base.gate_poll_interval), instance="bench")
-        await site.start()
-        site.serve_api("127.0.0.1", port)
-        # each simulator process keeps its own licence registry (its drivers are registered there)
-        for cfg in configs[1:]:
-            reg = HttpLicenceRegistry(cfg["registry_url"])
-            extra_registries.append(reg)
-            for lane in cfg["lanes"]:
-                site.controllers[lane["name"]].devices.registry = reg
-        for ctl in site.controllers.values():
-            probe.attach(ctl.devices.entry_gate, "entry-gate")
-            probe.attach(ctl.devices.exit_gate, "exit-gate",
-                         ctl.devices.exit_camera if ctl.settings.timing.exit_plate_match else None,
-                         _plate_at_exit(ctl))
-            ctl.on_visit_finished.append(finished.append)
-        print(f"{args.lanes} lanes up in {time.perf_counter() - t0:.1f} s ({len(children)} simulator processes, "
-              f"broker {mqtt_url})", file=out, flush=True)
-        for child in children:
-            assert child.stdin is not None
-            child.stdin.write("go\n")
-            child.stdin.flush()
-        cpu0, wall0, sim0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), clock.monotonic()
-        deadline = wall0 + args.seconds
-        with gc_pauses:
-            while len(finished) < target and time.perf_counter() < deadline:
-                await asyncio.sleep(0.2)
-        cpu1, wall1, sim1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), clock.monotonic()
-        rss = _rss_mb()
-        unfinished = _unfinished(site)
+        mqtt_url = os.environ.get("LAJUR_MQTT_URL")
+        if not mqtt_url:
+            mosquitto = PrivateMosquitto()
+            await mosquitto.wait_ready()
+            mqtt_url = mosquitto.url
+        with scratch_database(args.database_url, workdir, keep=args.keep_database) as db:
+            upgrade_database(db)
+            store = Store(db)
+            password = "bench-" + uuid.uuid4().hex
+            add_user(store, OFFICER, "officer", password)
+            store.close()
+            registry.start()
+            port = free_port()
+            api = f"http://127.0.0.1:{port}"
+            env = {**os.environ, "LAJUR_SIM_OFFICER_USER": OFFICER, "LAJUR_SIM_OFFICER_PASSWORD": password,
+                   "PYTHONUNBUFFERED": "1"}
+            t0 = time.perf_counter()
+            first = 1
+            while first <= args.lanes:
+                n = min(args.lanes_per_sim, args.lanes - first + 1)
+                children.append(subprocess.Popen(
+                    [sys.executable, "-m", "bench.load_sim", "--first", str(first), "--lanes", str(n),
+                     "--speed", str(args.speed), "--rate", str(args.rate), "--seconds", str(args.seconds),
+                     "--drain", str(args.drain), "--seed", str(args.seed), "--nice", str(args.sim_nice),
+                     "--mqtt", mqtt_url, "--registry", registry.url, "--api", api],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env))
+                first += n
+            lanes = []
+            for child in children:
+                lanes += json.loads(await _readline(child, "a simulator process", 120))["lanes"]
+            config = workdir / "lajur.toml"
+            config.write_text(to_toml({"site": "bench", "database_url": db, "mqtt_url": mqtt_url,
+                                       "registry_url": registry.url, "speed": args.speed, "host": "127.0.0.1",
+                                       "port": port, "lanes": lanes}), encoding="utf-8")
+            with (workdir / "serve.log").open("wb") as serve_log:
+                controller = subprocess.Popen([sys.executable, "-m", "lane", "serve", "--config", str(config)],
+                                              cwd=workdir, env=_controller_env(workdir), stdout=serve_log,
+                                              stderr=subprocess.STDOUT)
+            ready_s = await _wait_ready(api, args.lanes, controller, 60 + 2 * args.lanes)
+            print(f"{args.lanes} lanes up in {time.perf_counter() - t0:.1f} s (controller ready in {ready_s:.1f} s; "
+                  f"{len(children)} simulator processes; broker {mqtt_url}; "
+                  f"database {db.split(':', 1)[0]})", file=out, flush=True)
+            load_start = os.getloadavg()
+            sampler = ProcessSampler(controller.pid)
+            sampler.start()
+            t_go = time.perf_counter()
+            for child in children:
+                assert child.stdin is not None
+                child.stdin.write("go\n")
+                child.stdin.flush()
+            wait = args.seconds + args.drain / args.speed + 60
+            reports = [json.loads(await _readline(child, "a simulator process", wait)) for child in children]
+            wall = time.perf_counter() - t_go
+            await sampler.stop()
+            load_end = os.getloadavg()
+            # after the last driver left, the controller may still be writing the visit as ended
+            all_left = not any(r["drivers_left_waiting"] for r in reports)
+            unfinished = await _unfinished(db, settle=3.0 if all_left else 0.0)
+            _stop(controller)
+            for child in children:
+                with contextlib.suppress(OSError):
+                    assert child.stdin is not None
+                    child.stdin.close()
+            for child in children:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(30)
+    except BaseException:
+        if controller is not None and (workdir / "serve.log").exists():
+            tail = (workdir / "serve.log").read_text(errors="replace")[-3000:]
+            print(f"--- the controller's log (last lines) ---\n{tail}", file=sys.stderr)
+        raise
     finally:
+        if controller is not None:
+            _stop(controller)
         for child in children:
             if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
                 child.kill()
-        for reg in extra_registries:
-            with contextlib.suppress(Exception):
-                await reg.close()
-        if site:
-            await site.stop()
+                child.wait(10)
+        registry.stop()
         if mosquitto:
             mosquitto.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-    result = _result(args, probe, finished, cpu0, cpu1, wall0, wall1, sim0, sim1, rss, mode="split")
-    result["gc"] = gc_pauses.summary()
-    result["unfinished"] = unfinished
-    return result
+        if args.keep_workdir:
+            print(f"work directory kept: {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    assert sampler is not None
+    return _result(args, reports, sampler, wall, load_start, load_end, unfinished,
+                   database=db.split(":", 1)[0].split("+", 1)[0], poll=poll_interval_for(args.speed),
+                   simulators=len(children))
 
 
-def _result(args: argparse.Namespace, probe: LatencyProbe, finished: list[dict[str, Any]], cpu0: Any, cpu1: Any,
-            wall0: float, wall1: float, sim0: float, sim1: float, rss: float, mode: str) -> dict[str, Any]:
-    cpu_s = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
-    cpu_pct = 100.0 * cpu_s / max(1e-9, wall1 - wall0)
-    lat = probe.all()
-    sim_hours = (sim1 - sim0) / 3600.0
+def _stop(proc: subprocess.Popen[Any]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def _result(args: argparse.Namespace, reports: list[dict[str, Any]], sampler: ProcessSampler, wall: float,
+            load_start: tuple[float, ...], load_end: tuple[float, ...], unfinished: dict[str, int], *,
+            database: str, poll: float, simulators: int) -> dict[str, Any]:
+    latency = pool([r["latency"] for r in reports])
+    offered = sum(r["visits_offered"] for r in reports)
+    finished = sum(r["visits_finished"] for r in reports)
+    sim_hours = max(r["simulated_seconds"] for r in reports) / 3600.0
+    proc = sampler.figures()
+    waiting: dict[str, int] = {}
+    for r in reports:
+        for where, n in r["drivers_left_waiting"].items():
+            waiting[where] = waiting.get(where, 0) + n
     return {
-        "mode": mode, "lanes": args.lanes, "speed": args.speed, "visits": len(finished),
-        "sim_nice": args.sim_nice, "loadavg_1m": round(os.getloadavg()[0], 2),
-        "wall_seconds": round(wall1 - wall0, 1), "latency_samples": len(lat),
-        "p50_ms": round(1000 * (_percentile(lat, 0.50) or 0.0), 2),
-        "p99_ms": round(1000 * (_percentile(lat, 0.99) or 0.0), 2),
-        "max_ms": round(1000 * max(lat, default=0.0), 2),
-        "by_kind_p99_ms": {k: round(1000 * (_percentile(v, 0.99) or 0.0), 2) for k, v in probe.samples.items()},
-        "exit_open_via_camera_ms": {"p50": round(1000 * (_percentile(probe.chains, 0.50) or 0.0), 2),
-                                    "p99": round(1000 * (_percentile(probe.chains, 0.99) or 0.0), 2)},
-        "visits_per_hour": round(len(finished) / sim_hours, 1) if sim_hours > 0 else 0.0,
-        "cpu_percent": round(cpu_pct, 1), "cpu_percent_per_lane": round(cpu_pct / args.lanes, 2),
-        "rss_mb": round(rss, 1), "rss_mb_per_lane": round(rss / args.lanes, 2),
+        "database": database, "lanes": args.lanes, "speed": args.speed, "seconds": args.seconds,
+        "rate_per_hour": args.rate, "drain_seconds": args.drain, "controller_processes": 1,
+        "simulator_processes": simulators, "sim_nice": args.sim_nice, "gate_poll_ms": round(1000 * poll, 1),
+        "loadavg_start": [round(x, 2) for x in load_start], "loadavg_end": [round(x, 2) for x in load_end],
+        "wall_seconds": round(wall, 1),
+        "visits_offered": offered, "visits_finished": finished,
+        "finished_share": round(finished / offered, 3) if offered else None,
+        "visits_per_hour": round(finished / sim_hours, 1) if sim_hours > 0 else 0.0,
+        "latency_samples": latency["all"]["samples"], "unanswered": latency["all"]["unanswered"],
+        "p50_ms": latency["all"]["p50_ms"], "p95_ms": latency["all"]["p95_ms"],
+        "p99_ms": latency["all"]["p99_ms"], "max_ms": latency["all"]["max_ms"],
+        "kinds": latency["kinds"],
+        "cpu_percent": proc["cpu_percent"], "cpu_percent_peak": proc["cpu_percent_peak"],
+        "cpu_percent_per_lane": round(proc["cpu_percent"] / args.lanes, 2),
+        "rss_mb": proc["rss_mb"], "rss_mb_high_water": proc["rss_mb_high_water"],
+        "rss_mb_per_lane": round(proc["rss_mb"] / args.lanes, 2), "controller_samples": proc["samples"],
+        "simulators_cpu_percent": round(sum(r["cpu_percent"] for r in reports), 1),
+        "unfinished": unfinished, "drivers_left_waiting": waiting,
+        "registry_failures": sum(r["registry_failures"] for r in reports),
     }
+
+
+def _print(result: dict[str, Any]) -> None:
+    r = result
+    print(f"{r['lanes']} lanes on {r['database']} at speed {r['speed']}, {r['seconds']} s of arrivals "
+          f"({r['rate_per_hour']}/h a lane), {r['wall_seconds']} s wall; load average {r['loadavg_start']} -> "
+          f"{r['loadavg_end']}")
+    print(f"visits offered {r['visits_offered']}, finished {r['visits_finished']} ({r['finished_share']}); "
+          f"{r['visits_per_hour']} per simulated hour; still open in the controller: {r['unfinished'] or 'none'}; "
+          f"drivers who never left: {r['drivers_left_waiting'] or 'none'}")
+    print(f"event -> command at the device: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms, p99 {r['p99_ms']} ms, "
+          f"max {r['max_ms']} ms ({r['latency_samples']} answered, {r['unanswered']} unanswered)")
+    for kind, k in r["kinds"].items():
+        aside = f", {k['set_aside']} set aside" if k["set_aside"] else ""
+        print(f"  {kind:12} p50 {k['p50_ms']} p95 {k['p95_ms']} p99 {k['p99_ms']} max {k['max_ms']} ms "
+              f"({k['samples']} answered, {k['unanswered']} unanswered{aside})")
+    print(f"controller: CPU {r['cpu_percent']}% of a core (busiest half second {r['cpu_percent_peak']}%), "
+          f"peak RSS {r['rss_mb']} MB ({r['rss_mb_per_lane']} MB a lane; high-water {r['rss_mb_high_water']} MB); "
+          f"simulators {r['simulators_cpu_percent']}% (nice {r['sim_nice']}); gate poll {r['gate_poll_ms']} ms")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="lajur bench load", description=__doc__.split("\n\n")[0])
     ap.add_argument("--lanes", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=60.0, help="wall seconds of arrivals (default 60)")
     ap.add_argument("--speed", type=float, default=60.0, help="clock speed (60 = a simulated minute a second)")
-    ap.add_argument("--drivers", type=int, default=3, help="virtual drivers per lane (default 3)")
-    ap.add_argument("--rate", type=float, default=BENCH_RATE, help="arrivals per simulated hour per lane")
-    ap.add_argument("--seconds", type=float, default=120.0, help="stop after this many wall seconds at most")
+    ap.add_argument("--rate", type=float, default=BENCH_RATE,
+                    help=f"arrivals per simulated hour per lane (default {BENCH_RATE:g})")
+    ap.add_argument("--drain", type=float, default=900.0,
+                    help="simulated seconds the lanes may take to finish after arrivals stop (default 900)")
+    ap.add_argument("--database-url", default=None,
+                    help="PostgreSQL server (a scratch database is made there and dropped); default SQLite")
+    ap.add_argument("--keep-database", action="store_true", help="keep the PostgreSQL scratch database")
+    ap.add_argument("--keep-workdir", action="store_true", help="keep the TOML and the controller's log")
+    ap.add_argument("--lanes-per-sim", type=int, default=16, help="lanes per simulator process (default 16)")
+    ap.add_argument("--sim-nice", type=int, default=0,
+                    help="niceness of the simulator processes (default 0: the controller's priority)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    ap.add_argument("--in-process", action="store_true",
-                    help="simulators in this process too, as `lajur demo` (at most ~28 lanes: paho's select())")
-    ap.add_argument("--lanes-per-sim", type=int, default=16, help="lanes per simulator process (default 16)")
-    ap.add_argument("--sim-nice", type=int, default=10,
-                    help="niceness of the simulator processes (default 10: the devices' own CPUs in a real lane)")
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--first", type=int, default=1, help=argparse.SUPPRESS)
-    ap.add_argument("--mqtt", default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--api", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.lanes < 1 or args.speed <= 0:
-        ap.error("--lanes must be at least 1 and --speed positive")
-    logging.basicConfig(level=logging.ERROR)
-    log.setLevel(logging.INFO)  # the bench's own diagnostics (visits left open) on stderr
-    if args.child:
-        return asyncio.run(run_child(args))
-    result = asyncio.run(run(args) if args.in_process else run_split(args))
+    if args.lanes < 1 or args.speed <= 0 or args.seconds <= 0 or args.lanes_per_sim < 1:
+        ap.error("--lanes and --lanes-per-sim must be at least 1, --speed and --seconds positive")
+    logging.basicConfig(level=logging.WARNING)
+    result = asyncio.run(run(args))
     if args.json:
         print(json.dumps(result), flush=True)
     else:
-        print(f"lanes {result['lanes']} at speed {result['speed']} ({result['mode']}): {result['visits']} visits in "
-              f"{result['wall_seconds']} s wall")
-        print(f"event-to-command latency: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
-              f"(max {result['max_ms']} ms, {result['latency_samples']} samples; p99 by kind {result['by_kind_p99_ms']})")
-        print(f"visits per simulated hour: {result['visits_per_hour']}")
-        print(f"CPU {result['cpu_percent']}% of a core ({result['cpu_percent_per_lane']}% per lane), "
-              f"RSS {result['rss_mb']} MB ({result['rss_mb_per_lane']} MB per lane)")
-        if "gc" in result:
-            print(f"garbage collector: {result['gc']['collections']} collections, longest pause "
-                  f"{result['gc']['max_ms']} ms; machine load (1 min) {result['loadavg_1m']}, simulators at nice "
-                  f"{result['sim_nice']}")
+        _print(result)
     return 0
 
 

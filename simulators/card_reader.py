@@ -100,6 +100,8 @@ class CardReaderSimulator(MqttDeviceSimulator):
             except TimeoutError:
                 continue  # a new read may have moved the window
         self.reads += 1
+        if self.ledger is not None:  # the moment of the tap; no personal data in the ledger
+            self.ledger.record(self.lane, self.name, "card_tapped")
         await self.publish_state(status="idle")
         command = self._armed_by or ""
         if "unreadable" in self.faults:

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import httpx
@@ -33,7 +33,7 @@ PlateLookup = Callable[[str], str | None]
 class ConsoleOfficer:
     def __init__(self, api_url: str, clock: Clock, *, plate_at_entry: PlateLookup, username: str | None = None,
                  password: str | None = None, handover_seconds: float = 20.0, repeat_seconds: float = 3.0,
-                 poll_seconds: float = 0.2, seed: int = 7) -> None:
+                 poll_seconds: float = 0.2, seed: int = 7, lanes: Collection[str] | None = None) -> None:
         self.api_url = api_url.rstrip("/")
         self.clock = clock
         self.plate_at_entry = plate_at_entry
@@ -43,6 +43,8 @@ class ConsoleOfficer:
         self.repeat_seconds = repeat_seconds
         self.poll_seconds = poll_seconds
         self.rng = random.Random(seed)
+        self.lanes = frozenset(lanes) if lanes is not None else None
+        """The lanes this officer looks after (None: every lane the console shows)."""
         self._token: str | None = None
         self._due: dict[tuple[str, str], float] = {}
         """(visit id, action) -> clock time at which the officer (next) presses the button."""
@@ -95,6 +97,8 @@ class ConsoleOfficer:
         now = self.clock.monotonic()
         wanted: set[tuple[str, str]] = set()
         for lane in r.json():
+            if self.lanes is not None and lane["lane"] not in self.lanes:
+                continue
             for v in lane["visits"]:
                 if v["stage"] == "handing_over":
                     key = (v["id"], "handed_over")

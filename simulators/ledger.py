@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ class Ledger:
         self.path = Path(path) if path else None
         self._lock = threading.Lock()
         self.entries: list[dict[str, Any]] = []
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -33,7 +35,15 @@ class Ledger:
                 with self.path.open("a", encoding="utf-8") as fh:
                     fh.write(line + "\n")
                     fh.flush()
+        for listener in list(self._listeners):
+            listener(entry)
         return entry
+
+    def add_listener(self, listener: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """``listener(entry)`` right after each effect is recorded, in the recording thread: the moment a
+        device saw it, for whoever times what follows (``lajur bench load``). Returns its remover."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def effects(self, effect: str | None = None, lane: str | None = None) -> list[dict[str, Any]]:
         with self._lock:

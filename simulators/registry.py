@@ -17,6 +17,7 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from devices.registry.client import LOOKUP_PATH
+from lane.ports import Certificate
 from simulators.faults import UnknownFault, check_fault, clear_all
 from simulators.http_server import ThreadedServer
 from simulators.people import Person
@@ -34,6 +35,25 @@ class FaultBody(BaseModel):
 
 
 REGISTRY_FAULTS = frozenset({"down", "slow"})
+
+
+class CertificateBody(BaseModel):
+    kind: str
+    nik: str
+    issued: date
+    number: str
+
+
+class PersonBody(BaseModel):
+    """A person to add, in the shape a lookup answers (``licence`` fields, then ``certificates``)."""
+
+    nik: str
+    name: str
+    birth_date: date
+    sim_number: str
+    sim_class: str
+    expires: date
+    certificates: list[CertificateBody] = []
 
 
 class RegistrySimulator:
@@ -84,6 +104,15 @@ class RegistrySimulator:
                              for c in p.certificates],
         }
 
+    @staticmethod
+    def person_body(person: Person) -> dict[str, Any]:
+        """What ``POST /v1/people`` takes for ``person`` (a simulator in another process adds its drivers)."""
+        return {"nik": person.nik, "name": person.name, "birth_date": person.birth_date.isoformat(),
+                "sim_number": person.sim_number, "sim_class": person.sim_class,
+                "expires": person.sim_expires.isoformat(),
+                "certificates": [{"kind": c.kind, "nik": c.nik, "issued": c.issued.isoformat(), "number": c.number}
+                                 for c in person.certificates]}
+
     def _build_app(self) -> FastAPI:
         app = FastAPI(title="Lajur licence registry simulator")
 
@@ -95,6 +124,14 @@ class RegistrySimulator:
             if self.fault == "slow" and self.delay:
                 await asyncio.sleep(self.delay)
             return self._answer(body.nik, body.sim_number)
+
+        @app.post("/v1/people", status_code=201)
+        async def add_person(body: PersonBody) -> dict[str, Any]:
+            self.add(Person(nik=body.nik, name=body.name, birth_date=body.birth_date, female=False,
+                            sim_number=body.sim_number, sim_class=body.sim_class, sim_expires=body.expires,
+                            plate="", certificates=[Certificate(c.kind, c.nik, c.issued, c.number)
+                                                    for c in body.certificates]))
+            return {"v": 1, "added": body.nik[:6] + "…"}
 
         @app.post("/control/fault")
         async def set_fault(body: FaultBody) -> dict[str, Any]:

@@ -238,6 +238,11 @@ class TrafficSimulator:
     seed: int = 1
     times: HumanTimes = field(default_factory=HumanTimes)
     sent: list[VirtualDriver] = field(default_factory=list)
+    independent_lanes: bool = False
+    """False: at each arrival one driver comes to every lane at once (a demo's lanes move together).
+    True: each lane has its own Poisson arrivals at ``rate_per_hour``, as separate lanes of a real site
+    do (``lajur bench load``: a load test whose lanes all start a step in the same instant measures
+    the burst, not the site)."""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -258,18 +263,27 @@ class TrafficSimulator:
         number = 0
         today = self.clock.now().date()
         while self.drivers is None or number < self.drivers * 1:
+            if self.independent_lanes:  # one site-wide Poisson process, thinned at random: one per lane
+                await self.clock.sleep(self.rng.expovariate(len(names) * self.rate_per_hour / 3600.0))
+                if self.drivers is not None and number >= self.drivers:
+                    break
+                number += 1
+                self._send(make_driver(number, self.rng, today, self.rng.choice(names)))
+                continue
             for lane in names:
                 if self.drivers is not None and number >= self.drivers:
                     break
                 number += 1
-                driver = make_driver(number, self.rng, today, lane)
-                self.site.registry.add(driver.person)
-                self.sent.append(driver)
-                task = asyncio.create_task(self._drive(driver), name=f"driver-{number}")
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._send(make_driver(number, self.rng, today, lane))
             gap = self.rng.expovariate(self.rate_per_hour / 3600.0) if self.rate_per_hour > 0 else 0
             await self.clock.sleep(gap)
+
+    def _send(self, driver: VirtualDriver) -> None:
+        self.site.registry.add(driver.person)
+        self.sent.append(driver)
+        task = asyncio.create_task(self._drive(driver), name=f"driver-{driver.number}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _drive(self, driver: VirtualDriver) -> None:
         try:
