@@ -16,6 +16,7 @@ idempotent by key, so a step repeated from there is not repeated at the device).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import deque
@@ -77,8 +78,16 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
+SCHEMA_LOCK = 0x6C616A7572
+"""PostgreSQL advisory lock key ("lajur") held while the schema is upgraded."""
+
+
 def upgrade_database(url: str, revision: str = "head") -> None:
-    """Apply Alembic migrations up to ``revision``."""
+    """Apply Alembic migrations up to ``revision``.
+
+    Every ``lajur serve`` does this at start, so on PostgreSQL two controllers (re)started at the same
+    moment would both create the same tables and one would fail; the upgrade is serialised by an
+    advisory lock instead: the second waits, then finds the schema already at ``revision``."""
     from alembic import command
     from alembic.config import Config
 
@@ -86,10 +95,19 @@ def upgrade_database(url: str, revision: str = "head") -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    lock_engine = make_engine(url) if url.startswith("postgresql") else None
     try:
-        command.upgrade(cfg, revision)
+        with contextlib.ExitStack() as stack:
+            if lock_engine is not None:
+                conn = stack.enter_context(lock_engine.connect())
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock({SCHEMA_LOCK})")
+                stack.callback(conn.exec_driver_sql, f"SELECT pg_advisory_unlock({SCHEMA_LOCK})")
+            command.upgrade(cfg, revision)
     except SQLAlchemyError as exc:
         raise PersistenceError(f"database migration failed: {exc}") from exc
+    finally:
+        if lock_engine is not None:
+            lock_engine.dispose()
 
 
 class Store:
@@ -367,6 +385,13 @@ class Store:
             if lane:
                 q = q.where(AlertRow.lane == lane)
             return list(s.exec(q.order_by(AlertRow.id.desc()).limit(limit)).scalars())
+
+    def open_alerts(self) -> list[tuple[str, str, int]]:
+        """``(lane, level, count)`` of the alerts nobody has acknowledged yet (``/metrics``)."""
+        with self.session() as s:
+            q = (select(AlertRow.lane, AlertRow.level, func.count()).where(AlertRow.acknowledged_by.is_(None))
+                 .group_by(AlertRow.lane, AlertRow.level))
+            return [(lane, level, int(n)) for lane, level, n in s.exec(q).all()]
 
     def audit(self, *, actor: str, role: str, action: str, lane: str | None = None,
               visit_id: str | None = None, reason: str | None = None,
