@@ -49,7 +49,7 @@ def create_app(store: Store, controllers: dict[str, LaneController], *, fault_in
     app.state.store, app.state.controllers, app.state.settings, app.state.bus = store, controllers, settings, bus
     app.state.auth = auth or Auth(store, secret)
     app.state.fault_injector = fault_injector
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(controllers)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     errors.install(app)
     app.state.metrics.install(app)

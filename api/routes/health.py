@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import Controllers, StoreDep
 from api.models import Health, Readiness
@@ -34,6 +33,5 @@ async def readyz(store: StoreDep, controllers: Controllers) -> JSONResponse:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def prometheus(request: Request, store: StoreDep, controllers: Controllers) -> Response:
-    metrics = request.app.state.metrics
-    metrics.sample(controllers, await run_in_threadpool(store.ping))
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    body, content_type = await request.app.state.metrics.exposition(controllers, store)  # api/metrics.py
+    return Response(body, media_type=content_type)
