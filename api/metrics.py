@@ -47,6 +47,8 @@ VISIT_BUCKETS = (60, 120, 180, 240, 300, 360, 420, 480, 600, 900, 1200, 1800)
 REACTION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0)
 OPEN_STAGES = tuple(spec.stage.value for spec in STAGES)
 REACTION_KINDS = ("entry_close", "exit_open", "exit_close")
+MOVED = {GatePosition.OPENING: "open", GatePosition.OPEN: "open", GatePosition.CLOSING: "close",
+         GatePosition.CLOSED: "close"}
 
 
 @dataclass
@@ -80,8 +82,9 @@ class GateReactions:
             self.pending.setdefault("open", now)
         if safety and not st.safety_loop:
             self.pending.setdefault("close", now)
-        moved = {GatePosition.OPENING: "open", GatePosition.CLOSING: "close"}.get(st.position)
-        if moved and position is not st.position and not (moved == "open" and st.safety_loop):
+        # the boom moving, or already there when a late poll missed the movement (a short travel)
+        moved = MOVED.get(st.position)
+        if moved and MOVED.get(position) != moved and not (moved == "open" and st.safety_loop):
             t = self.pending.pop(moved, None)
             if t is not None:
                 self.histogram.labels(self.lane, f"{self.side}_{moved}").observe(now - t)

@@ -79,15 +79,17 @@ def test_percentiles_are_nearest_rank():
 
 def _run_bench(*args: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "LAJUR_MQTT_URL"}
-    proc = subprocess.run([sys.executable, "-m", "lane", "bench", "load", "--json", "--speed", "60", "--rate", "60", "--drain", "300",
+    proc = subprocess.run([sys.executable, "-m", "lane", "bench", "load", "--json", "--speed", "60", "--rate", "60", "--drain", "600",
                            "--seconds", "4", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=150)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["stderr"] = proc.stderr[-3000:]  # shown when an assertion fails
+    return result
 
 
 def _check_shape(result: dict, lanes: int, database: str) -> None:
     assert result["database"] == database and result["lanes"] == lanes
-    assert result["visits_offered"] >= 1 and 1 <= result["visits_finished"] <= result["visits_offered"]
+    assert result["visits_offered"] >= 1 and 1 <= result["visits_finished"] <= result["visits_offered"], result
     for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "visits_per_hour", "cpu_percent", "rss_mb"):
         assert isinstance(result[key], float | int) and result[key] > 0, key
     assert result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"] <= result["max_ms"]
@@ -112,10 +114,10 @@ def test_bench_load_on_postgresql_gives_the_same_figures_in_a_scratch_database()
 
     engine = create_engine(PG_URL)
     with engine.connect() as conn:
-        before = set(conn.execute(text("SELECT datname FROM pg_database")).scalars())
+        before = set(conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE 'lajur_bench_%'")).scalars())
     result = _run_bench("--lanes", "2", "--database-url", PG_URL)
     with engine.connect() as conn:
-        after = set(conn.execute(text("SELECT datname FROM pg_database")).scalars())
+        after = set(conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE 'lajur_bench_%'")).scalars())
     engine.dispose()
     _check_shape(result, 2, "postgresql")
     assert after == before, "the bench's scratch database was left behind"
