@@ -11,14 +11,20 @@ refusals are JSON with a reason, never a 500 (:mod:`api.errors`).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.auth import Auth
 from api.deps import FaultInjector
+from api.edge import HttpEdge, docs_csp
+from api.live import LiveSockets
 from api.metrics import Metrics
 from api.routes import ROUTERS
 from api.routes.visits import visit_json
@@ -50,11 +56,13 @@ def create_app(store: Store, controllers: dict[str, LaneController], *, fault_in
     app.state.auth = auth or Auth(store, secret)
     app.state.fault_injector = fault_injector
     app.state.metrics = Metrics(controllers)
+    app.state.live_sockets = LiveSockets()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     errors.install(app)
     app.state.metrics.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(HttpEdge)  # outermost: the body limit and security headers hold for everything
     return app
 
 
@@ -66,12 +74,19 @@ def _offline_docs(app: FastAPI) -> None:
 
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
 
+    page = get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="Lajur API",
+                               swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                               swagger_css_url="/docs-assets/swagger-ui.css",
+                               swagger_favicon_url="/docs-assets/favicon-32x32.png")
+    html = bytes(page.body)
+    # its one inline script, allowed by its hash and nothing else inline
+    inline = re.search(rb"<script>(.*?)</script>", html, re.S)
+    digest = base64.b64encode(hashlib.sha256(inline.group(1) if inline else b"").digest()).decode()
+    headers = {"Content-Security-Policy": docs_csp(digest), "Cache-Control": "no-store"}
+
     @app.get("/docs", include_in_schema=False)
-    def docs():  # noqa: ANN202 - FastAPI returns this HTMLResponse as is
-        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="Lajur API",
-                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-                                   swagger_css_url="/docs-assets/swagger-ui.css",
-                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
+    def docs() -> HTMLResponse:
+        return HTMLResponse(html, headers=headers)
 
 
 __all__ = ["ROLES", "FaultInjector", "create_app", "visit_json"]

@@ -8,9 +8,10 @@ lane or station), each as JSON with a reason.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 
 from api.auth import Auth, Principal
 from lane.controller import LaneController
@@ -28,6 +29,9 @@ StationName = Annotated[str, Path(max_length=16, description="entry, window-1, w
 VisitId = Annotated[str, Path(min_length=1, max_length=64)]
 DeviceName = Annotated[str, Path(min_length=1, max_length=32, description="device name, e.g. entry-gate")]
 Username = Annotated[str, Path(max_length=64)]
+Day = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2999, 12, 31),
+                                   description="a day (YYYY-MM-DD) between 2000-01-01 and 2999-12-31")]
+"""A day asked of the records: out of range is 422 with the bounds, not an overflow deep in a query."""
 
 
 async def _store(request: Request) -> Store:

@@ -21,7 +21,8 @@ from lane.errors import (
 )
 
 REASONS = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
-           405: "method_not_allowed", 409: "conflict", 422: "invalid", 429: "rate_limited", 503: "unavailable"}
+           405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited",
+           503: "unavailable"}
 
 
 def status_for(exc: LajurError) -> tuple[int, str]:

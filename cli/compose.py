@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from api.app import create_app
+from api.auth import secret_from_file
 from api.server import ApiServer
 from devices.biometric.driver import MqttBiometricStation
 from devices.camera.driver import FrameSource, ReadingCamera
@@ -258,7 +259,10 @@ class Site:
         """Serve the console and API on this loop, beside the lanes (``api.server``); returns its URL.
         Raises OSError when ``host:port`` cannot be bound."""
         assert self.store is not None
-        app = create_app(self.store, self.controllers, settings=self.settings, bus=self.bus)
+        s = self.settings
+        secret = (s.secret_key.get_secret_value() if s.secret_key is not None
+                  else secret_from_file(s.private_dir() / "secret_key"))
+        app = create_app(self.store, self.controllers, settings=s, bus=self.bus, secret=secret)
         self.server = ApiServer(app, host, port)
         self.server.start()
         return self.server.url

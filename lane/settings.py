@@ -152,8 +152,12 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Jakarta"
     """The site's time zone (IANA name): what "today" and the hours of the reports mean (WIB by default)."""
     secret_key: SecretStr | None = None
-    """Signs console sessions. Unset: a random key per process, so a restart logs everyone out; set it
-    where several controller processes serve one site, or sessions should survive a restart."""
+    """Signs console sessions. Unset: a key generated once and kept in ``<data_dir>/secret_key`` (0600),
+    so a restart keeps everyone's session; set it where several controller processes on different
+    machines serve one site."""
+    data_dir: Path | None = None
+    """Where the service keeps its private files (the console's secret key): a 0700 directory of the
+    service's user. Unset: the SQLite database's directory, or ``var`` with another database."""
     lease_seconds: float = Field(default=15.0, gt=0, le=3600)
     """How long a controller's hold on a lane lasts unrenewed: after that another controller process may
     take the lane over (it is renewed every third of this)."""
@@ -162,6 +166,13 @@ class Settings(BaseSettings):
     rules: RuleSettings = Field(default_factory=RuleSettings)
     timing: LaneTiming = Field(default_factory=LaneTiming)
     lanes: list[LaneConfig] = Field(default_factory=list)
+
+    def private_dir(self) -> Path:
+        """``data_dir``, or where the SQLite database lives, or ``var``."""
+        if self.data_dir is not None:
+            return self.data_dir
+        sqlite_file = sqlite_path(self.database_url)
+        return sqlite_file.parent if sqlite_file is not None else Path("var")
 
     @field_validator("timezone")
     @classmethod
@@ -183,6 +194,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment beats the file (passed as init kwargs by load_settings).
         return (env_settings, init_settings)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite database URL (None: another database, or SQLite in memory)."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        return Path(url.removeprefix("sqlite:///").split("?", 1)[0]).expanduser()
+    return None
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:

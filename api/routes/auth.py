@@ -24,8 +24,8 @@ def login(body: LoginBody, request: Request, response: Response, auth: AuthDep, 
         auth.limiter.failed(body.username, client)
         store.audit(actor=body.username[:64], role="-", action="login_failed", detail={"client": client})
         raise ApiRefusal(401, "bad_credentials", "wrong username or password")
-    auth.limiter.succeeded(body.username)
-    token, csrf = auth.issue(account)
+    auth.limiter.succeeded(body.username, client)
+    token, csrf = auth.issue(account, client)
     secure = request.url.scheme == "https"
     response.set_cookie(SESSION_COOKIE, token, max_age=auth.session_seconds, httponly=True, samesite="strict",
                         secure=secure, path="/")
@@ -37,7 +37,11 @@ def login(body: LoginBody, request: Request, response: Response, auth: AuthDep, 
 
 
 @router.post("/logout", response_model=Ok)
-def logout(response: Response, who: CurrentUser, store: StoreDep) -> Ok:
+def logout(request: Request, response: Response, who: CurrentUser, auth: AuthDep, store: StoreDep) -> Ok:
+    """End this session for good: its token no longer works anywhere (cookie or bearer), and its
+    live sockets close at once."""
+    auth.end_session(who)
+    request.app.state.live_sockets.end_session(who.session_id)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
     audit(store, who, "logout")

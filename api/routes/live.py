@@ -3,6 +3,7 @@ fresh snapshot every 2 s (device health, elapsed times)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.auth import SESSION_COOKIE, Auth, Principal
 from api.deps import STATIONS
 from api.devices import lane_devices
-from api.live import stream
+from api.live import SESSION_ENDED, LiveSockets, stream
 from api.routes.alerts import alert_json
 from api.routes.displays import shown
 
@@ -24,8 +25,18 @@ async def live(ws: WebSocket) -> None:
     state = ws.app.state
     who = await run_in_threadpool(_principal, ws, state.auth)
     if who is None:
-        await ws.close(code=4401, reason="log in first")
+        await ws.close(code=SESSION_ENDED, reason="log in first")
         return
+    sockets: LiveSockets = state.live_sockets
+    key, ended = sockets.add(who.session_id, who.username)
+    try:
+        await _feed(ws, who, ended)
+    finally:
+        sockets.remove(key)
+
+
+async def _feed(ws: WebSocket, who: Principal, ended: asyncio.Event) -> None:
+    state = ws.app.state
     await ws.accept()
     with_devices = ws.query_params.get("devices") == "1"
     controllers = state.controllers
@@ -43,7 +54,11 @@ async def live(ws: WebSocket) -> None:
     first = await snapshot()
     alerts = await run_in_threadpool(state.store.alerts, None, 30)
     first.update(user=who.username, role=who.role, alerts=[alert_json(a) for a in alerts])
-    await stream(ws, first, lambda ev: True, snapshot)
+
+    async def still_valid() -> bool:  # ended elsewhere: by another controller process, or expired
+        return await run_in_threadpool(_principal, ws, state.auth) is not None
+
+    await stream(ws, first, lambda ev: True, snapshot, ended=ended, still_valid=still_valid)
 
 
 def _principal(ws: WebSocket, auth: Auth) -> Principal | None:

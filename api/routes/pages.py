@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import PERMISSIONS
 from api.deps import STATIONS, Controllers, Lane, LaneStation
+from api.edge import PAGE_CSP
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
+PAGE_HEADERS = {"Cache-Control": "no-store", "Content-Security-Policy": PAGE_CSP}
+
+
 def page(name: str) -> HTMLResponse:
-    return HTMLResponse((TEMPLATES / name).read_text(encoding="utf-8"),
-                        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-                                 "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-                                                            "style-src 'self' 'unsafe-inline'; "
-                                                            "connect-src 'self' ws: wss:"})
+    return HTMLResponse((TEMPLATES / name).read_text(encoding="utf-8"), headers=PAGE_HEADERS)
 
 
 def _page_or_login(request: Request, name: str, permission: str | None = None) -> Response:
     who = request.app.state.auth.authenticate(request)
     if who is None:
-        return RedirectResponse(f"/login?next={request.url.path}", 303)
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", 303)
     if permission and who.role not in PERMISSIONS[permission]:
         return HTMLResponse(f"<p>Role {who.role} cannot open this page. <a href='/'>Console</a></p>", 403)
     return page(name)
@@ -59,4 +60,4 @@ def display_page(_ctl: Lane, _station: LaneStation) -> Response:
 @router.get("/display")
 def display_index(controllers: Controllers) -> Response:
     links = "".join(f"<li><a href='/display/{lane}/{st}'>{lane} {st}</a></li>" for lane in controllers for st in STATIONS)
-    return HTMLResponse(f"<!doctype html><title>Displays</title><ul>{links}</ul>")
+    return HTMLResponse(f"<!doctype html><title>Displays</title><ul>{links}</ul>", headers=PAGE_HEADERS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.exc import IntegrityError
 
 from api.auditing import audit
@@ -19,6 +19,12 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 def account_json(a: Account) -> dict[str, Any]:
     return {"username": a.username, "role": a.role, "full_name": a.full_name, "disabled": a.disabled,
             "created_at": a.created_at.isoformat()}
+
+
+def end_sessions(request: Request, auth: Auth, username: str) -> None:
+    """Every session of ``username`` ends now: tokens refused, live sockets closed."""
+    auth.end_sessions(username)
+    request.app.state.live_sockets.end_user(username)
 
 
 def _other_active_admins(auth: Auth, username: str) -> int:
@@ -43,8 +49,9 @@ def add_user(body: UserCreate, who: UserAdmin, auth: AuthDep, store: StoreDep) -
 
 
 @router.patch("/{username}", response_model=AccountOut, responses={401: {}, 403: {}, 404: {}, 409: {}})
-def update_user(username: Username, body: UserUpdate, who: UserAdmin, auth: AuthDep,
+def update_user(request: Request, username: Username, body: UserUpdate, who: UserAdmin, auth: AuthDep,
                 store: StoreDep) -> dict[str, Any]:
+    """Change an account. A new password, a new role or disabling it ends its sessions at once."""
     account = auth.accounts.get(username)
     if account is None:
         raise HTTPException(404, f"no user {username!r}")
@@ -61,20 +68,25 @@ def update_user(username: Username, body: UserUpdate, who: UserAdmin, auth: Auth
     if body.password is not None:
         account.password_hash = auth.hash_password(body.password)
         changes["password"] = "changed"
-    if body.password is not None or body.disabled or body.role is not None:
-        account.session_version += 1  # old sessions end
+    ends = body.password is not None or bool(body.disabled) or body.role is not None
+    if ends:
+        account.session_version += 1  # tokens signed before this change stop working
     account = auth.accounts.save(account)
+    if ends:
+        end_sessions(request, auth, username)
     audit(store, who, "user_update", target=username, **changes)
     return account_json(account)
 
 
 @router.delete("/{username}", response_model=UserDeleted, responses={401: {}, 403: {}, 404: {}, 409: {}})
-def delete_user(username: Username, who: UserAdmin, auth: AuthDep, store: StoreDep) -> UserDeleted:
+def delete_user(request: Request, username: Username, who: UserAdmin, auth: AuthDep,
+                store: StoreDep) -> UserDeleted:
     account = auth.accounts.get(username)
     if account is None:
         raise HTTPException(404, f"no user {username!r}")
     if account.role == "admin" and not _other_active_admins(auth, username):
         raise HTTPException(409, "the last admin cannot be removed")
     auth.accounts.delete(username)
+    end_sessions(request, auth, username)
     audit(store, who, "user_delete", target=username)
     return UserDeleted(ok=True, username=username)

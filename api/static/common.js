@@ -35,6 +35,7 @@ const Lajur = (() => {
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v === undefined || v === null || v === false) continue;
       if (k === "class") e.className = v;
+      else if (k === "style") e.style.cssText = v;  // CSSOM: allowed by the page's style-src 'self'
       else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
       else e.setAttribute(k, v === true ? "" : v);
     }

@@ -1,4 +1,13 @@
 "use strict";
+// Where to go after logging in: a path of this site only. "/\\evil.example", "//evil", "https:..."
+// and the like resolve to another origin (browsers read a backslash as a slash) and go to "/".
+function localPath(next) {
+  if (!next || next[0] !== "/") return "/";
+  let url;
+  try { url = new URL(next, location.origin); } catch (e) { return "/"; }
+  if (url.origin !== location.origin || /[\\\u0000-\u001f]/.test(next) || next.startsWith("//")) return "/";
+  return url.pathname + url.search + url.hash;
+}
 document.getElementById("login-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const err = document.getElementById("login-error");
@@ -8,8 +17,7 @@ document.getElementById("login-form").addEventListener("submit", async (ev) => {
   const res = await fetch("/api/v1/auth/login", { method: "POST", credentials: "same-origin",
     headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   if (res.ok) {
-    const next = new URLSearchParams(location.search).get("next") || "/";
-    location.href = next.startsWith("/") && !next.startsWith("//") ? next : "/";
+    location.href = localPath(new URLSearchParams(location.search).get("next"));
     return;
   }
   let msg = "HTTP " + res.status;

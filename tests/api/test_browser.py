@@ -88,6 +88,7 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
     page = await browser.new_page(viewport={"width": 1400, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
 
     # Log in (the console redirects anonymous visitors to the login page).
     await page.goto(url + "/")
@@ -164,6 +165,7 @@ async def test_reports_and_technician_pages_render_in_the_browser(live, browser)
     page = await browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     await page.goto(url + "/login?next=/reports")
     await page.fill("#username", "siti")
     await page.fill("#password", PASSWORD)
