@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.auth import Auth
 from api.deps import FaultInjector
-from api.edge import HttpEdge, docs_csp
+from api.edge import MAX_BODY_BYTES, LajurApp, docs_csp
 from api.live import LiveSockets
 from api.metrics import Metrics
 from api.routes import ROUTERS
@@ -48,7 +48,7 @@ def create_app(store: Store, controllers: dict[str, LaneController], *, fault_in
     settings = settings or (first.settings if first else Settings())
     if secret is None and settings.secret_key is not None:
         secret = settings.secret_key.get_secret_value()
-    app = FastAPI(title="Lajur", version="1", docs_url=None, redoc_url=None, description=(
+    app = LajurApp(title="Lajur", version="1", docs_url=None, redoc_url=None, max_body_size=MAX_BODY_BYTES, description=(
         "Drive-through SIM renewal lane controller. Log in with `POST /api/v1/auth/login`; use the returned "
         "`token` as `Authorization: Bearer`, or the session cookie plus the `X-CSRF-Token` header."))
     _offline_docs(app)
@@ -62,7 +62,6 @@ def create_app(store: Store, controllers: dict[str, LaneController], *, fault_in
     app.state.metrics.install(app)
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(HttpEdge)  # outermost: the body limit and security headers hold for everything
     return app
 
 

@@ -24,11 +24,16 @@ STATIONS = tuple(s.value for s in Station)
 FaultInjector = Callable[[str, str, str, bool], Awaitable[None]]
 """(lane, device, fault, active) -> None, run on the controllers' loop; only where simulators exist."""
 
-LaneName = Annotated[str, Path(min_length=1, max_length=32, description="lane name, e.g. lane-1")]
-StationName = Annotated[str, Path(max_length=16, description="entry, window-1, window-2, window-3 or exit")]
-VisitId = Annotated[str, Path(min_length=1, max_length=64)]
-DeviceName = Annotated[str, Path(min_length=1, max_length=32, description="device name, e.g. entry-gate")]
-Username = Annotated[str, Path(max_length=64)]
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+"""Lanes, stations, devices, visit ids and usernames: letters, digits and ``_ . -`` only, so a name
+from a URL never carries a control character (a NUL makes PostgreSQL refuse the whole query)."""
+LaneName = Annotated[str, Path(min_length=1, max_length=32, pattern=NAME, description="lane name, e.g. lane-1")]
+StationName = Annotated[str, Path(max_length=16, pattern=NAME,
+                                  description="entry, window-1, window-2, window-3 or exit")]
+VisitId = Annotated[str, Path(min_length=1, max_length=64, pattern=NAME)]
+DeviceName = Annotated[str, Path(min_length=1, max_length=32, pattern=NAME, description="device name, e.g. entry-gate")]
+Username = Annotated[str, Path(max_length=64, pattern=NAME)]
+LaneFilter = Annotated[str | None, Query(max_length=32, pattern=NAME, description="only this lane")]
 Day = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2999, 12, 31),
                                    description="a day (YYYY-MM-DD) between 2000-01-01 and 2999-12-31")]
 """A day asked of the records: out of range is 422 with the bounds, not an overflow deep in a query."""

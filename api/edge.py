@@ -1,13 +1,11 @@
 """What every HTTP request meets before any route: a body limit, and the security headers every
-response carries.
+response carries (:class:`LajurApp`, the app ``create_app`` makes).
 
-Both are plain ASGI middleware, outermost in the stack, so they hold for everything the app answers
-(pages, the JSON API, ``/docs``, static files, errors):
-
-- **Body limit.** A request announcing more than ``MAX_BODY_BYTES`` is refused 413 before a byte of
-  its body is read; one that does not announce its length (chunked) is cut off as soon as it has sent
-  more. The server never buffers more than the limit, so a 200 MB login body costs nothing.
-- **Headers.** ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``,
+- **Body limit** (FastAPI's own ``max_body_size``): a request announcing more than ``MAX_BODY_BYTES``
+  is refused 413 before a byte of its body is read; one that does not announce its length (chunked)
+  is cut off as soon as it has sent more. The server never buffers more than the limit, so a 200 MB
+  login body costs nothing.
+- **Headers**, outermost of all: ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``,
   ``X-Frame-Options: DENY`` and a Content-Security-Policy on every response: the strictest one
   (``default-src 'none'``) unless the response set its own (the pages do, see :data:`PAGE_CSP`).
   API answers, which may hold personal data, are not cached (``Cache-Control: no-store``) unless
@@ -18,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.exceptions import HTTPException
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1 << 20
@@ -41,14 +39,6 @@ HEADERS: list[tuple[bytes, bytes]] = [
 ]
 
 
-class BodyTooLarge(HTTPException):
-    """The client sent more than the limit: a 413 wherever it is raised (FastAPI passes an
-    HTTPException raised while it reads a body through to the app's handler)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body larger than {limit} bytes")
-
-
 def docs_csp(inline_script_hash: str) -> str:
     """Swagger UI at ``/docs``: our own files, its one inline start-up script by hash, and the
     inline styles and data: icons it draws with."""
@@ -57,64 +47,33 @@ def docs_csp(inline_script_hash: str) -> str:
             "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
-class HttpEdge:
-    """The body limit and the security headers (see the module's docstring)."""
+class LajurApp(FastAPI):
+    """FastAPI with the security headers outside everything, FastAPI's own error and body-limit
+    layers included: even a 413 or a 500 they answer carries them."""
 
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
+class SecurityHeaders:
+    """Adds :data:`HEADERS`, a CSP and (API answers) ``Cache-Control: no-store`` to every response
+    that does not set its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
-        if declared is not None and declared > self.max_body:
-            await self._too_large(scope, send)
-            return
         is_api = scope.get("path", "").startswith("/api/")
-        started = False
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge(self.max_body)
-            return message
 
         async def with_headers(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
                 message = {**message, "headers": _secured(list(message.get("headers", [])), is_api)}
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, with_headers)
-        except BodyTooLarge:
-            if started:  # a route that answered before reading all of its body: nothing to add
-                return
-            await self._too_large(scope, send)
-
-    async def _too_large(self, scope: Scope, send: Send) -> None:
-        body = b'{"detail": "request body larger than %d bytes", "reason": "too_large"}' % self.max_body
-        headers = _secured([(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")], True)
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+        await self.app(scope, receive, with_headers)
 
 
 def _secured(headers: list[Any], is_api: bool) -> list[Any]:

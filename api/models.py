@@ -6,12 +6,42 @@ One place for the shapes, so the OpenAPI description at ``/docs`` is the contrac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from lane.errors import ValidationError
+from lane.rules import check_text, validate_plate
+
+
+def _checked(check: Callable[[str], str]) -> AfterValidator:
+    """A lane rule as a pydantic check: its message becomes the 422's, naming the field."""
+
+    def run(value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except ValidationError as exc:
+            raise ValueError(exc.message) from None
+
+    return AfterValidator(run)
+
+
+def Text(max_length: int, min_length: int = 0, description: str | None = None) -> Any:  # noqa: N802 - a type
+    """Text an officer or a script typed: at most ``max_length`` characters, no control characters
+    (:func:`lane.rules.check_text`), refused with a message naming the field and the character."""
+    return Annotated[str, Field(min_length=min_length, max_length=max_length, description=description),
+                     _checked(lambda v: check_text(v, "text", max_length=max_length))]
+
 
 Role = Literal["officer", "supervisor", "technician", "admin"]
-Reason = Annotated[str, Field(min_length=3, max_length=300, description="why (goes to the audit log)")]
+Reason = Text(300, 3, "why (goes to the audit log)")
+Password = Text(200, 8)
+FullName = Text(200)
+Plate = Annotated[str, Field(max_length=16, description="for confirm_plate (typed or corrected)"),
+                  _checked(validate_plate)]
 
 
 class Ok(BaseModel):
@@ -33,8 +63,8 @@ class Readiness(BaseModel):
 
 # ================================================================ auth
 class LoginBody(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=200)
+    username: Text(64, 1)  # type: ignore[valid-type]
+    password: Text(200, 1)  # type: ignore[valid-type]
 
 
 class Session(BaseModel):
@@ -124,8 +154,8 @@ class VisitDetail(VisitOut):
 # ================================================================ actions
 class VisitAction(BaseModel):
     action: Literal["confirm_plate", "retry", "take_over", "abort", "handed_over", "reprint"]
-    reason: str | None = Field(default=None, max_length=300, description="required for abort")
-    plate: str | None = Field(default=None, max_length=16, description="for confirm_plate (typed or corrected)")
+    reason: Text(300, description="required for abort") | None = None  # type: ignore[valid-type]
+    plate: Plate | None = None
 
 
 class ActionResult(BaseModel):
@@ -218,7 +248,7 @@ class DeviceTestResult(BaseModel):
 class FaultBody(BaseModel):
     fault: str = Field(min_length=1, max_length=32, pattern=r"^[a-z_]+$")
     active: bool = True
-    reason: str | None = Field(default=None, max_length=300)
+    reason: Text(300) | None = None  # type: ignore[valid-type]
 
 
 class FaultResult(BaseModel):
@@ -270,15 +300,15 @@ class DailyReport(BaseModel):
 class UserCreate(BaseModel):
     username: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     role: Role
-    password: str = Field(min_length=8, max_length=200)
-    full_name: str | None = Field(default=None, max_length=200)
+    password: Password  # type: ignore[valid-type]
+    full_name: FullName | None = None  # type: ignore[valid-type]
 
 
 class UserUpdate(BaseModel):
     role: Role | None = None
-    password: str | None = Field(default=None, min_length=8, max_length=200)
+    password: Password | None = None  # type: ignore[valid-type]
     disabled: bool | None = None
-    full_name: str | None = Field(default=None, max_length=200)
+    full_name: FullName | None = None  # type: ignore[valid-type]
 
 
 class AccountOut(BaseModel):

@@ -69,3 +69,9 @@ class ProtocolError(LajurError):
 
 class PersistenceError(LajurError):
     """The database could not store or load lane state."""
+
+
+class RecordRefused(PersistenceError):
+    """The database is there but refuses this record for good (a value it cannot hold, a constraint):
+    retrying the same write cannot help, so it is never journaled; the lane holds the visit for an
+    officer instead. The message names the record, never its content."""

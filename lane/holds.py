@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from lane.errors import DeviceError, DeviceFault, PersistenceError
+from lane.errors import DeviceError, DeviceFault, PersistenceError, RecordRefused
 from lane.visit import Visit
 from lane.waiting import check_abort
 
@@ -54,7 +54,7 @@ class Holds:
                 result = await step()
             except (DeviceError, PersistenceError) as exc:
                 attempt += 1
-                reason = f"{device}: {getattr(exc, 'fault', None) or exc}"
+                reason = f"{device}: {getattr(exc, 'fault', None) or getattr(exc, 'message', None) or exc}"
                 log.warning("%s: visit %s held: %s", lane.name, visit.id, reason)
                 lane.store.device_event(lane.name, device, "fault", {"visit": visit.id, "error": str(exc)})
                 if not visit.state.held:
@@ -75,6 +75,32 @@ class Holds:
                 visit.state.resume()
                 lane.records.persist(visit, note=f"{device} back")
             return result
+
+    async def stuck(self, visit: Visit, exc: Exception) -> str:
+        """A stage failed on something no device coming back fixes: the database refused the visit's
+        record, or a bug. Hold the visit with a critical alert and wait for the officer: ``retry``
+        (the stage again), ``take_over`` (the stage done by hand; returned so the runner moves on) or
+        abort (VisitAborted). Never a frozen lane that answers every action and does nothing."""
+        lane = self.lane
+        refused = isinstance(exc, RecordRefused)
+        reason = "database refused the visit's record" if refused else "internal error"
+        if refused:
+            log.error("%s: visit %s held: %s", lane.name, visit.id, exc)
+        else:
+            log.error("%s: visit %s held on an internal error", lane.name, visit.id, exc_info=exc)
+        visit.state.hold(reason)
+        with contextlib.suppress(RecordRefused):
+            lane.records.persist(visit, note=f"held: {reason}")
+        if not (refused and visit.record_refused):
+            visit.record_refused = visit.record_refused or refused
+            lane.records.alert("record_refused" if refused else "internal_error",
+                               f"visit {visit.id} held: {exc if refused else type(exc).__name__}; "
+                               "retry, take over or abort", level="critical", visit=visit)
+        action = await self.await_resolution(visit, "lane", auto_retry=False, attempt=1)
+        visit.state.resume()
+        with contextlib.suppress(RecordRefused):
+            lane.records.persist(visit, note=f"{action} by officer")
+        return action
 
     async def await_resolution(self, visit: Visit, device: str, *, auto_retry: bool, attempt: int) -> str:
         """Held: wait for an officer (retry / take_over / abort) or, for outages, a back-off retry."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from lane.errors import RecordRefused
 from lane.events import LaneEvent
 from lane.views import visit_view
 from lane.visit import Visit
@@ -41,11 +42,32 @@ class Records:
         if s.finished:
             r.ended_at = lane.clock.now()
             r.sim_ended = s.ended
-        lane.store.save_visit(r)  # our row stays the one source of truth; the store merges a copy
+        try:
+            lane.store.save_visit(r)  # our row stays the one source of truth; the store merges a copy
+        except RecordRefused as exc:
+            if s.outcome is None:
+                raise  # the caller holds the visit (``Holds.stuck``): nothing goes on unrecorded
+            self._save_ended_without_card(visit, exc)
         if transition_from is not None or note:
             lane.store.record_transition(visit.id, transition_from.value if transition_from else None,
                                          s.stage.value, now, note)
         self.emit(visit)
+
+    def _save_ended_without_card(self, visit: Visit, exc: RecordRefused) -> None:
+        """A visit that ended (aborted, refused, done) must leave the lane even when the database
+        refuses its record: written again without what the e-KTP gave (the likeliest cause), and if
+        even that is refused, its record stops at the last stage written. The officer is told."""
+        lane, r = self.lane, visit.row
+        r.nik = r.holder_name = r.sim_number = None
+        try:
+            lane.store.save_visit(r)
+            outcome = "kept without the card's data"
+        except RecordRefused as again:
+            exc, outcome = again, "it stops at the last stage written"
+        if not visit.record_refused:
+            visit.record_refused = True
+            self.alert("record_refused", f"visit {visit.id} ended but the database refuses its record ({exc}); "
+                       f"{outcome}", level="critical", visit=visit)
 
     def emit(self, visit: Visit) -> None:
         lane = self.lane

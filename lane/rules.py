@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -16,7 +17,49 @@ from lane.errors import ValidationError
 from lane.ports import Certificate, IdentityCard, RegistryAnswer
 from lane.settings import RuleSettings
 
-_PLATE_RE = re.compile(r"^([A-Z]{1,2})(\d{1,4})([A-Z]{0,3})$")
+_PLATE_RE = re.compile(r"^([A-Z]{1,2})([0-9]{1,4})([A-Z]{0,3})$")
+_REFUSED_CHARACTERS = frozenset({"Cc", "Cf", "Cs", "Co"})
+"""Unicode categories no name, reason or number of ours holds: control characters (NUL, escape, line
+breaks), invisible format controls (a right-to-left override turns a name around on screen),
+lone surrogates (no database can store them) and private-use characters."""
+
+
+# ---------------------------------------------------------------- text from outside
+def check_text(value: str, field: str, *, max_length: int) -> str:
+    """Text that came from outside (a device, an officer, an API client), fit to show and to store:
+    at most ``max_length`` characters and none of the control characters above. Returned as is;
+    ValidationError names the field and the first offending character by its code, never the text."""
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be text")
+    if len(value) > max_length:
+        raise ValidationError(field, f"at most {max_length} characters ({len(value)} given)")
+    for i, ch in enumerate(value):
+        if unicodedata.category(ch) in _REFUSED_CHARACTERS:
+            raise ValidationError(field, f"control character U+{ord(ch):04X} at position {i + 1}")
+    return value
+
+
+def check_card(card: IdentityCard) -> IdentityCard:
+    """What the e-KTP reader read, fit to show and to keep: a name and numbers of storable length
+    with no control characters. Whether the numbers are a valid NIK and SIM number is
+    :func:`evaluate`'s decision (a refusal with a slip), not this check's."""
+    check_text(card.nik, "nik", max_length=16)
+    check_text(card.name, "name", max_length=200)
+    check_text(card.sim_number, "sim_number", max_length=16)
+    if not card.name.strip():
+        raise ValidationError("name", "empty")
+    return card
+
+
+def check_digits(value: str, field: str, *, lengths: tuple[int, ...]) -> str:
+    """ASCII digits 0-9 only, of one of these lengths (``"١٢٣"`` is digits to Python, not to us)."""
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be text")
+    if not (value.isascii() and value.isdigit()):
+        raise ValidationError(field, "must be digits 0-9 only")
+    if len(value) not in lengths:
+        raise ValidationError(field, f"must be {' or '.join(str(n) for n in lengths)} digits, not {len(value)}")
+    return value
 
 
 # ---------------------------------------------------------------- data formats
@@ -41,8 +84,8 @@ def parse_nik(nik: str, *, today: date | None = None) -> NikInfo:
     if not isinstance(nik, str):
         raise ValidationError("nik", "must be text")
     nik = nik.strip()
-    if len(nik) != 16 or not nik.isdigit():
-        raise ValidationError("nik", "must be exactly 16 digits")
+    if len(nik) != 16 or not (nik.isascii() and nik.isdigit()):
+        raise ValidationError("nik", "must be exactly 16 digits 0-9")
     province, regency, district = nik[0:2], nik[2:4], nik[4:6]
     if province == "00" or regency == "00" or district == "00":
         raise ValidationError("nik", "region code cannot be 00")
@@ -74,8 +117,8 @@ def classify_sim_number(number: str) -> SimNumberKind:
     if not isinstance(number, str):
         raise ValidationError("sim_number", "must be text")
     number = number.strip().replace("-", "").replace(" ", "")
-    if not number.isdigit():
-        raise ValidationError("sim_number", "must contain digits only")
+    if not (number.isascii() and number.isdigit()):
+        raise ValidationError("sim_number", "must contain digits 0-9 only")
     if len(number) == 16:
         parse_nik(number)  # a 16-digit SIM number is a NIK and must be a valid one
         return SimNumberKind.NIK
@@ -96,9 +139,10 @@ def normalise_plate(plate: str) -> str:
 
 def validate_plate(plate: str) -> str:
     """Normalise and check an Indonesian plate (1-2 letters, 1-4 digits, 0-3 letters)."""
+    check_text(plate, "plate", max_length=16)
     norm = normalise_plate(plate)
     if not _PLATE_RE.match(norm):
-        raise ValidationError("plate", f"{plate!r} is not a plate like 'G 1234 ABC'")
+        raise ValidationError("plate", f"{plate!r} is not a plate like 'G 1234 ABC' (letters A-Z, digits 0-9)")
     return norm
 
 

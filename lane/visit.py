@@ -35,6 +35,8 @@ class Visit:
     assuming the vehicle is where the last run left it (see ``lane.recovery``)."""
     reshow: tuple[Station, str] | None = None
     """After a restart: the "drive on" message (station, step) that may not have reached the driver."""
+    record_refused: bool = False
+    """The database refused this visit's record once already (the officer was alerted)."""
 
     @property
     def id(self) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.auditing import audit
-from api.deps import AlertHandler, CurrentUser, StoreDep
+from api.deps import AlertHandler, CurrentUser, LaneFilter, StoreDep
 from api.models import AlertAck, AlertOut
 from lane.persistence import AlertRow
 
@@ -20,7 +20,7 @@ def alert_json(a: AlertRow) -> dict[str, Any]:
 
 
 @router.get("", response_model=list[AlertOut])
-def alerts(_: CurrentUser, store: StoreDep, lane: str | None = Query(None, max_length=32),
+def alerts(_: CurrentUser, store: StoreDep, lane: LaneFilter = None,
            limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     return [alert_json(a) for a in store.alerts(lane=lane, limit=limit)]
 

@@ -17,6 +17,7 @@ from api.deps import (
     DeviceTester,
     FaultInjector,
     FaultInjectorUser,
+    LaneFilter,
     LaneName,
     StoreDep,
     lane_or_404,
@@ -33,7 +34,7 @@ async def devices(_: CurrentUser, controllers: Controllers) -> list[dict[str, An
 
 
 @router.get("/devices/events", response_model=list[DeviceEventOut])
-def device_events(_: CurrentUser, store: StoreDep, lane: str | None = Query(None, max_length=32),
+def device_events(_: CurrentUser, store: StoreDep, lane: LaneFilter = None,
                   limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     return [{"id": e.id, "lane": e.lane, "device": e.device, "kind": e.kind, "detail": e.detail,
              "at": e.at.isoformat()} for e in store.device_events(lane=lane, limit=limit)]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import PlainTextResponse
 
-from api.deps import Controllers, CurrentUser, Day, SettingsDep, StoreDep
+from api.deps import Controllers, CurrentUser, Day, LaneFilter, SettingsDep, StoreDep
 from api.models import DailyReport
 from api.reports import daily_report, local_today, visits_csv, visits_of_day
 
@@ -25,7 +25,7 @@ def _day(day: date | None, settings: Any, controllers: Controllers) -> date:
 
 @router.get("/daily", response_model=DailyReport)
 def report(_: CurrentUser, store: StoreDep, settings: SettingsDep, controllers: Controllers,
-           day: Day = None, lane: str | None = Query(None, max_length=32)) -> dict[str, Any]:
+           day: Day = None, lane: LaneFilter = None) -> dict[str, Any]:
     """Visits, throughput per hour, per-stage mean and goal-met share by part of day, share of
     completed visits within the 10-minute goal. ``day`` defaults to today (site time)."""
     d = _day(day, settings, controllers)
@@ -35,7 +35,7 @@ def report(_: CurrentUser, store: StoreDep, settings: SettingsDep, controllers: 
 
 @router.get("/daily.csv", response_class=PlainTextResponse)
 def report_csv(_: CurrentUser, store: StoreDep, settings: SettingsDep, controllers: Controllers,
-               day: Day = None, lane: str | None = Query(None, max_length=32)) -> Response:
+               day: Day = None, lane: LaneFilter = None) -> Response:
     d = _day(day, settings, controllers)
     body = visits_csv(visits_of_day(store, d, lane, settings), settings)
     return Response(body, media_type="text/csv; charset=utf-8",

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from api.deps import Controllers, CurrentUser, Day, StoreDep, VisitId
+from api.deps import Controllers, CurrentUser, Day, LaneFilter, StoreDep, VisitId
 from api.models import VisitDetail, VisitOut
 from lane.persistence import VisitRow
 from lane.rules import mask_name, mask_nik
@@ -31,7 +31,7 @@ def visit_json(row: VisitRow, unmask: bool = False) -> dict[str, Any]:
 
 
 @router.get("", response_model=list[VisitOut])
-def visits(who: CurrentUser, store: StoreDep, lane: str | None = Query(None, max_length=32), day: Day = None,
+def visits(who: CurrentUser, store: StoreDep, lane: LaneFilter = None, day: Day = None,
            limit: int = Query(200, ge=1, le=1000),
            offset: int = Query(0, ge=0, le=10_000_000)) -> list[dict[str, Any]]:
     rows = store.visits(lane=lane, day=day, limit=limit, offset=offset)

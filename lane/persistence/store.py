@@ -26,12 +26,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, insert, select, update
+from sqlalchemy import Table, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
-from lane.errors import PersistenceError
+from lane.errors import PersistenceError, RecordRefused
 from lane.persistence.models import (
     AlertRow,
     AuditEntry,
@@ -58,8 +58,9 @@ def _prepare_sqlite_path(url: str) -> None:
 
 def make_engine(url: str) -> Engine:
     _prepare_sqlite_path(url)
+    # hide_parameters: a failed statement's error never carries the values (a NIK, a name) into a log
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -75,7 +76,7 @@ def make_engine(url: str) -> Engine:
         # a bounded connect, and a dead peer noticed within seconds rather than TCP's minutes.
         connect_args = {"connect_timeout": 3, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
                         "keepalives_count": 2, "tcp_user_timeout": 5000}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, hide_parameters=True)
 
 
 SCHEMA_LOCK = 0x6C616A7572
@@ -142,6 +143,10 @@ class Store:
             with self.session() as s:
                 op(s)
             return True
+        except RecordRefused:
+            raise
+        except IntegrityError as exc:
+            raise RecordRefused(f"the database refused {what}: {_why(exc)}") from None
         except PersistenceError as exc:
             with self._journal_lock:
                 if not self._journal:
@@ -170,10 +175,12 @@ class Store:
                 try:
                     with self.session() as s:
                         op(s)
+                except RecordRefused as exc:  # refused for good: logged, not retried for ever
+                    log.error("journaled %s could not be written; dropped: %s", what, exc)
                 except PersistenceError:
                     return False
-                except SQLAlchemyError:  # a record the database refuses for good: logged, not retried for ever
-                    log.exception("journaled %s could not be written; dropped", what)
+                except SQLAlchemyError as exc:
+                    log.error("journaled %s could not be written; dropped: %s", what, _why(exc))
                 with self._journal_lock:
                     self._journal.popleft()
                 written += 1
@@ -196,6 +203,8 @@ class Store:
             raise
         except OperationalError as exc:
             raise PersistenceError(f"database unavailable: {exc.orig}") from exc
+        except SQLAlchemyError as exc:  # the database answered, and said no (a value it cannot hold...)
+            raise RecordRefused(f"the database refused a write: {_why(exc)}") from None
 
     def ping(self) -> bool:
         try:
@@ -240,7 +249,7 @@ class Store:
         """Write the visit's current state (a copy taken now: the caller goes on changing ``row``)."""
         row.updated_at = utcnow()
         table = VisitRow.__table__
-        values = {c.name: _copy(getattr(row, c.name)) for c in table.columns}
+        values = fit(table, {c.name: _copy(getattr(row, c.name)) for c in table.columns})
 
         def op(s: Session) -> None:
             # One UPDATE (an INSERT the first time), not the ORM's merge (a SELECT, then a flush):
@@ -276,8 +285,8 @@ class Store:
     def record_transition(
         self, visit_id: str, from_stage: str | None, to_stage: str, sim_at: float, note: str | None = None
     ) -> None:
-        values = {"visit_id": visit_id, "from_stage": from_stage, "to_stage": to_stage, "at": utcnow(),
-                  "sim_at": sim_at, "note": note[:200] if note else None}
+        values = fit(StageTransition.__table__, {"visit_id": visit_id, "from_stage": from_stage, "to_stage": to_stage,
+                                                 "at": utcnow(), "sim_at": sim_at, "note": note})
         self._record(f"transition {visit_id} -> {to_stage}",
                      lambda s: s.connection().execute(insert(StageTransition.__table__).values(**values)))
 
@@ -367,7 +376,8 @@ class Store:
     def alert(self, lane: str, kind: str, level: str, message: str, visit_id: str | None = None) -> AlertRow:
         """Record an alert (journaled while the database is away); returns the row as recorded, whose
         ``id`` is None when it waits in the journal."""
-        row = AlertRow(lane=lane, kind=kind, level=level, message=message, visit_id=visit_id, at=utcnow())
+        row = AlertRow(**fit(AlertRow.__table__, {"lane": lane, "kind": kind, "level": level, "message": message,
+                                                  "visit_id": visit_id, "at": utcnow()}))
         values = row.model_dump()
 
         def op(s: Session) -> None:
@@ -400,8 +410,9 @@ class Store:
         action nobody could audit is refused, not queued)."""
         self._require_current(f"auditing {action}")
         with self.session() as s:
-            row = AuditEntry(at=utcnow(), actor=actor, role=role, action=action, lane=lane,
-                             visit_id=visit_id, reason=reason, detail=detail or {})
+            row = AuditEntry(**fit(AuditEntry.__table__, {
+                "at": utcnow(), "actor": actor, "role": role, "action": action, "lane": lane, "visit_id": visit_id,
+                "reason": reason, "detail": detail or {}}))
             s.add(row)
             s.flush()
             return row
@@ -409,6 +420,28 @@ class Store:
     def audit_log(self, limit: int = 200) -> list[AuditEntry]:
         with self.session() as s:
             return list(s.exec(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)).scalars())
+
+
+def fit(table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    """Text values made storable in their columns: cut to the column's length, without the NUL
+    PostgreSQL cannot hold and without lone surrogates UTF-8 cannot encode. Our own records (a held
+    reason quoting a device's error, an alert) must never be what makes a write fail; what comes from
+    outside was checked where it came in (``lane.rules.check_text``)."""
+    out = dict(values)
+    for name, value in values.items():
+        if not isinstance(value, str):
+            continue
+        col = table.c.get(name)
+        length = getattr(col.type, "length", None) if col is not None else None
+        clean = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+        out[name] = clean[:length] if length else clean
+    return out
+
+
+def _why(exc: SQLAlchemyError) -> str:
+    """What the database said, on one line, without the statement (parameters are hidden anyway)."""
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc).splitlines()[0][:200]
 
 
 def _copy(value: Any) -> Any:

@@ -10,12 +10,11 @@ admitted, backs out of the entry).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC
 from typing import TYPE_CHECKING
 
-from lane.errors import PersistenceError
+from lane.errors import PersistenceError, RecordRefused
 from lane.persistence.models import VisitRow
 from lane.persistence.store import utcnow
 from lane.stages import HANDLERS
@@ -47,6 +46,13 @@ async def entry_loop(lane: LaneController) -> None:
             visit = lane.visits.get(str(exc))
             if visit:
                 await handle_abort(lane, visit)
+        except RecordRefused as exc:  # held for the officer, who may retry, take over or abort
+            visit = next((v for v in lane.visits.values() if v.state.stage is Stage.ARRIVING), None)
+            if visit is not None:
+                try:
+                    await lane.holds.stuck(visit, exc)
+                except VisitAborted:
+                    await handle_abort(lane, visit)
         except PersistenceError as exc:  # database away: the next vehicle waits at the entry
             log.warning("%s: entry waits for the database: %s", lane.name, exc)
             await asyncio.sleep(1.0)
@@ -72,26 +78,42 @@ def new_visit(lane: LaneController) -> Visit:
 
 
 async def run_visit(lane: LaneController, visit: Visit) -> None:
-    """Run the stage handlers of an admitted visit until it has left the lane."""
+    """Run the stage handlers of an admitted visit until it has left the lane. A stage that fails on
+    anything but a device (the database refusing the visit's record, a bug) holds the visit for the
+    officer (``Holds.stuck``) instead of ending this task: retry, take-over and abort keep working."""
+    taken_over = False
     try:
         while not visit.state.finished:
-            stage = visit.state.stage
             try:
-                await HANDLERS[stage](lane, visit)
+                await _run_stage(lane, visit, taken_over)
+                taken_over = False
             except VisitAborted:
+                taken_over = False
                 await handle_abort(lane, visit)
-                continue
-            if visit.state.stage is stage and not visit.state.finished:
-                lane.records.advance(visit)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - held and alerted in stuck(), never lost
+                try:
+                    taken_over = await lane.holds.stuck(visit, exc) == "take_over"
+                except VisitAborted:
+                    taken_over = False
+                    await handle_abort(lane, visit)
     except asyncio.CancelledError:
         raise
     except Exception:  # noqa: BLE001 - keep the lane alive; the visit stays open in the database
         log.exception("%s: visit %s failed unexpectedly", lane.name, visit.id)
-        visit.state.hold("internal_error")
-        with contextlib.suppress(Exception):
-            lane.records.persist(visit, note="internal error")
         lane.records.alert("internal_error", f"visit {visit.id} stopped on an internal error", level="critical",
                            visit=visit)
+
+
+async def _run_stage(lane: LaneController, visit: Visit, taken_over: bool) -> None:
+    """The handler of the visit's stage, then the next stage of the table; an officer's take-over of
+    a held stage skips straight to the next one."""
+    stage = visit.state.stage
+    if not taken_over:
+        await HANDLERS[stage](lane, visit)
+    if visit.state.stage is stage and not visit.state.finished:
+        lane.records.advance(visit, note="taken over by officer" if taken_over else None)
 
 
 async def handle_abort(lane: LaneController, visit: Visit) -> None:

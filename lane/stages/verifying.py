@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from lane.ports import PrintDocument
-from lane.rules import REFUSAL_TEXT, Decision, evaluate, format_plate, mask_nik
+from lane.errors import DeviceFault, ValidationError
+from lane.ports import IdentityCard, PrintDocument
+from lane.rules import REFUSAL_TEXT, Decision, check_card, evaluate, format_plate, mask_nik
 from lane.visit import Visit
 from lane.workflow import Stage, Station
 
@@ -22,8 +23,14 @@ async def verify(lane: LaneController, visit: Visit) -> None:
     plate = visit.state.plate
     human = lane.settings.timing.human_timeouts
     await lane.displays.show(Station.WINDOW_1, "tap_ektp", plate=plate)
-    card = await lane.holds.guarded(visit, "card-reader", lambda: lane.devices.card_reader.read(
-        timeout=lane.clock.to_wall(human["card_reader"])))
+    async def read_card() -> IdentityCard:
+        card = await lane.devices.card_reader.read(timeout=lane.clock.to_wall(human["card_reader"]))
+        try:
+            return check_card(card)
+        except ValidationError as exc:  # held for the officer: tap again (retry), by hand, or abort
+            raise DeviceFault("card-reader", f"card refused: {exc}") from None
+
+    card = await lane.holds.guarded(visit, "card-reader", read_card)
     if card is None:  # taken over: the officer decides by hand
         params = lane.desk.take(visit, "decide") or {}
         decision = Decision(True, sim_class=params.get("sim_class", "A"))

@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import inspect
 
+from lane.errors import RecordRefused
 from lane.persistence import Store, VisitRow, upgrade_database
 from lane.persistence.store import utcnow
 
@@ -65,3 +66,43 @@ def test_same_schema_and_store_on_real_postgresql(postgres_url):
         _exercise(s)
     finally:
         s.close()
+
+
+def _our_own_long_and_odd_text_is_stored(store: Store) -> VisitRow:
+    store.ensure_lane("lane-1", "mpp-batang")
+    row = VisitRow(id="lane-1-x-0002", lane="lane-1", seq=1, stage="verifying", updated_at=utcnow(),
+                   started_at=datetime(2026, 11, 23, 8, tzinfo=UTC), stage_seconds={},
+                   held="card-printer: " + "a device's long error \x00 " * 40 + "\ud800")
+    store.save_visit(row)  # a held reason quoting a device: cut to the column, NUL and lone surrogate gone
+    kept = store.get_visit(row.id).held
+    assert len(kept) == 200 and "\x00" not in kept and kept.startswith("card-printer: ")
+    store.alert("lane-1", "device_fault", "critical", "x" * 1000 + "\x00", row.id)
+    assert len(store.alerts("lane-1")[0].message) == 300
+    return row
+
+
+def test_sqlite_stores_our_own_long_and_odd_text(store):
+    _our_own_long_and_odd_text_is_stored(store)
+
+
+@pytest.mark.postgres
+def test_postgresql_stores_our_own_text_and_a_refused_record_is_never_journaled(postgres_url):
+    from sqlalchemy import create_engine, text
+
+    upgrade_database(postgres_url)
+    s = Store(postgres_url)
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        row = _our_own_long_and_odd_text_is_stored(s)
+        with admin.connect() as conn:
+            conn.execute(text("ALTER TABLE visits ADD CONSTRAINT no_poison CHECK (holder_name NOT LIKE '%POISON%')"))
+        row.holder_name = "BUDI POISON"
+        with pytest.raises(RecordRefused) as refused:
+            s.save_visit(row)
+        assert "no_poison" in str(refused.value) and "BUDI" not in str(refused.value), "no personal data in it"
+        assert not s.degraded, "a refused record does not block the journal behind it"
+        s.device_event("lane-1", "card-reader", "fault", {"visit": row.id})  # the next write goes straight in
+        assert s.device_events("lane-1")[0].kind == "fault"
+    finally:
+        s.close()
+        admin.dispose()

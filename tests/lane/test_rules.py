@@ -1,3 +1,4 @@
+import dataclasses
 from datetime import date, timedelta
 
 import pytest
@@ -7,6 +8,9 @@ from lane.ports import Certificate, IdentityCard, LicenceRecord, RegistryAnswer
 from lane.rules import (
     Refusal,
     SimNumberKind,
+    check_card,
+    check_digits,
+    check_text,
     classify_sim_number,
     evaluate,
     fee_for,
@@ -155,3 +159,32 @@ def test_unknown_registry_entry_and_bad_inputs_refuse_not_crash():
 def test_nik_is_masked_for_logs():
     assert mask_nik(NIK) == "3325**********01"
     assert NIK not in mask_nik(NIK)
+
+
+@pytest.mark.parametrize("text,says", [("BUDI\x00SANTOSO", "control character U+0000 at position 5"),
+                                       ("BUDI\u202eOTNAS", "control character U+202E"),
+                                       ("x" * 201, "at most 200 characters")])
+def test_text_from_outside_is_refused_with_the_character_never_the_text(text, says):
+    with pytest.raises(ValidationError) as refused:
+        check_text(text, "name", max_length=200)
+    assert says in str(refused.value) and "BUDI" not in str(refused.value)
+    assert check_text("Sri Rahayu Ningsih-Putri", "name", max_length=200) == "Sri Rahayu Ningsih-Putri"
+
+
+def test_only_ascii_digits_count_as_digits():
+    with pytest.raises(ValidationError, match="digits 0-9"):
+        parse_nik("٣٣٢٥٠١١٥٠٥٩٠٠٠٠١")  # Arabic-Indic digits: digits to Python, not a NIK
+    with pytest.raises(ValidationError, match="digits 0-9"):
+        validate_plate("B ١٢٣٤ XY")
+    with pytest.raises(ValidationError, match="digits 0-9"):
+        check_digits("١٢٣٤٥٦٧٨٩٠١٢", "sim_number", lengths=(12,))
+    assert check_digits("123456789012", "sim_number", lengths=(12, 16)) == "123456789012"
+
+
+def test_a_card_fit_to_keep_or_refused_by_field():
+    card = IdentityCard(nik=NIK, name="Budi Contoh", birth_date=date(1990, 5, 15), sim_number="123456789012")
+    assert check_card(card) is card
+    for field, value in (("name", "Budi\x1bContoh"), ("sim_number", "1" * 17), ("nik", NIK + "\n"), ("name", " ")):
+        with pytest.raises(ValidationError) as refused:
+            check_card(dataclasses.replace(card, **{field: value}))
+        assert refused.value.field == field
