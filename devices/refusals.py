@@ -14,30 +14,22 @@ from collections import Counter
 from collections.abc import Callable
 
 from lane.ports import MessageRefused
+from lane.refusals import (  # the reason codes are the lane's contract with every driver
+    MALFORMED,
+    NOT_OUTSTANDING,
+    RETAINED,
+    UNSOLICITED,
+    WRONG_AMOUNT,
+    WRONG_ANSWER,
+    WRONG_JOB,
+    WRONG_TOPIC,
+    worth_a_warning,
+)
 
 log = logging.getLogger(__name__)
 
-UNSOLICITED = "unsolicited"
-"""Nothing was asked: bytes between exchanges, an event no command is waiting for."""
-NOT_OUTSTANDING = "not_outstanding"
-"""Names a command that is not (or no longer) outstanding: a late, duplicate or forged answer."""
-WRONG_ANSWER = "wrong_answer"
-"""Answers the outstanding command with the wrong kind of reply (an ACK of another command…)."""
-WRONG_AMOUNT = "wrong_amount"
-WRONG_JOB = "wrong_job"
-MALFORMED = "malformed"
-RETAINED = "retained"
-"""An ack or event published retained: a replay waiting on the broker for every new subscriber."""
-WRONG_TOPIC = "wrong_topic"
-
-
-def worth_a_warning(count: int) -> bool:
-    """1, 10, 100, 1000…: a babbling or hostile device is visible without flooding the log."""
-    while count % 10 == 0:
-        count //= 10
-    return count == 1
-
-
+__all__ = ["MALFORMED", "NOT_OUTSTANDING", "RETAINED", "UNSOLICITED", "WRONG_AMOUNT", "WRONG_ANSWER", "WRONG_JOB",
+           "WRONG_TOPIC", "Refusals", "worth_a_warning"]
 class Refusals:
     """Counts one driver's refused messages by reason and reports each to ``notify``."""
 

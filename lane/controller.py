@@ -12,6 +12,7 @@ each in a module of its own:
 - :mod:`lane.records` — visit rows, transitions, alerts and live events;
 - :mod:`lane.displays` — what each station's display and signal tell the driver;
 - :mod:`lane.actions` — officer actions, audited before they take effect;
+- :mod:`lane.refusals` — device messages the drivers refused, counted and alerted;
 - :mod:`lane.views` — the console's read models; :mod:`lane.budgets` — stage and visit budget alerts.
 
 Rules kept across them (spec/workflow.md, invariants): every state change is persisted before the
@@ -50,6 +51,7 @@ from lane.ports import (
 )
 from lane.records import Records
 from lane.recovery import recover, secure_gates
+from lane.refusals import RefusedMessages
 from lane.settings import Settings
 from lane.side_effects import SideEffects
 from lane.stages.runner import entry_loop, run_visit
@@ -118,6 +120,7 @@ class LaneController:
         self.effects = SideEffects(self)
         self.holds = Holds(self)
         self.desk = OfficerDesk(self)
+        self.refused = RefusedMessages(self)
         self._tasks: list[asyncio.Task[None]] = []
         self._removers: list[Callable[[], None]] = []
 
@@ -130,6 +133,7 @@ class LaneController:
             self._removers.append(gate.add_listener(self.stations.edge_counter(name, gate)))
         for dev in self.devices.all_devices():
             self._removers.append(dev.add_listener(lambda _ev: self.waiter.notify()))
+            self._removers.append(dev.add_listener(self.refused))
         self.running = True
         recover(self)
         self._tasks.append(asyncio.create_task(entry_loop(self), name=f"{self.name}:entry"))

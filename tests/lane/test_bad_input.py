@@ -28,24 +28,29 @@ def _held(lane: Lane, word: str) -> list:
     return [v for v in lane.ctl.visits.values() if v.state.held and word in v.state.held]
 
 
-async def test_a_card_name_with_a_nul_holds_the_visit_and_the_next_car_goes_through(mqtt_broker, postgres_url,
-                                                                                   tmp_path, caplog):
+async def test_a_card_name_with_a_nul_is_refused_at_the_reader_and_the_next_car_goes_through(
+        mqtt_broker, postgres_url, tmp_path, caplog):
     async with running_lane(mqtt_broker.url, tmp_path, database_url=postgres_url) as lane:
         poisoned = lane.driver()
         poisoned.card = dataclasses.replace(poisoned.card, name="BUDI\x00SANTOSO")
         drive = asyncio.create_task(lane.traffic.drive(poisoned))
+
+        def refused() -> list:
+            return [a for a in lane.site.store.alerts("lane-1") if a.kind == "message_refused"]
+
         try:
-            await _until(lambda: _held(lane, "card-reader"), 60, "the visit held at the card reader")
-            [visit] = _held(lane, "card-reader")
-            assert "control character U+0000" in visit.state.held
-            assert lane.site.store.get_visit(visit.id).held == visit.state.held, "held, and the database knows"
-            assert any(a.kind == "device_fault" and a.visit_id == visit.id for a in lane.site.store.alerts("lane-1"))
+            await _until(refused, 60, "the card refused, and the console told")
+            [alert] = refused()
+            assert alert.message.startswith("card-reader: refused a message: malformed") and alert.level == "warning"
+            [visit] = lane.ctl.visits.values()
+            assert visit.state.stage.value == "verifying", "nothing believed: the visit waits for a card"
             await lane.ctl.act("abort", actor="siti", role="officer", visit_id=visit.id, reason="card unreadable")
             await asyncio.wait_for(drive, 60)
             await _until(lambda: lane.finished, 30, "the aborted visit left")
         finally:
             drive.cancel()
         assert lane.finished[0]["outcome"] == "aborted"
+        assert lane.site.store.get_visit(visit.id).holder_name is None, "the refused name was never kept"
         [after] = await lane.run(lane.driver(), timeout=90)
         assert after["outcome"] == "completed"
     assert "SANTOSO" not in caplog.text and poisoned.card.nik not in caplog.text

@@ -64,12 +64,13 @@ class Lane:
 
 @contextlib.asynccontextmanager
 async def running_lane(mqtt_url: str, tmp_path, times: HumanTimes | None = None, database_url: str | None = None,
-                       **settings):
+                       gate_transport: str = "serial", **settings):
     """A one-lane simulated site with its controller, traffic and officer; always stopped. SQLite in
-    ``tmp_path`` unless ``database_url`` names another database; ``settings`` override the lane's."""
+    ``tmp_path`` unless ``database_url`` names another database; gates on ``gate_transport`` (serial
+    or mqtt); ``settings`` override the lane's."""
     clock = ScaledClock(SPEED)
     sim = SimulatedSite(site="test-site", lanes=1, clock=clock, mqtt_url=mqtt_url,
-                        ledger=Ledger(tmp_path / "ledger.jsonl"))
+                        ledger=Ledger(tmp_path / "ledger.jsonl"), gate_transport=gate_transport)
     await sim.start()
     settings = settings_for_simulated_site(load_settings(database_url=database_url or f"sqlite:///{tmp_path}/lajur.db",
                                                          plate_samples_dir=tmp_path / "plate-samples",
