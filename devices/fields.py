@@ -8,11 +8,11 @@ reason that never quotes the value: the value may be a NIK or a name, and the re
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from lane.errors import ProtocolError
+from lane.errors import ProtocolError, ValidationError
+from lane.rules import check_digits, check_text
 
 
 def field_str(body: Mapping[str, Any], key: str) -> str:
@@ -26,27 +26,21 @@ def field_str(body: Mapping[str, Any], key: str) -> str:
 def field_text(body: Mapping[str, Any], key: str, *, max_len: int, min_len: int = 1) -> str:
     """A required string field a person may read (a name, a reference, an error word): ``min_len`` to
     ``max_len`` characters, no control or format characters (a NUL in a name stopped a lane's
-    database write, issue 23), not only blanks. The error never quotes the value."""
-    value = field_str(body, key)
-    if not min_len <= len(value) <= max_len:
-        raise ProtocolError(f"field {key!r} must be {min_len} to {max_len} characters, got {len(value)}")
-    for position, char in enumerate(value):
-        if unicodedata.category(char).startswith("C"):
-            raise ProtocolError(f"field {key!r} holds a control character (U+{ord(char):04X} at {position})")
-    if min_len and not value.strip():
-        raise ProtocolError(f"field {key!r} is blank")
-    return value
+    database write, issue 23), not only blanks: the lane's one rule, :func:`lane.rules.check_text`.
+    The error never quotes the value."""
+    try:
+        return check_text(field_str(body, key), key, max_length=max_len, min_length=min_len)
+    except ValidationError as exc:
+        raise ProtocolError(f"field {exc}") from None
 
 
 def field_digits(body: Mapping[str, Any], key: str, lengths: range | tuple[int, ...]) -> str:
     """A required string of ASCII digits 0-9 (not any Unicode digit: ``"١٢٣".isdigit()`` is True)
-    whose length is in ``lengths``. The error never quotes the value."""
-    value = field_str(body, key)
-    if not value.isascii() or not value.isdigit():
-        raise ProtocolError(f"field {key!r} must be ASCII digits only")
-    if len(value) not in lengths:
-        raise ProtocolError(f"field {key!r} must have {min(lengths)} to {max(lengths)} digits, got {len(value)}")
-    return value
+    whose length is in ``lengths`` (:func:`lane.rules.check_digits`). The error never quotes the value."""
+    try:
+        return check_digits(field_str(body, key), key, lengths=lengths)
+    except ValidationError as exc:
+        raise ProtocolError(f"field {exc}") from None
 
 
 def field_int(body: Mapping[str, Any], key: str) -> int:

@@ -18,24 +18,27 @@ from lane.ports import Certificate, IdentityCard, RegistryAnswer
 from lane.settings import RuleSettings
 
 _PLATE_RE = re.compile(r"^([A-Z]{1,2})([0-9]{1,4})([A-Z]{0,3})$")
-_REFUSED_CHARACTERS = frozenset({"Cc", "Cf", "Cs", "Co"})
-"""Unicode categories no name, reason or number of ours holds: control characters (NUL, escape, line
-breaks), invisible format controls (a right-to-left override turns a name around on screen),
-lone surrogates (no database can store them) and private-use characters."""
+_REFUSED_CHARACTERS = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+"""Unicode categories no name, reason or number of ours holds (all of "other"): control characters
+(NUL, escape, line breaks), invisible format controls (a right-to-left override turns a name around
+on screen), lone surrogates (no database can store them), private-use and unassigned characters."""
 
 
 # ---------------------------------------------------------------- text from outside
-def check_text(value: str, field: str, *, max_length: int) -> str:
+def check_text(value: str, field: str, *, max_length: int, min_length: int = 0) -> str:
     """Text that came from outside (a device, an officer, an API client), fit to show and to store:
-    at most ``max_length`` characters and none of the control characters above. Returned as is;
-    ValidationError names the field and the first offending character by its code, never the text."""
+    ``min_length`` to ``max_length`` characters, none of the control characters above, not only blanks
+    when it may not be empty. Returned as is; ValidationError names the field and the first offending
+    character by its code, never the text (it may be a NIK or a name, and refusals are logged)."""
     if not isinstance(value, str):
         raise ValidationError(field, "must be text")
-    if len(value) > max_length:
-        raise ValidationError(field, f"at most {max_length} characters ({len(value)} given)")
+    if not min_length <= len(value) <= max_length:
+        raise ValidationError(field, f"must be {min_length} to {max_length} characters, got {len(value)}")
     for i, ch in enumerate(value):
         if unicodedata.category(ch) in _REFUSED_CHARACTERS:
             raise ValidationError(field, f"control character U+{ord(ch):04X} at position {i + 1}")
+    if min_length and not value.strip():
+        raise ValidationError(field, "blank")
     return value
 
 
@@ -44,21 +47,19 @@ def check_card(card: IdentityCard) -> IdentityCard:
     with no control characters. Whether the numbers are a valid NIK and SIM number is
     :func:`evaluate`'s decision (a refusal with a slip), not this check's."""
     check_text(card.nik, "nik", max_length=16)
-    check_text(card.name, "name", max_length=200)
+    check_text(card.name, "name", max_length=200, min_length=1)
     check_text(card.sim_number, "sim_number", max_length=16)
-    if not card.name.strip():
-        raise ValidationError("name", "empty")
     return card
 
 
-def check_digits(value: str, field: str, *, lengths: tuple[int, ...]) -> str:
+def check_digits(value: str, field: str, *, lengths: tuple[int, ...] | range) -> str:
     """ASCII digits 0-9 only, of one of these lengths (``"١٢٣"`` is digits to Python, not to us)."""
     if not isinstance(value, str):
         raise ValidationError(field, "must be text")
     if not (value.isascii() and value.isdigit()):
-        raise ValidationError(field, "must be digits 0-9 only")
+        raise ValidationError(field, "must be ASCII digits 0-9 only")
     if len(value) not in lengths:
-        raise ValidationError(field, f"must be {' or '.join(str(n) for n in lengths)} digits, not {len(value)}")
+        raise ValidationError(field, f"must have {min(lengths)} to {max(lengths)} digits, got {len(value)}")
     return value
 
 
