@@ -11,6 +11,10 @@ network drops:
   again on each (re)connect, which also makes the broker re-send retained state;
 * QoS 1 publishes made while disconnected are kept by paho (``max_queued_messages``) and sent
   after the reconnect.
+
+It logs in with its own account (:class:`MqttLogin`, never in the URL) over TLS with the site's CA
+and client certificate where configured (:class:`TlsFiles`), and reads at most ``max_payload`` bytes
+of any message: a larger one is read through, dropped and counted (see :class:`_BoundedPaho`).
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ import logging
 import ssl
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -63,25 +68,36 @@ _paho_log = logging.getLogger(f"{__name__}.paho")
 _paho_log.addFilter(_QueuedWhileDisconnected())
 
 
+DEFAULT_MAX_PAYLOAD = 64 * 1024
+"""Bytes of the largest message a lane needs (a display picture or a card event is under 1 KiB)."""
+
+_PUBLISH_HEADER_MAX = 2 + 65535 + 2
+"""A PUBLISH's topic length, longest topic and packet id: what must be kept of an oversized one."""
+
+
 class MqttError(LajurError):
     """The MQTT client could not do what it was asked (bad URL, queue full, not started)."""
 
 
 @dataclass(frozen=True)
 class BrokerAddress:
-    """A broker URL parsed once at the edge: ``mqtt[s]://[user:pass@]host[:port]``."""
+    """A broker URL parsed once at the edge: ``mqtt[s]://host[:port]``.
+
+    Credentials never ride in the URL: URLs are printed and logged. A URL carrying them is refused
+    (without echoing it) and the account goes to :class:`MqttLogin`."""
 
     host: str
     port: int
     tls: bool = False
-    username: str | None = None
-    password: str | None = None
 
     @classmethod
     def parse(cls, url: str) -> BrokerAddress:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise ConfigError(f"mqtt url {url!r}: scheme must be mqtt:// or mqtts://")
+        if parts.username is not None or parts.password is not None:
+            raise ConfigError("mqtt url: no user or password in the URL (URLs are printed and logged); "
+                              "the account and its secret come from [mqtt] credentials_dir")
         if not parts.hostname:
             raise ConfigError(f"mqtt url {url!r}: no host")
         tls = parts.scheme in ("mqtts", "ssl")
@@ -89,13 +105,70 @@ class BrokerAddress:
             port = parts.port or (8883 if tls else 1883)
         except ValueError as exc:
             raise ConfigError(f"mqtt url {url!r}: bad port") from exc
-        return cls(
-            host=parts.hostname,
-            port=port,
-            tls=tls,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-        )
+        return cls(host=parts.hostname, port=port, tls=tls)
+
+
+@dataclass(frozen=True)
+class MqttLogin:
+    """One account on the site's broker. The secret is kept out of ``repr`` so it never reaches a log."""
+
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """``mqtts://`` with the site's own CA (``ca_file``; the system's CAs when unset) and, where the
+    broker asks for client certificates, this client's certificate and key."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def context(self) -> ssl.SSLContext:
+        """A verifying TLS context; ConfigError naming the file that cannot be used."""
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ConfigError("mqtt TLS: cert_file and key_file go together")
+        try:
+            ctx = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"mqtt TLS: cannot use CA file {self.ca_file}: {exc}") from exc
+        if self.cert_file is not None:
+            try:
+                ctx.load_cert_chain(str(self.cert_file), str(self.key_file))
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"mqtt TLS: cannot use certificate {self.cert_file} with key {self.key_file}: "
+                                  f"{exc}") from exc
+        return ctx
+
+
+class _BoundedPaho(paho.Client):
+    """paho reads a whole packet into memory before handing it over: three 250 MB publishes took a
+    controller to 1 GB and stalled it. This client keeps at most the head of a packet longer than
+    ``max_packet`` (enough for its topic and id) and reads the rest through a small buffer; the
+    message then arrives marked ``oversized`` and is dropped. It is still acknowledged, so the broker
+    does not send it again on every reconnect.
+
+    MQTT 5's Maximum Packet Size would ask the broker not to send such a packet at all, but the
+    embedded broker speaks only 3.1.1, whose persistent sessions the outage handling relies on; this
+    works with any broker. It leans on paho's reader (``_sock_recv``, ``_in_packet``), pinned by
+    ``tests/devices/test_mqtt_transport.py``."""
+
+    def __init__(self, *args: Any, max_packet: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_packet = max_packet
+        self.oversized_length = 0
+        """Remaining length of the packet being read when it is over the limit, else 0."""
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        packet = self._in_packet
+        if not packet["command"]:
+            self.oversized_length = 0  # a new packet begins
+        elif packet["have_remaining"] and packet["remaining_length"] > self.max_packet:
+            self.oversized_length = packet["remaining_length"]
+            del packet["packet"][max(self.max_packet, _PUBLISH_HEADER_MAX):]
+            bufsize = min(bufsize, 65536)
+        return super()._sock_recv(bufsize)
 
 
 @dataclass
@@ -119,13 +192,18 @@ class MqttClient:
         reconnect_min_delay: float = 0.1,
         reconnect_max_delay: float = 2.0,
         max_queued_messages: int = 1000,
-        tls_context: ssl.SSLContext | None = None,
+        login: MqttLogin | None = None,
+        tls: TlsFiles | None = None,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
     ) -> None:
         if not client_id:
             raise ConfigError("mqtt client id must not be empty (persistent sessions need a stable id)")
         self.url = url
         self.client_id = client_id
         self.address = BrokerAddress.parse(url)
+        self.max_payload = max_payload
+        self.oversized = 0
+        """Messages dropped because they were longer than ``max_payload``."""
         self._subs: list[_Subscription] = []
         self._subs_lock = threading.Lock()
         self._routes: dict[str, list[MessageHandler]] = {}
@@ -139,24 +217,22 @@ class MqttClient:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
 
-        self._paho = paho.Client(
+        self._paho = _BoundedPaho(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=clean_session,
             protocol=paho.MQTTv311,
+            max_packet=max_payload + _PUBLISH_HEADER_MAX,
         )
         self._paho.enable_logger(_paho_log)
         # paho accepts floats here although it annotates ints; sub-second back-off matters for tests
         self._paho.reconnect_delay_set(reconnect_min_delay, reconnect_max_delay)  # type: ignore[arg-type]
         self._paho.max_queued_messages_set(max_queued_messages)
         self._keepalive = keepalive
-        if self.address.username:
-            self._paho.username_pw_set(self.address.username, self.address.password)
+        if login is not None:
+            self._paho.username_pw_set(login.username, login.password)
         if self.address.tls:
-            if tls_context is not None:
-                self._paho.tls_set_context(tls_context)
-            else:
-                self._paho.tls_set()
+            self._paho.tls_set_context((tls or TlsFiles()).context())
         if will is not None:
             topic, payload, qos, retain = will
             self._paho.will_set(topic, payload, qos=qos, retain=retain)
@@ -292,6 +368,9 @@ class MqttClient:
         self._call_on_loop(self._set_connected, False)
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        if self._paho.oversized_length or len(message.payload) > self.max_payload:
+            self._call_on_loop(self._drop_oversized, message.topic, self._paho.oversized_length or len(message.payload))
+            return
         self._call_on_loop(self._dispatch, message.topic, bytes(message.payload), bool(message.retain))
 
     def _call_on_loop(self, fn: Callable[..., None], *args: Any) -> None:
@@ -317,6 +396,11 @@ class MqttClient:
                 listener(connected)
             except Exception:
                 log.exception("mqtt %s: connection listener failed", self.client_id)
+
+    def _drop_oversized(self, topic: str, length: int) -> None:
+        self.oversized += 1
+        log.warning("mqtt %s: dropped a %d-byte packet on %s (limit %d bytes a message; %d dropped so far)",
+                    self.client_id, length, topic[:200], self.max_payload, self.oversized)
 
     def _dispatch(self, topic: str, payload: bytes, retained: bool) -> None:
         with self._subs_lock:
