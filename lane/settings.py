@@ -129,6 +129,52 @@ class LaneConfig(BaseModel):
         return v
 
 
+class BrokerTls(BaseModel):
+    """The broker's own side of ``mqtts://``, for ``lajur broker config`` only (the controller never reads it)."""
+
+    cert_file: Path
+    key_file: Path
+    require_certificate: bool = True
+    """Clients must show a certificate signed by the site's CA (``mqtt.ca_file``) besides their password."""
+
+
+class MqttSettings(BaseModel):
+    """How this controller logs in to the site's broker, and what ``lajur broker config`` writes for it."""
+
+    credentials_dir: Path | None = None
+    """The site's private MQTT secrets, one file per account (``<site>.<lane>.<device>``, ``<site>.controller``,
+    ``<site>.technician``), made once by ``lajur broker config``. Unset: connect without a login (a
+    development broker)."""
+    controllers: list[str] = Field(default_factory=lambda: ["controller"])
+    """One broker account per controller process (``<site>.<name>``): a process's account is also its client id."""
+    controller: str | None = None
+    """Which of ``controllers`` this process logs in as (``LAJUR_MQTT__CONTROLLER``); default the first."""
+    ca_file: Path | None = None
+    """The site's CA for ``mqtts://`` (unset: the system's CAs)."""
+    cert_file: Path | None = None
+    """This controller's client certificate, where the broker requires one (with ``key_file``)."""
+    key_file: Path | None = None
+    max_payload: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    """Bytes of the largest MQTT message, for the controller's client and the broker (a lane's largest
+    is under 1 KiB); anything longer is dropped unread."""
+    broker_tls: BrokerTls | None = None
+
+    @field_validator("controllers")
+    @classmethod
+    def _some_controller(cls, v: list[str]) -> list[str]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError("name one controller account or more, each once")
+        return v
+
+    @model_validator(mode="after")
+    def _known_controller(self) -> MqttSettings:
+        if self.controller is not None and self.controller not in self.controllers:
+            raise ValueError(f"controller {self.controller!r} is not one of controllers {self.controllers}")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LAJUR_", env_nested_delimiter="__", extra="forbid")
 
@@ -163,6 +209,7 @@ class Settings(BaseSettings):
     take the lane over (it is renewed every third of this)."""
     demo_password: SecretStr | None = None
     """The password ``lajur demo`` gives its accounts (unset: a fresh one each run, printed at start)."""
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
     rules: RuleSettings = Field(default_factory=RuleSettings)
     timing: LaneTiming = Field(default_factory=LaneTiming)
     lanes: list[LaneConfig] = Field(default_factory=list)
