@@ -1,5 +1,5 @@
-"""An MQTT broker inside the process (amqtt), for ``make run`` without a site broker and for tests
-on machines without a mosquitto binary.
+"""The brokers a simulated site starts itself: Mosquitto with the site's generated configuration where
+it is installed, else an MQTT broker inside the process (amqtt) enforcing the same files.
 
 amqtt runs on its own thread and event loop so a busy or blocked test loop cannot stall the broker
 (and the broker's shutdown cannot deadlock with the clients it serves). It keeps no persistence:
@@ -10,43 +10,75 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shlex
+import shutil
+import socket
+import subprocess
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
+from devices.mqtt_access import Account
+from devices.mqtt_broker import BrokerFiles, BrokerOptions, write_broker_files
+from devices.mqtt_secrets import CredentialsDir
+from devices.transport.mqtt import DEFAULT_MAX_PAYLOAD, BrokerAddress, TlsFiles
+from lane.errors import ConfigError, ProtocolError
 from simulators.ports import free_port, port_is_free
 
 log = logging.getLogger(__name__)
 
 
 MQTT_PORT = 1883
+PACKET_LIMIT_SLACK = 1024
 
 
-def mosquitto_sub_command(url: str, topic: str = "lajur/#") -> str:
-    """The command line that shows everything the lanes say on the broker at ``url``."""
-    from devices.transport.mqtt import BrokerAddress
-
+def mosquitto_sub_command(url: str, topic: str = "lajur/#", *, username: str | None = None,
+                          password_file: Path | None = None, tls: TlsFiles | None = None) -> str:
+    """The command line that shows what the account may see on the broker at ``url``. The secret is
+    read from its file when the command runs, so it is never printed."""
     address = BrokerAddress.parse(url)
-    auth = f" -u {address.username} -P '…'" if address.username else ""
-    tls = " --capath /etc/ssl/certs" if address.tls else ""
-    return f"mosquitto_sub -h {address.host} -p {address.port}{auth}{tls} -t '{topic}' -v"
+    auth = ""
+    if username:
+        auth = f" -u {shlex.quote(username)}"
+        if password_file is not None:
+            auth += f' -P "$(cat {shlex.quote(str(password_file))})"'
+    tls_args = ""
+    if address.tls:
+        tls = tls or TlsFiles()
+        tls_args = f" --cafile {shlex.quote(str(tls.ca_file))}" if tls.ca_file else " --capath /etc/ssl/certs"
+        if tls.cert_file and tls.key_file:
+            tls_args += f" --cert {shlex.quote(str(tls.cert_file))} --key {shlex.quote(str(tls.key_file))}"
+    return f"mosquitto_sub -h {address.host} -p {address.port}{auth}{tls_args} -t '{topic}' -v"
+
+
+def pick_port(host: str, port: int | None) -> int:
+    """``None``: the standard 1883 when it is free (so ``mosquitto_sub`` finds a demo without ``-p``),
+    else a free port; ``0``: any free port (tests); else that port."""
+    if port is None:
+        port = MQTT_PORT if port_is_free(host, MQTT_PORT) else 0
+    return port or free_port(host)
 
 
 class EmbeddedBroker:
-    """amqtt on ``host:port``, the port kept across restarts.
+    """amqtt on ``host:port``, the port kept across restarts (``port`` as :func:`pick_port`).
 
-    ``port=None`` (the default) takes the standard 1883 when it is free, so ``mosquitto_sub -t 'lajur/#'``
-    sees a demo without options, else a free port; ``port=0`` always picks a free port (tests).
+    With ``files`` (a site's password file and ACL, :mod:`devices.mqtt_broker`) it lets in only the
+    site's accounts and applies the ACL; without, anyone may connect (tests of other things).
+    Either way no packet over ``max_payload`` (and a header's worth) is read.
     """
 
     persistent = False
     """Sessions and retained messages do not survive :meth:`stop`/:meth:`start`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, *, files: BrokerFiles | None = None,
+                 max_payload: int = DEFAULT_MAX_PAYLOAD) -> None:
         self.host = host
-        if port is None:
-            port = MQTT_PORT if port_is_free(host, MQTT_PORT) else 0
-        self.port = port or free_port(host)
+        self.port = pick_port(host, port)
+        self.files = files
+        self.max_payload = max_payload
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._broker: Any = None
@@ -98,23 +130,47 @@ class EmbeddedBroker:
 
     async def _start_broker(self) -> Any:
         # amqtt is imported lazily: it is heavy and only some runs need it
-        from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
-        from amqtt.broker import Broker
+        from amqtt.adapters import StreamWriterAdapter
+
+        from simulators.broker_access import (
+            CONNACK_NOT_AUTHORISED,
+            BoundedReader,
+            SiteAccess,
+            SiteBroker,
+            read_connect,
+        )
 
         # We own the listening socket ("external" listener) so that stop() can close every client
-        # connection at once: amqtt's own shutdown can leave sockets half-open or the port bound.
-        config = {
-            "listeners": {"default": {"type": "external"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-        }
-        broker = Broker(config)
+        # connection at once: amqtt's own shutdown can leave sockets half-open or the port bound. It
+        # also lets us check a login before amqtt sees the connection (simulators/broker_access.py).
+        plugins: dict[str, Any] = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
+        access = SiteAccess.load(self.files) if self.files is not None else None
+        if self.files is not None:
+            plugins = {"simulators.broker_access.SiteLoginPlugin": {},
+                       "simulators.broker_access.SiteTopicPlugin": {"acl_file": str(self.files.acl)}}
+        broker = SiteBroker({"listeners": {"default": {"type": "external"}}, "plugins": plugins})
         await broker.start()
         writers = self._writers = set()
+        limit = self.max_payload + PACKET_LIMIT_SLACK
 
         async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             writers.add(writer)
             try:
-                await broker.external_connected(StreamReaderAdapter(reader), StreamWriterAdapter(writer), "default")
+                head = b""
+                if access is not None:
+                    connect = await read_connect(reader)
+                    refused = access.refusal(connect)
+                    if refused is not None:
+                        log.info("embedded broker: refused a connection from %s: %s",
+                                 writer.get_extra_info("peername"), refused)
+                        writer.write(CONNACK_NOT_AUTHORISED)
+                        await writer.drain()
+                        return
+                    head = connect.packet(client_id=connect.username)
+                await broker.external_connected(BoundedReader(reader, writer, limit, head),
+                                                StreamWriterAdapter(writer), "default")
+            except (ProtocolError, asyncio.IncompleteReadError, ConnectionError) as exc:
+                log.debug("embedded broker: connection ended: %s", exc)
             except Exception:
                 log.debug("embedded broker: connection ended with an error", exc_info=True)
             finally:
@@ -154,6 +210,109 @@ class EmbeddedBroker:
         if thread is not None:
             thread.join(5)
         loop.close()
+
+
+def mosquitto_binary() -> str | None:
+    """The installed Mosquitto, if any (``/usr/sbin`` is often not on a user's PATH)."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    return "/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class MosquittoBroker:
+    """A Mosquitto process running a configuration written by :func:`devices.mqtt_broker.write_broker_files`
+    (its persistence keeps sessions and retained states across :meth:`restart_blocking`)."""
+
+    persistent = True
+
+    def __init__(self, binary: str, files: BrokerFiles, host: str, port: int) -> None:
+        self.binary, self.files, self.host, self.port = binary, files, host, port
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.start_blocking)
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.stop_blocking)
+
+    def start_blocking(self, timeout: float = 10.0) -> None:
+        """Start Mosquitto and return once it accepts connections; ConfigError with its own words if it exits."""
+        if self._proc is not None:
+            return
+        proc = self._proc = subprocess.Popen([self.binary, "-c", str(self.files.config)],
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        waited, pause = 0.0, 0.005
+        while not _port_open(self.host, self.port):
+            try:  # waiting for it to exit is the pause between probes, and says when it gave up
+                proc.wait(pause)
+            except subprocess.TimeoutExpired:
+                waited += pause
+                pause = min(pause * 2, 0.05)
+                if waited < timeout:
+                    continue
+                self.stop_blocking()
+                raise ConfigError(f"mosquitto did not listen on {self.host}:{self.port} within {timeout:.0f} s") from None
+            err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+            self._proc = None
+            raise ConfigError(f"mosquitto exited with {proc.returncode}: {err[-500:]}")
+        log.info("mosquitto listening on %s (%s)", self.url, self.files.config)
+
+    def stop_blocking(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.terminate()  # SIGTERM: mosquitto saves its persistence file on the way out
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if proc.stderr:
+            proc.stderr.close()
+
+    def restart_blocking(self) -> None:
+        self.stop_blocking()
+        self.start_blocking()
+
+
+SiteBrokerProcess = MosquittoBroker | EmbeddedBroker
+
+
+def site_broker(workdir: Path, site: str, accounts: Sequence[Account], credentials: CredentialsDir | None, *,
+                host: str = "127.0.0.1", port: int | None = None, max_payload: int = DEFAULT_MAX_PAYLOAD,
+                embedded: bool = False) -> SiteBrokerProcess:
+    """A broker of the site's own (not yet started) under the configuration ``lajur broker config`` would
+    write for it, in ``workdir``: Mosquitto where installed (and ``embedded`` is not asked for), else
+    the embedded broker reading the same password file and ACL. ``credentials`` None: anonymous (only
+    for tests of other things). ``port`` as :func:`pick_port`."""
+    import getpass
+
+    port = pick_port(host, port)
+    binary = None if embedded else mosquitto_binary()
+    options = BrokerOptions(port=port, host=host, max_payload=max_payload, persistence_dir=workdir.resolve(),
+                            run_as=getpass.getuser(), log_file=(workdir / "mosquitto.log").resolve(),
+                            anonymous=credentials is None)
+    files = write_broker_files(workdir, site, accounts, credentials, options)
+    if binary is not None:
+        return MosquittoBroker(binary, files, host, port)
+    return EmbeddedBroker(host, port, files=None if credentials is None else files, max_payload=max_payload)
 
 
 async def _main() -> None:  # pragma: no cover - manual use
