@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from api.app import create_app
 from api.auth import secret_from_file
 from api.server import ApiServer
+from cli.broker import controller_client
 from devices.biometric.driver import MqttBiometricStation
 from devices.camera.driver import FrameSource, ReadingCamera
 from devices.card_printer.driver import SerialCardPrinter
@@ -114,7 +115,7 @@ class Site:
         for lane in s.lanes:
             with contextlib.suppress(IntegrityError):  # another controller process added it just now
                 self.store.ensure_lane(lane.name, s.site)
-        self.mqtt = MqttClient(s.mqtt_url, f"lajur-controller-{s.site}-{self.instance}")
+        self.mqtt = controller_client(s, self.instance)
         await self.mqtt.start()
         self.registry = HttpLicenceRegistry(s.registry_url)
         self._reader = PlateReader(s.plate_format)

@@ -52,6 +52,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=1, help="random seed of the traffic")
     p.add_argument("--rate", type=positive_float, default=30.0, help="arrivals per simulated hour per lane")
     p.add_argument("--config", default=None, help="optional TOML settings file")
+    p.add_argument("--broker-port", type=int, default=None,
+                   help="port of the demo's own broker (default 1883 when free, else any free port; 0: any)")
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
@@ -112,11 +114,19 @@ def _add_user(sub: argparse._SubParsersAction) -> None:
                  add_help=False)
 
 
+def _add_broker(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("broker", help="the site's MQTT broker",
+                       description="The site's MQTT broker: accounts, secrets and access rules.")
+    s = p.add_subparsers(dest="broker_cmd", metavar="COMMAND", required=True)
+    s.add_parser("config", help="write mosquitto.conf, passwd and acl from the site's TOML (see its --help)",
+                 add_help=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="lajur", description="Lajur: drive-through SIM renewal lane controller.")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (_add_demo, _add_serve, _add_sim, _add_plate, _add_bench, _add_db, _add_user):
+    for add in (_add_demo, _add_serve, _add_sim, _add_plate, _add_bench, _add_db, _add_user, _add_broker):
         add(sub)
     return ap
 
@@ -148,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         from api.accounts_cli import user_add_main
 
         return user_add_main(argv[2:])
+    if len(argv) >= 2 and argv[0] == "broker" and argv[1] == "config":
+        from cli.broker import broker_config_main
+
+        return broker_config_main(argv[2:])
     if len(argv) >= 2 and argv[0] == "bench" and argv[1] in BENCHES:
         import importlib
 

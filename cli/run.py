@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cli.broker import watch_command
 from cli.compose import Site
 from lane.clock import ScaledClock, SystemClock
 from lane.errors import ConfigError
-from lane.settings import LaneConfig, Settings, load_settings
-from simulators.broker import mosquitto_sub_command
+from lane.settings import LaneConfig, MqttSettings, Settings, load_settings
 from simulators.ledger import Ledger
 from simulators.officer import OfficerSimulator
 from simulators.ports import check_bindable
@@ -45,8 +45,19 @@ def poll_interval_for(speed: float, configured: float | None = None) -> float:
 def settings_for_simulated_site(base: Settings, sim: SimulatedSite) -> Settings:
     cfg = sim.config()
     lanes = [LaneConfig.model_validate(lane) for lane in cfg["lanes"]]
+    mqtt = MqttSettings.model_validate({**base.mqtt.model_dump(), **cfg.get("mqtt", {})})
     return base.model_copy(update={"mqtt_url": cfg["mqtt_url"], "registry_url": cfg["registry_url"],
-                                   "lanes": lanes, "site": cfg["site"]})
+                                   "lanes": lanes, "site": cfg["site"], "mqtt": mqtt})
+
+
+def simulated_site(base: Settings, args: argparse.Namespace, clock: ScaledClock, broker_dir: Path,
+                   ledger: Ledger | None) -> SimulatedSite:
+    """The simulated hardware of ``demo`` and ``sim site``: on the configured broker (with the site's
+    secrets where ``[mqtt] credentials_dir`` says), else on a broker of its own in ``broker_dir``
+    under the configuration ``lajur broker config`` writes, each device with its own account."""
+    return SimulatedSite(site=base.site, lanes=args.lanes, clock=clock, mqtt_url=base.mqtt_url or None, ledger=ledger,
+                         credentials_dir=base.mqtt.credentials_dir, broker_dir=broker_dir,
+                         broker_port=getattr(args, "broker_port", None))
 
 
 def print_plate_models(site: Site, out: Any) -> None:
@@ -84,8 +95,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     base = base.model_copy(update=overrides)
     clock = ScaledClock(args.speed)
     out = sys.stderr if args.json else sys.stdout
-    sim = SimulatedSite(site=base.site, lanes=args.lanes, clock=clock, mqtt_url=base.mqtt_url,
-                        ledger=Ledger(Path("var/demo-ledger.jsonl")))
+    sim = simulated_site(base, args, clock, Path("var/demo-broker"), Ledger(Path("var/demo-ledger.jsonl")))
     site: Site | None = None
     traffic: TrafficSimulator | None = None
     officer: OfficerSimulator | None = None
@@ -105,7 +115,7 @@ async def run_demo(args: argparse.Namespace) -> int:
 
         attach_demo(site, sim, out)
         print(f"MQTT broker: {settings.mqtt_url}  registry: {settings.registry_url}", file=out, flush=True)
-        print(f"watch MQTT: {mosquitto_sub_command(settings.mqtt_url)}", file=out, flush=True)
+        print(f"watch MQTT (read-only technician): {watch_command(settings)}", file=out, flush=True)
 
         def on_finished(summary: dict[str, Any]) -> None:
             finished.append(summary)
@@ -193,8 +203,7 @@ async def run_sim_site(args: argparse.Namespace) -> int:
 
     base = load_settings()
     clock = ScaledClock(args.speed)
-    sim = SimulatedSite(site=base.site, lanes=args.lanes, clock=clock, mqtt_url=base.mqtt_url,
-                        ledger=Ledger(args.ledger) if args.ledger else None)
+    sim = simulated_site(base, args, clock, Path(args.out) / "broker", Ledger(args.ledger) if args.ledger else None)
     stop = _stop_event()
     traffic: TrafficSimulator | None = None
     officers: list[ConsoleOfficer] = []

@@ -16,7 +16,7 @@ from typing import Any
 
 from devices import mqtt_codec as codec
 from devices.mqtt_codec import MalformedCounter, Topics
-from devices.transport.mqtt import MqttClient, Will
+from devices.transport.mqtt import MqttClient, MqttLogin, Will
 from lane.clock import Clock, SystemClock
 from lane.errors import ProtocolError
 from simulators.faults import apply_control, check_fault
@@ -38,10 +38,12 @@ def device_will(topics: Topics) -> Will:
     return (topics.availability, codec.OFFLINE, 1, True)
 
 
-def simulator_client(url: str, topics: Topics, client_id: str | None = None) -> MqttClient:
-    """An MqttClient for one simulated device, with its Last Will set."""
-    cid = client_id or f"sim-{topics.site}-{topics.lane}-{topics.device}"
-    return MqttClient(url, cid, will=device_will(topics))
+def simulator_client(url: str, topics: Topics, client_id: str | None = None,
+                     login: MqttLogin | None = None) -> MqttClient:
+    """An MqttClient for one simulated device, with its Last Will set. Logged in, its client id is its
+    account, as the site's broker requires (``use_username_as_clientid``)."""
+    cid = login.username if login is not None else client_id or f"sim-{topics.site}-{topics.lane}-{topics.device}"
+    return MqttClient(url, cid, will=device_will(topics), login=login)
 
 
 class MqttDeviceSimulator:

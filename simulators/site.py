@@ -2,9 +2,14 @@
 
 Gates, card printers and receipt printers sit on pseudo-terminals (gates on the broker instead with
 ``gate_transport="mqtt"``); payment terminals, biometric stations, e-KTP readers and displays talk MQTT
-(to the given broker, or an embedded one); the
-registry and cameras answer HTTP. :meth:`SimulatedSite.config` tells a controller where everything
-is, and :meth:`write_config` writes it as the TOML that ``lajur serve --config`` reads.
+(to the given broker, or a broker of the site's own); the registry and cameras answer HTTP.
+:meth:`SimulatedSite.config` tells a controller where everything is, and :meth:`write_config` writes it
+as the TOML that ``lajur serve --config`` reads.
+
+Every simulated MQTT device has its own connection and logs in with its own account, as real ones do:
+a site's own broker (``broker_dir``) is started under the configuration ``lajur broker config`` writes
+(its accounts' secrets in ``broker_dir/credentials``); a given broker (``mqtt_url``) is logged in to
+with the secrets in ``credentials_dir``, or anonymously without.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devices.mqtt_access import device_username, site_accounts
 from devices.mqtt_codec import Topics
+from devices.mqtt_secrets import CredentialsDir
 from devices.transport.mqtt import MqttClient
 from lane.clock import Clock
 from lane.workflow import Station
 from simulators.biometric import BiometricSimulator
-from simulators.broker import EmbeddedBroker
+from simulators.broker import EmbeddedBroker, SiteBrokerProcess, site_broker
 from simulators.camera import CameraSimulator
 from simulators.card_printer import CardPrinterSimulator
 from simulators.card_reader import CardReaderSimulator
@@ -37,6 +44,13 @@ from simulators.registry import RegistrySimulator
 log = logging.getLogger(__name__)
 
 MQTT_DEVICES = ("payment", "biometric", "card-reader")
+GATES = ("entry-gate", "exit-gate")
+
+
+def simulated_mqtt_devices(gate_transport: str = "serial") -> list[str]:
+    """The devices of a simulated lane that talk MQTT."""
+    gates = list(GATES) if gate_transport == "mqtt" else []
+    return [*gates, *MQTT_DEVICES, *(f"display-{s.value}" for s in Station)]
 
 
 @dataclass
@@ -88,7 +102,9 @@ class SimulatedSite:
 
     def __init__(self, *, site: str, lanes: int, clock: Clock, mqtt_url: str | None = None,
                  ledger: Ledger | None = None, people: list[Person] | None = None,
-                 gate_seconds: float = 3.0, gate_transport: str = "serial") -> None:
+                 gate_seconds: float = 3.0, gate_transport: str = "serial",
+                 credentials_dir: Path | None = None, broker_dir: Path | None = None,
+                 broker_port: int | None = None) -> None:
         if gate_transport not in ("serial", "mqtt"):
             raise ValueError(f"gate_transport must be serial or mqtt, not {gate_transport!r}")
         self.gate_transport = gate_transport
@@ -97,15 +113,34 @@ class SimulatedSite:
         self.clock = clock
         self.mqtt_url = mqtt_url
         self.ledger = ledger or Ledger()
-        self.broker: EmbeddedBroker | None = None
+        self.broker: SiteBrokerProcess | None = None
+        self.broker_dir = broker_dir
+        self.broker_port = broker_port
+        self.credentials: CredentialsDir | None = None
+        if credentials_dir is not None:
+            self.credentials = CredentialsDir(credentials_dir)
+        elif mqtt_url is None and broker_dir is not None:
+            self.credentials = CredentialsDir(broker_dir / "credentials")
         self.registry = RegistrySimulator(people or [])
         self.camera = CameraSimulator()
         self.lanes: dict[str, SimulatedLane] = {}
         self.gate_seconds = gate_seconds
 
+    def accounts(self) -> list[Any]:
+        """Every broker account of this site (:mod:`devices.mqtt_access`)."""
+        devices = simulated_mqtt_devices(self.gate_transport)
+        return site_accounts(self.site, {lane: devices for lane in self.lane_names})
+
     async def start(self) -> None:
+        if self.credentials is not None:
+            self.credentials.ensure(a.username for a in self.accounts())
         if self.mqtt_url is None:
-            self.broker = EmbeddedBroker()
+            # A broker of the site's own: secured in broker_dir, else (tests of other things) anonymous.
+            if self.broker_dir is None:
+                self.broker = EmbeddedBroker(port=self.broker_port)
+            else:
+                self.broker = site_broker(self.broker_dir, self.site, self.accounts(), self.credentials,
+                                          port=self.broker_port)
             await self.broker.start()
             self.mqtt_url = self.broker.url
         self.registry.start()
@@ -129,7 +164,8 @@ class SimulatedSite:
 
         def client_for(device: str) -> tuple[MqttClient, Topics]:
             topics = Topics(self.site, lane, device)
-            c = simulator_client(self.mqtt_url or "", topics)
+            login = self.credentials.login(device_username(self.site, lane, device)) if self.credentials else None
+            c = simulator_client(self.mqtt_url or "", topics, login=login)
             clients.append(c)
             return c, topics
 
@@ -192,12 +228,15 @@ class SimulatedSite:
 
     # ------------------------------------------------------------ configuration for a controller
     def config(self) -> dict[str, Any]:
-        return {
+        config: dict[str, Any] = {
             "site": self.site,
             "mqtt_url": self.mqtt_url,
             "registry_url": self.registry.url,
             "lanes": [{"name": n, "devices": sl.device_config(self.camera)} for n, sl in self.lanes.items()],
         }
+        if self.credentials is not None:
+            config["mqtt"] = {"credentials_dir": str(self.credentials.path.resolve())}
+        return config
 
     def write_config(self, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
         path = Path(directory) / "lajur.toml"

@@ -5,37 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from cli.compose import Site
-from cli.run import settings_for_simulated_site
 from devices.gate.mqtt_driver import MqttBarrierGate
-from lane.clock import ScaledClock
-from lane.settings import load_settings
-from simulators.ledger import Ledger
 from simulators.mqtt_gate import MqttGateSimulator
-from simulators.site import SimulatedSite
-from simulators.traffic import HumanTimes
-from tests.lane.test_lane_end_to_end import SPEED, Lane
+from tests.lane.test_lane_end_to_end import Lane, running_lane
 
 
 @pytest.fixture
-async def mqtt_gate_lane(mqtt_broker, tmp_path):
-    clock = ScaledClock(SPEED)
-    sim = SimulatedSite(site="test-site", lanes=1, clock=clock, mqtt_url=mqtt_broker.url,
-                        ledger=Ledger(tmp_path / "ledger.jsonl"), gate_transport="mqtt")
-    await sim.start()
-    settings = settings_for_simulated_site(load_settings(database_url=f"sqlite:///{tmp_path}/lajur.db"), sim)
-    site = Site(settings, clock, poll_interval=0.01)
-    lane = None
-    try:
-        await site.start()
-        lane = Lane(sim, site, clock, HumanTimes())
+async def mqtt_gate_lane(site_mqtt_broker, tmp_path):
+    """Each gate logged in with its own account under the site's ACL, as every MQTT device is."""
+    async with running_lane(site_mqtt_broker.url, tmp_path, credentials_dir=site_mqtt_broker.credentials.path,
+                            gate_transport="mqtt") as lane:
         yield lane
-    finally:
-        if lane:
-            await lane.officer.stop()
-            lane.traffic.close()
-        await site.stop()
-        await sim.stop()
 
 
 async def test_full_visit_with_both_gates_on_mqtt(mqtt_gate_lane: Lane):

@@ -1,6 +1,7 @@
 """Whole visits through the real transports: gates and printers on pseudo-terminals, the other
-devices over a private Mosquitto, registry and cameras over HTTP, SQLite on disk. Assertions are
-what a person (or the ledger of physical effects) would see."""
+devices over a private Mosquitto under the site's accounts and ACL (each device logged in as itself),
+registry and cameras over HTTP, SQLite on disk. Assertions are what a person (or the ledger of
+physical effects) would see."""
 
 from __future__ import annotations
 
@@ -64,13 +65,15 @@ class Lane:
 
 @contextlib.asynccontextmanager
 async def running_lane(mqtt_url: str, tmp_path, times: HumanTimes | None = None, database_url: str | None = None,
-                       gate_transport: str = "serial", **settings):
+                       credentials_dir=None, gate_transport: str = "serial", **settings):
     """A one-lane simulated site with its controller, traffic and officer; always stopped. SQLite in
     ``tmp_path`` unless ``database_url`` names another database; gates on ``gate_transport`` (serial
-    or mqtt); ``settings`` override the lane's."""
+    or mqtt); ``settings`` override the lane's. With ``credentials_dir`` every device and the controller
+    log in with their own accounts."""
     clock = ScaledClock(SPEED)
     sim = SimulatedSite(site="test-site", lanes=1, clock=clock, mqtt_url=mqtt_url,
-                        ledger=Ledger(tmp_path / "ledger.jsonl"), gate_transport=gate_transport)
+                        ledger=Ledger(tmp_path / "ledger.jsonl"), credentials_dir=credentials_dir,
+                        gate_transport=gate_transport)
     await sim.start()
     settings = settings_for_simulated_site(load_settings(database_url=database_url or f"sqlite:///{tmp_path}/lajur.db",
                                                          plate_samples_dir=tmp_path / "plate-samples",
@@ -90,8 +93,9 @@ async def running_lane(mqtt_url: str, tmp_path, times: HumanTimes | None = None,
 
 
 @pytest.fixture
-async def lane(mqtt_broker, tmp_path, request):
-    async with running_lane(mqtt_broker.url, tmp_path, getattr(request, "param", None)) as harness:
+async def lane(site_mqtt_broker, tmp_path, request):
+    async with running_lane(site_mqtt_broker.url, tmp_path, getattr(request, "param", None),
+                            credentials_dir=site_mqtt_broker.credentials.path) as harness:
         yield harness
 
 
