@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from devices.gate import codec
 from devices.mqtt_codec import Topics
 from lane.clock import Clock, SystemClock
-from lane.errors import GateSafetyError, ProtocolError
+from lane.errors import ConfigError, GateSafetyError, ProtocolError
 from lane.ports import GatePosition, GateStatus
 from simulators.faults import check_fault
 from simulators.ledger import Ledger
@@ -397,7 +397,13 @@ def main(argv: list[str] | None = None) -> int:
     listens and serve until Ctrl-C."""
     from simulators.mqtt_device import simulator_client
     from simulators.mqtt_gate import MQTT_GATE_FAULTS, MqttGateSimulator
-    from simulators.standalone import FaultControl, add_control_arguments, start_control, wait_until_stopped
+    from simulators.standalone import (
+        FaultControl,
+        add_control_arguments,
+        device_login,
+        start_control,
+        wait_until_stopped,
+    )
 
     parser = argparse.ArgumentParser(
         prog="lajur sim gate", description="Barrier gate simulator: RS-485 on a pseudo-terminal (default) or "
@@ -416,6 +422,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.transport == "mqtt" and not args.mqtt:
         parser.error("--transport mqtt needs --mqtt URL")
+    try:
+        login = device_login(args)
+    except ConfigError as exc:
+        parser.error(str(exc))
     faults = MQTT_GATE_FAULTS if args.transport == "mqtt" else SERIAL_GATE_FAULTS
     for fault in args.fault:
         if fault not in faults:
@@ -430,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         sim: SerialGateSimulator | MqttGateSimulator
         if args.transport == "mqtt":
             topics = Topics(args.site, args.lane, args.device)
-            client = simulator_client(args.mqtt, topics)
+            client = simulator_client(args.mqtt, topics, login=login)
             sim = MqttGateSimulator(model, client, topics)
             await client.start()
             for fault in args.fault:

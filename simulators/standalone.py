@@ -23,9 +23,11 @@ from collections.abc import Callable
 from typing import Any
 
 from devices import mqtt_codec as codec
+from devices.mqtt_access import device_username
 from devices.mqtt_codec import Topics
-from devices.transport.mqtt import MqttClient
-from lane.errors import ProtocolError
+from devices.mqtt_secrets import CredentialsDir
+from devices.transport.mqtt import MqttClient, MqttLogin
+from lane.errors import ConfigError, ProtocolError
 from simulators.faults import FaultInjectable, UnknownFault, apply_control, clear_all
 from simulators.mqtt_device import MqttDeviceSimulator, simulator_client
 
@@ -59,6 +61,23 @@ def add_control_arguments(parser: object, device: str) -> None:
     add("--site", default="dev", help="site in the control topic (default %(default)s)")
     add("--lane", default="lane-1", help="lane in the control topic (default %(default)s)")
     add("--device", default=device, help="device in the control topic (default %(default)s)")
+    add_credentials_argument(parser)
+
+
+def add_credentials_argument(parser: object) -> None:
+    parser.add_argument(  # type: ignore[attr-defined]
+        "--credentials", metavar="DIR", default=None,
+        help="the site's MQTT secrets directory: log in as this device's account (<site>.<lane>.<device>), "
+             "as on a broker configured by `lajur broker config`")
+
+
+def device_login(args: object) -> MqttLogin | None:
+    """The device's own account from ``--credentials DIR``, or None (a development broker without accounts)."""
+    directory = getattr(args, "credentials", None)
+    if not directory:
+        return None
+    username = device_username(args.site, args.lane, args.device)  # type: ignore[attr-defined]
+    return CredentialsDir(directory).login(username)
 
 
 class FaultControl:
@@ -204,11 +223,16 @@ def simulator_main(
     parser.add_argument("--device", default=device, help="device name in the topics (default %(default)s)")
     parser.add_argument("--speed", type=float, default=1.0, help="simulated time speed-up")
     parser.add_argument("--fault", action="append", default=[], choices=faults, help="start with this fault")
+    add_credentials_argument(parser)
     args = parser.parse_args(argv)
+    try:
+        login = device_login(args)
+    except ConfigError as exc:
+        parser.error(str(exc))
 
     async def run() -> None:
         topics = Topics(args.site, args.lane, args.device)
-        client = simulator_client(args.url, topics)
+        client = simulator_client(args.url, topics, login=login)
         sim = sim_cls(client, topics, clock=ScaledClock(args.speed), lane=args.lane)
         if setup is not None:
             setup(sim)

@@ -175,3 +175,13 @@ key_file = "{tls / 'broker.key'}"
         await client.stop()
         await no_certificate.stop()
         broker.stop_blocking()
+
+
+def test_the_example_site_configuration_writes_its_broker(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LAJUR_MQTT__CREDENTIALS_DIR", str(tmp_path / "secrets"))
+    assert generate(ROOT / "examples" / "lajur.toml", tmp_path / "out", "--install-dir", "/etc/mosquitto/lajur") == 0
+    conf = (tmp_path / "out" / "mosquitto.conf").read_text()
+    assert "listener 8883\n" in conf and "require_certificate true" in conf
+    assert "password_file /etc/mosquitto/lajur/passwd\nacl_file /etc/mosquitto/lajur/acl\n" in conf
+    assert "user mpp-batang.lane-1.card-reader\n" in (tmp_path / "out" / "acl").read_text()
+    assert "mpp-batang.lane-1.card-reader" in capsys.readouterr().out

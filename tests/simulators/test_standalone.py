@@ -170,3 +170,23 @@ def test_help_as_a_technician_types_it():
     r = subprocess.run([sys.executable, "-m", "cli.main", "sim", "gate", "--help"], capture_output=True, text=True,
                        cwd=ROOT, timeout=30)
     assert r.returncode == 0 and "--fault" in r.stdout and "--mqtt" in r.stdout, r.stderr
+
+
+async def test_a_standalone_simulator_logs_in_as_its_device_on_the_sites_broker(site_mqtt_broker, tmp_path):
+    """A technician standing in for the lane-2 payment terminal, with that terminal's secret: the controller
+    (its own account) charges through it under the site's ACL."""
+    broker = site_mqtt_broker
+    topics = Topics(broker.site, "lane-2", "payment")
+    async with lajur_sim(tmp_path, "payment", "--url", broker.url, "--site", broker.site, "--lane", "lane-2",
+                         "--speed", "100", "--credentials", str(broker.credentials.path)):
+        login = broker.login(f"{broker.site}.controller")
+        client = MqttClient(broker.url, login.username, login=login)
+        await client.start()
+        terminal = MqttPaymentTerminal(client, topics)
+        await terminal.start()
+        try:
+            await terminal.wait_online(10)
+            assert (await terminal.charge("RN-TECH-9", 30_000, timeout=10)).outcome is PaymentOutcome.PAID
+        finally:
+            await terminal.stop()
+            await client.stop()
