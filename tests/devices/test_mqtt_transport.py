@@ -249,23 +249,25 @@ async def test_a_message_over_the_size_limit_is_dropped_unread_and_the_next_one_
     inbox = Inbox()
     sub.subscribe("lajur/test/+/size", inbox)
 
-    async def until_subscribed() -> None:
+    async def until_subscribed(sender: MqttClient) -> None:
+        """A probe round trip. Sent by ``sub`` itself it also flushes the acknowledgements queued before it."""
         seen = len(inbox.payloads)
         while len(inbox.payloads) == seen:
-            await pub.publish("lajur/test/probe/size", b"probe")
+            await sender.publish("lajur/test/probe/size", b"probe")
             await asyncio.sleep(0.05)
 
     def real() -> list[bytes]:
         return [p for p in inbox.payloads if p != b"probe"]
 
-    await until_subscribed()
+    await until_subscribed(pub)
     await pub.publish("lajur/test/a/size", b"x" * 40_000, qos=1)
     await pub.publish("lajur/test/b/size", b"x" * 2049, qos=0)
     await pub.publish("lajur/test/c/size", b"small", qos=1)
     await inbox.wait_for(lambda: real() == [b"small"])
     assert sub.oversized == 2
+    await until_subscribed(sub)
     sub._paho.reconnect()  # a drop: an unacknowledged QoS 1 message would come back now
-    await until_subscribed()
+    await until_subscribed(pub)
     await pub.publish("lajur/test/c/size", b"after", qos=1)
     await inbox.wait_for(lambda: real() == [b"small", b"after"])
     assert sub.oversized == 2
