@@ -124,7 +124,11 @@ class Site:
                 if name not in lane.devices:
                     raise ConfigError(f"{lane.name}: device {name!r} is not configured")
         with contextlib.suppress(TimeoutError):
-            await self.mqtt.wait_connected(10)
+            await self.mqtt.wait_connected(10, or_refused=True)
+        if self.mqtt.refusal is not None:  # a broker that is down is waited for; one that says no is a setting
+            raise ConfigError(f"the MQTT broker at {s.mqtt_url} refused {self.mqtt.client_id}: {self.mqtt.refusal} "
+                              "(its secret in [mqtt] credentials_dir, and the broker's passwd and acl from "
+                              "`lajur broker config`, must match)")
         await self._leases(starting=True)
         self._lease_task = asyncio.create_task(self._lease_loop(), name="lane-leases")
         self._journal_task = asyncio.create_task(self._journal_loop(), name="database-journal")

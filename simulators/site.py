@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devices.mqtt_access import device_username, site_accounts
+from devices.mqtt_access import Account, device_username, site_accounts
 from devices.mqtt_codec import Topics
 from devices.mqtt_secrets import CredentialsDir
 from devices.transport.mqtt import MqttClient
@@ -126,7 +126,7 @@ class SimulatedSite:
         self.lanes: dict[str, SimulatedLane] = {}
         self.gate_seconds = gate_seconds
 
-    def accounts(self) -> list[Any]:
+    def accounts(self) -> list[Account]:
         """Every broker account of this site (:mod:`devices.mqtt_access`)."""
         devices = simulated_mqtt_devices(self.gate_transport)
         return site_accounts(self.site, {lane: devices for lane in self.lane_names})

@@ -14,7 +14,7 @@ network drops:
 
 It logs in with its own account (:class:`MqttLogin`, never in the URL) over TLS with the site's CA
 and client certificate where configured (:class:`TlsFiles`), and reads at most ``max_payload`` bytes
-of any message: a larger one is read through, dropped and counted (see :class:`_BoundedPaho`).
+of any message: a larger one is read through, dropped and counted (see :class:`BoundedPaho`).
 """
 
 from __future__ import annotations
@@ -24,20 +24,28 @@ import contextlib
 import functools
 import inspect
 import logging
-import ssl
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from devices.transport.mqtt_link import (
+    DEFAULT_MAX_PAYLOAD,
+    PUBLISH_HEADER_MAX,
+    BoundedPaho,
+    BrokerAddress,
+    MqttLogin,
+    TlsFiles,
+)
 from lane.errors import ConfigError, LajurError
 
 log = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_MAX_PAYLOAD", "BrokerAddress", "ConnectionListener", "MessageHandler", "MqttClient", "MqttError",
+           "MqttLogin", "TlsFiles", "Will", "topic_matches"]
 
 MessageHandler = Callable[[str, bytes, bool], None | Awaitable[None]]
 """``handler(topic, payload, retained)``; called on the asyncio loop; may be sync or async."""
@@ -68,107 +76,8 @@ _paho_log = logging.getLogger(f"{__name__}.paho")
 _paho_log.addFilter(_QueuedWhileDisconnected())
 
 
-DEFAULT_MAX_PAYLOAD = 64 * 1024
-"""Bytes of the largest message a lane needs (a display picture or a card event is under 1 KiB)."""
-
-_PUBLISH_HEADER_MAX = 2 + 65535 + 2
-"""A PUBLISH's topic length, longest topic and packet id: what must be kept of an oversized one."""
-
-
 class MqttError(LajurError):
     """The MQTT client could not do what it was asked (bad URL, queue full, not started)."""
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    """A broker URL parsed once at the edge: ``mqtt[s]://host[:port]``.
-
-    Credentials never ride in the URL: URLs are printed and logged. A URL carrying them is refused
-    (without echoing it) and the account goes to :class:`MqttLogin`."""
-
-    host: str
-    port: int
-    tls: bool = False
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-            raise ConfigError(f"mqtt url {url!r}: scheme must be mqtt:// or mqtts://")
-        if parts.username is not None or parts.password is not None:
-            raise ConfigError("mqtt url: no user or password in the URL (URLs are printed and logged); "
-                              "the account and its secret come from [mqtt] credentials_dir")
-        if not parts.hostname:
-            raise ConfigError(f"mqtt url {url!r}: no host")
-        tls = parts.scheme in ("mqtts", "ssl")
-        try:
-            port = parts.port or (8883 if tls else 1883)
-        except ValueError as exc:
-            raise ConfigError(f"mqtt url {url!r}: bad port") from exc
-        return cls(host=parts.hostname, port=port, tls=tls)
-
-
-@dataclass(frozen=True)
-class MqttLogin:
-    """One account on the site's broker. The secret is kept out of ``repr`` so it never reaches a log."""
-
-    username: str
-    password: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """``mqtts://`` with the site's own CA (``ca_file``; the system's CAs when unset) and, where the
-    broker asks for client certificates, this client's certificate and key."""
-
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-
-    def context(self) -> ssl.SSLContext:
-        """A verifying TLS context; ConfigError naming the file that cannot be used."""
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ConfigError("mqtt TLS: cert_file and key_file go together")
-        try:
-            ctx = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"mqtt TLS: cannot use CA file {self.ca_file}: {exc}") from exc
-        if self.cert_file is not None:
-            try:
-                ctx.load_cert_chain(str(self.cert_file), str(self.key_file))
-            except (OSError, ssl.SSLError) as exc:
-                raise ConfigError(f"mqtt TLS: cannot use certificate {self.cert_file} with key {self.key_file}: "
-                                  f"{exc}") from exc
-        return ctx
-
-
-class _BoundedPaho(paho.Client):
-    """paho reads a whole packet into memory before handing it over: three 250 MB publishes took a
-    controller to 1 GB and stalled it. This client keeps at most the head of a packet longer than
-    ``max_packet`` (enough for its topic and id) and reads the rest through a small buffer; the
-    message then arrives marked ``oversized`` and is dropped. It is still acknowledged, so the broker
-    does not send it again on every reconnect.
-
-    MQTT 5's Maximum Packet Size would ask the broker not to send such a packet at all, but the
-    embedded broker speaks only 3.1.1, whose persistent sessions the outage handling relies on; this
-    works with any broker. It leans on paho's reader (``_sock_recv``, ``_in_packet``), pinned by
-    ``tests/devices/test_mqtt_transport.py``."""
-
-    def __init__(self, *args: Any, max_packet: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_packet = max_packet
-        self.oversized_length = 0
-        """Remaining length of the packet being read when it is over the limit, else 0."""
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        packet = self._in_packet
-        if not packet["command"]:
-            self.oversized_length = 0  # a new packet begins
-        elif packet["have_remaining"] and packet["remaining_length"] > self.max_packet:
-            self.oversized_length = packet["remaining_length"]
-            del packet["packet"][max(self.max_packet, _PUBLISH_HEADER_MAX):]
-            bufsize = min(bufsize, 65536)
-        return super()._sock_recv(bufsize)
 
 
 @dataclass
@@ -204,6 +113,8 @@ class MqttClient:
         self.max_payload = max_payload
         self.oversized = 0
         """Messages dropped because they were longer than ``max_payload``."""
+        self.refusal: str | None = None
+        """Why the broker refused the last connection attempt (e.g. ``Not authorized``), None once in."""
         self._subs: list[_Subscription] = []
         self._subs_lock = threading.Lock()
         self._routes: dict[str, list[MessageHandler]] = {}
@@ -214,15 +125,16 @@ class MqttClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = False
         self._connected_event: asyncio.Event | None = None
+        self._refused_event: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
 
-        self._paho = _BoundedPaho(
+        self._paho = BoundedPaho(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=clean_session,
             protocol=paho.MQTTv311,
-            max_packet=max_payload + _PUBLISH_HEADER_MAX,
+            max_packet=max_payload + PUBLISH_HEADER_MAX,
         )
         self._paho.enable_logger(_paho_log)
         # paho accepts floats here although it annotates ints; sub-second back-off matters for tests
@@ -251,6 +163,7 @@ class MqttClient:
             return
         self._loop = asyncio.get_running_loop()
         self._connected_event = asyncio.Event()
+        self._refused_event = asyncio.Event()
         self._started = True
         self._paho.connect_async(self.address.host, self.address.port, keepalive=self._keepalive)
         self._paho.loop_start()
@@ -296,11 +209,21 @@ class MqttClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def wait_connected(self, timeout: float) -> None:
-        """Wait until connected; raises TimeoutError after ``timeout`` wall seconds."""
-        if self._connected_event is None:
+    async def wait_connected(self, timeout: float, *, or_refused: bool = False) -> None:
+        """Wait until connected; raises TimeoutError after ``timeout`` wall seconds. With ``or_refused``
+        also return when the broker refuses us (then :attr:`refusal` says why)."""
+        if self._connected_event is None or self._refused_event is None:
             raise MqttError(f"mqtt {self.client_id}: wait_connected before start()")
-        await asyncio.wait_for(self._connected_event.wait(), timeout)
+        waits = [asyncio.ensure_future(self._connected_event.wait())]
+        if or_refused:
+            waits.append(asyncio.ensure_future(self._refused_event.wait()))
+        try:
+            done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        if not done:
+            raise TimeoutError(f"mqtt {self.client_id}: not connected within {timeout:.1f} s")
 
     def add_connection_listener(self, listener: ConnectionListener) -> Callable[[], None]:
         """``listener(connected)`` on every connect/disconnect; returns a remover."""
@@ -355,8 +278,14 @@ class MqttClient:
     # ------------------------------------------------------------------ paho thread side
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if reason_code.is_failure:
-            log.warning("mqtt %s: connection refused: %s", self.client_id, reason_code)
+            # once a warning, then quietly: paho retries every 2 s and a wrong secret stays wrong
+            (log.debug if self.refusal == str(reason_code) else log.warning)(
+                "mqtt %s: the broker refused the connection: %s", self.client_id, reason_code)
+            self.refusal = str(reason_code)
+            if self._refused_event is not None:
+                self._call_on_loop(self._refused_event.set)
             return
+        self.refusal = None
         # re-subscribe straight from paho's thread so nothing is missed between CONNACK and the loop
         with self._subs_lock:
             filters = {s.topic_filter: s.qos for s in self._subs}
@@ -388,6 +317,8 @@ class MqttClient:
         if self._connected_event is not None:
             if connected:
                 self._connected_event.set()
+                if self._refused_event is not None:
+                    self._refused_event.clear()
             else:
                 self._connected_event.clear()
         log.info("mqtt %s: %s", self.client_id, "connected" if connected else "disconnected")

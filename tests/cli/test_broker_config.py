@@ -15,9 +15,12 @@ from pathlib import Path
 import pytest
 
 from cli.broker import controller_client
+from cli.compose import Site
 from cli.main import main
 from devices.mqtt_broker import BrokerFiles
 from devices.mqtt_secrets import CredentialsDir
+from lane.clock import SystemClock
+from lane.errors import ConfigError
 from lane.settings import load_settings
 from simulators.broker import MosquittoBroker, mosquitto_binary
 from simulators.ports import free_port
@@ -185,3 +188,29 @@ def test_the_example_site_configuration_writes_its_broker(tmp_path, monkeypatch,
     assert "password_file /etc/mosquitto/lajur/passwd\nacl_file /etc/mosquitto/lajur/acl\n" in conf
     assert "user mpp-batang.lane-1.card-reader\n" in (tmp_path / "out" / "acl").read_text()
     assert "mpp-batang.lane-1.card-reader" in capsys.readouterr().out
+
+
+async def test_a_controller_whose_secret_the_broker_refuses_stops_at_once_with_one_clear_line(site_mqtt_broker,
+                                                                                             tmp_path):
+    """A broker that is down is waited for; one that refuses the controller's login is a setting to fix."""
+    wrong = CredentialsDir(tmp_path / "stale")
+    wrong.ensure(["test-site.controller"])  # a secret of its own, not the one the broker has
+    devices = "\n".join(f'[lanes.devices."{name}"]\ntransport = "serial"\nport = "/dev/null"\n'
+                        for name in ("entry-gate", "exit-gate", "receipt-printer", "card-printer"))
+    devices += "\n".join(f'[lanes.devices."{name}"]\ntransport = "mqtt"\n'
+                         for name in ("card-reader", "payment", "biometric"))
+    config = tmp_path / "lajur.toml"
+    config.write_text(f'site = "test-site"\nmqtt_url = "{site_mqtt_broker.url}"\nregistry_url = "http://127.0.0.1:9"\n'
+                      f'database_url = "sqlite:///{tmp_path}/lajur.db"\n[mqtt]\ncredentials_dir = "{wrong.path}"\n'
+                      f'[[lanes]]\nname = "lane-1"\n[lanes.devices."entry-camera"]\ntransport = "camera"\n'
+                      f'url = "http://127.0.0.1:9/x.jpg"\n{devices}')
+    site = Site(load_settings(config), SystemClock())
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConfigError) as refused:
+            await site.start()
+    finally:
+        await site.stop()
+    assert time.monotonic() - started < 8
+    assert "refused test-site.controller: Not authorized" in str(refused.value)
+    assert wrong.password("test-site.controller") not in str(refused.value)
