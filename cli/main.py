@@ -77,6 +77,9 @@ def _add_sim(sub: argparse._SubParsersAction) -> None:
     site.add_argument("--speed", type=positive_float, default=1.0)
     site.add_argument("--seed", type=int, default=1)
     site.add_argument("--api", default=None, help="console URL, for the virtual officers (with --drivers)")
+    site.add_argument("--broker-port", type=int, default=None,
+                      help="port of the site's own broker when LAJUR_MQTT_URL is unset (default 1883 when free, "
+                           "else any free port; 0: any)")
     for name in ("gate", "printer", "receipt", "camera", "payment", "biometric", "registry", "traffic",
                  "card-reader", "display"):
         s.add_parser(name, help=f"{name} simulator (see its --help)", add_help=False)

@@ -37,7 +37,9 @@ def wait_for(cond: Callable[[], Any], timeout: float, what: str, interval: float
 
 
 class Procs:
-    def __init__(self, tmp: Path, mqtt_url: str, database_url: str) -> None:
+    def __init__(self, tmp: Path, mqtt_url: str | None, database_url: str) -> None:
+        """``mqtt_url`` None: `sim site` runs its own broker under the site's accounts and ACL, and
+        `serve` takes the broker and its own secret from the written lajur.toml."""
         self.tmp = tmp
         self.mqtt_url = mqtt_url
         self.database_url = database_url
@@ -49,9 +51,12 @@ class Procs:
         self.query_errors: list[str] = []
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {**os.environ, "LAJUR_MQTT_URL": self.mqtt_url, "LAJUR_DATABASE_URL": self.database_url,
+        env = {**os.environ, "LAJUR_DATABASE_URL": self.database_url,
                "LAJUR_SIM_OFFICER_USER": OFFICER[0], "LAJUR_SIM_OFFICER_PASSWORD": OFFICER[1],
                "LAJUR_SECRET_KEY": "test-secret-key", "PYTHONUNBUFFERED": "1"}
+        env.pop("LAJUR_MQTT_URL", None)
+        if self.mqtt_url is not None:
+            env["LAJUR_MQTT_URL"] = self.mqtt_url
         env.update(extra)
         return env
 
@@ -66,7 +71,8 @@ class Procs:
     def sim_site(self, *, lanes: int = 1, drivers: int = 0, speed: float = 30, api_ports: list[int] | None = None,
                  seed: int = 1) -> subprocess.Popen[bytes]:
         args = ["sim", "site", "--lanes", str(lanes), "--out", str(self.config.parent), "--ledger",
-                str(self.ledger_path), "--drivers", str(drivers), "--speed", str(speed), "--seed", str(seed)]
+                str(self.ledger_path), "--drivers", str(drivers), "--speed", str(speed), "--seed", str(seed),
+                "--broker-port", "0"]
         if api_ports:
             args += ["--api", ",".join(f"http://127.0.0.1:{p}" for p in api_ports)]
         p = self._spawn(args, "sim.log")

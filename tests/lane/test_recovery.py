@@ -1,9 +1,9 @@
 """Crash recovery with real processes: `lajur sim site` holds the hardware (gates and printers on
-pseudo-terminals, payment/biometric/e-KTP/displays on a private Mosquitto, registry and cameras on
-HTTP, virtual drivers, and virtual officers acting through the console API); `lajur serve` is the
-controller, killed with SIGKILL at chosen stages and restarted. The ledger of physical effects and
-the database are then checked: every visit ended, no second card, no second charge, no gate closed
-on a vehicle, no gate left open."""
+pseudo-terminals, payment/biometric/e-KTP/displays on its own Mosquitto under the site's accounts and
+ACL, each device logged in as itself as `serve` is, registry and cameras on HTTP, virtual drivers, and
+virtual officers acting through the console API); `lajur serve` is the controller, killed with SIGKILL
+at chosen stages and restarted. The ledger of physical effects and the database are then checked:
+every visit ended, no second card, no second charge, no gate closed on a vehicle, no gate left open."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ SPEED = 30
 
 
 @pytest.fixture
-def procs(tmp_path, mqtt_broker):
+def procs(tmp_path):
     url = f"sqlite:///{tmp_path}/lajur.db"
     upgrade_database(url)
     store = Store(url)
     add_user(store, OFFICER[0], "officer", OFFICER[1])
     store.close()
-    p = Procs(tmp_path, mqtt_broker.url, url)
+    p = Procs(tmp_path, None, url)
     try:
         yield p
     finally:
