@@ -103,11 +103,14 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_db(sub: argparse._SubParsersAction) -> None:
+    from cli.db import add_parsers
+
     p = sub.add_parser("db", help="database", description="Database maintenance.")
     s = p.add_subparsers(dest="db_cmd", metavar="COMMAND", required=True)
     up = s.add_parser("upgrade", help="apply schema migrations", description="Apply Alembic migrations.")
     up.add_argument("--config", default=None)
     up.add_argument("--url", default=None, help="database URL (default: settings / LAJUR_DATABASE_URL)")
+    add_parsers(s)  # backup, restore
 
 
 def _add_user(sub: argparse._SubParsersAction) -> None:
@@ -186,13 +189,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return asyncio.run(run_sim_site(args))
         if args.command == "db":
-            from lane.persistence import upgrade_database
-            from lane.settings import load_settings
+            from cli.db import db_main
 
-            url = args.url or load_settings(args.config).database_url
-            upgrade_database(url)
-            print(f"database at {url} is up to date")
-            return 0
+            return db_main(args)
     except LajurError as exc:
         print(f"lajur: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
