@@ -5,7 +5,8 @@ Separate processes, as a site runs them: the controller is ``lajur serve`` on a 
 bench writes; the simulated hardware of the lanes, their drivers and the officers at the console
 run in simulator processes of at most ``--lanes-per-sim`` lanes each (``bench.load_sim``: paho's
 network loop uses ``select()``, so about 30 simulated lanes fill a process), at the same priority
-as the controller; the broker is a private Mosquitto (or ``LAJUR_MQTT_URL``); the database is a
+as the controller; the broker is the site's own, secured as ``lajur broker config`` secures it (an
+account per device, the generated ACL; or ``LAJUR_MQTT_URL``, anonymous); the database is a
 SQLite file, or with ``--database-url postgresql+psycopg://…`` a scratch database created on that
 server and dropped afterwards. This process only starts them, samples the controller's CPU and
 memory every half second, and pools the figures.
@@ -23,13 +24,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import getpass
 import json
 import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,40 +48,23 @@ BENCH_RATE = 20.0
 """Arrivals per simulated hour per lane: about half of what one lane can serve (window 1 is the
 bottleneck at ~90 s a vehicle), so a controller that keeps up finishes every visit it is offered."""
 OFFICER = "bench-officer"
+SITE = "bench"
 
 
-class PrivateMosquitto:
-    """A Mosquitto on a free port for one run (no persistence; the run is thrown away)."""
+def site_broker_for(workdir: Path, lanes: int) -> tuple[Any, Path]:
+    """The site's own broker, secured as ``lajur broker config`` secures it (an account per device and
+    per controller, the generated ACL): Mosquitto where installed, else the embedded broker reading
+    the same files. Returns the (not yet started) broker and the credentials directory."""
+    from devices.mqtt_access import site_accounts
+    from devices.mqtt_secrets import CredentialsDir
+    from simulators.broker import site_broker
+    from simulators.site import simulated_mqtt_devices
 
-    def __init__(self) -> None:
-        from simulators.ports import free_port
-
-        self.dir = Path(tempfile.mkdtemp(prefix="lajur-bench-mqtt-"))
-        self.port = free_port()
-        conf = self.dir / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nuser {getpass.getuser()}\nallow_anonymous true\n"
-                        "max_queued_messages 10000\n")
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.url = f"mqtt://127.0.0.1:{self.port}"
-
-    async def wait_ready(self) -> None:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
-                return
-            if self.proc.poll() is not None:
-                break
-            await asyncio.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not start on port {self.port}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
+    credentials = CredentialsDir(workdir / "credentials")
+    accounts = site_accounts(SITE, {f"lane-{i}": simulated_mqtt_devices() for i in range(1, lanes + 1)})
+    credentials.ensure(a.username for a in accounts)
+    (workdir / "broker").mkdir()
+    return site_broker(workdir / "broker", SITE, accounts, credentials), credentials.path
 
 
 @contextlib.contextmanager
@@ -190,17 +172,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if task is not None:  # a stopped run still stops what it started (Ctrl-C does the same)
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     workdir = Path(tempfile.mkdtemp(prefix="lajur-bench-"))
-    mosquitto: PrivateMosquitto | None = None
+    broker: Any = None
+    credentials: Path | None = None
     registry = RegistrySimulator()
     children: list[subprocess.Popen[str]] = []
     controller: subprocess.Popen[bytes] | None = None
     sampler: ProcessSampler | None = None
     try:
-        mqtt_url = os.environ.get("LAJUR_MQTT_URL")
+        mqtt_url = os.environ.get("LAJUR_MQTT_URL")  # an outside broker: anonymous
         if not mqtt_url:
-            mosquitto = PrivateMosquitto()
-            await mosquitto.wait_ready()
-            mqtt_url = mosquitto.url
+            broker, credentials = site_broker_for(workdir, args.lanes)
+            await broker.start()
+            mqtt_url = broker.url
         with scratch_database(args.database_url, workdir, keep=args.keep_database) as db:
             upgrade_database(db)
             store = Store(db)
@@ -220,16 +203,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     [sys.executable, "-m", "bench.load_sim", "--first", str(first), "--lanes", str(n),
                      "--speed", str(args.speed), "--rate", str(args.rate), "--seconds", str(args.seconds),
                      "--drain", str(args.drain), "--seed", str(args.seed), "--nice", str(args.sim_nice),
-                     "--mqtt", mqtt_url, "--registry", registry.url, "--api", api],
+                     "--mqtt", mqtt_url, "--registry", registry.url, "--api", api,
+                     *(["--credentials", str(credentials)] if credentials else [])],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env))
                 first += n
             lanes = []
             for child in children:
                 lanes += json.loads(await _readline(child, "a simulator process", 120))["lanes"]
             config = workdir / "lajur.toml"
-            config.write_text(to_toml({"site": "bench", "database_url": db, "mqtt_url": mqtt_url,
-                                       "registry_url": registry.url, "speed": args.speed, "host": "127.0.0.1",
-                                       "port": port, "lanes": lanes}), encoding="utf-8")
+            site: dict[str, Any] = {"site": SITE, "database_url": db, "mqtt_url": mqtt_url,
+                                    "registry_url": registry.url, "speed": args.speed, "host": "127.0.0.1",
+                                    "port": port, "lanes": lanes}
+            if credentials:
+                site["mqtt"] = {"credentials_dir": str(credentials)}
+            config.write_text(to_toml(site), encoding="utf-8")
             with (workdir / "serve.log").open("wb") as serve_log:
                 controller = subprocess.Popen([sys.executable, "-m", "lane", "serve", "--config", str(config)],
                                               cwd=workdir, env=_controller_env(workdir), stdout=serve_log,
@@ -275,8 +262,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 child.kill()
                 child.wait(10)
         registry.stop()
-        if mosquitto:
-            mosquitto.stop()
+        if broker is not None:
+            await broker.stop()
         if args.keep_workdir:
             print(f"work directory kept: {workdir}", file=sys.stderr)
         else:

@@ -26,6 +26,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -158,7 +159,8 @@ async def run(args: argparse.Namespace) -> int:
         os.nice(args.nice)
     clock = ScaledClock(args.speed)
     ledger = Ledger()
-    sim = SimulatedSite(site=args.site, lanes=args.lanes, clock=clock, mqtt_url=args.mqtt, ledger=ledger)
+    sim = SimulatedSite(site=args.site, lanes=args.lanes, clock=clock, mqtt_url=args.mqtt, ledger=ledger,
+                        credentials_dir=args.credentials)
     sim.lane_names = [f"lane-{i}" for i in range(args.first, args.first + args.lanes)]
     registry = ForwardingRegistry(sim.registry, args.registry)
     sim.registry = registry  # type: ignore[assignment]  # the same interface, forwarding its additions
@@ -239,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mqtt", required=True)
     ap.add_argument("--registry", required=True, help="the site's registry (the controller's)")
     ap.add_argument("--api", required=True, help="the controller's console, for the virtual officers")
+    ap.add_argument("--credentials", type=Path, default=None, help="the site's MQTT secrets (a device each)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s sim %(levelname)s %(name)s: %(message)s")
     return asyncio.run(run(args))
