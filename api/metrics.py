@@ -59,6 +59,9 @@ class LaneSample:
     held: int
     queue: int
     devices: dict[str, bool]
+    road_queue: int = 0
+    """Vehicles waiting before the entry (``lane.queue``)."""
+    road_queue_wait: float = 0.0
     ended: list[dict[str, Any]] = field(default_factory=list)
     """Summaries of the visits that ended since the previous scrape."""
     finished_by_outcome: dict[str, int] = field(default_factory=dict)
@@ -111,12 +114,17 @@ class Metrics:
                           registry=r)
         self.queue = Gauge("lajur_lane_queue_length", "vehicles waiting for the station ahead to free up "
                            "(their display says wait), the one on the entry loop included", ["lane"], registry=r)
+        self.road_queue = Gauge("lajur_road_queue_length", "vehicles waiting before the entry (queued)", ["lane"],
+                                registry=r)
+        self.road_queue_wait = Gauge("lajur_road_queue_expected_wait_seconds", "how long the first vehicle before "
+                                     "the entry should still wait (simulated s)", ["lane"], registry=r)
         self.finished = Gauge("lajur_visits_finished", "visits ended since start, by outcome", ["lane", "outcome"],
                               registry=r)
         self.visit_seconds = Gauge("lajur_visit_seconds_mean", "mean visit time since start (simulated s)",
                                    ["lane"], registry=r)
         self.device_up = Gauge("lajur_device_online", "1 if the device is online", ["lane", "device"], registry=r)
-        self.alerts_open = Gauge("lajur_alerts_open", "alerts not yet acknowledged", ["lane", "level"], registry=r)
+        self.alerts_open = Gauge("lajur_alerts_open", "alerts not yet acknowledged whose cause lasts", ["lane", "level"],
+                                 registry=r)
         self.database_up = Gauge("lajur_database_up", "1 if the database answers", registry=r)
         self.journal = Gauge("lajur_database_journal_records", "records kept in memory while the database "
                              "is away, waiting to be written", registry=r)
@@ -124,7 +132,7 @@ class Metrics:
         self.ended = Counter("lajur_visits_ended", "visits ended, by outcome", ["lane", "outcome"], registry=r)
         self.stage_seconds = Histogram("lajur_stage_seconds", "time spent in each stage by ended visits (s)",
                                        ["lane", "stage"], buckets=STAGE_BUCKETS, registry=r)
-        self.visit_duration = Histogram("lajur_visit_seconds", "time from the entry loop to leaving (s)",
+        self.visit_duration = Histogram("lajur_visit_seconds", "time from the entry to leaving (s); the wait before the entry is not in it",
                                         ["lane"], buckets=VISIT_BUCKETS, registry=r)
         self.reaction = Histogram("lajur_event_to_command_seconds", "a gate's loop change to its boom moving "
                                   "on the command it caused, as the controller sees the gate (s)",
@@ -172,6 +180,7 @@ class Metrics:
             out[name] = LaneSample(
                 by_stage=dict(Tally(v.state.stage.value for v in visits)), held=sum(1 for v in visits if v.state.held),
                 queue=queue, devices={getattr(d, "name", "?"): bool(d.online) for d in c.devices.all_devices()},
+                road_queue=c.queue.length, road_queue_wait=c.queue.expected_wait() if c.queue.length else 0.0,
                 ended=ended, finished_by_outcome=dict(outcomes),
                 visit_seconds_mean=sum(secs) / len(secs) if secs else None)
         for name in set(self._watched) - set(controllers):
@@ -192,7 +201,7 @@ class Metrics:
         self.database_up.set(1 if database else 0)
         self.journal.set(journal)
         for gauge in (self.lane_driven, self.active, self.by_stage, self.held, self.queue, self.finished,
-                      self.visit_seconds, self.device_up, self.alerts_open):
+                      self.visit_seconds, self.device_up, self.alerts_open, self.road_queue, self.road_queue_wait):
             gauge.clear()  # a lane that moved to another controller is no longer reported here
         for lane, s in lanes.items():
             self.lane_driven.labels(lane).set(1)
@@ -201,6 +210,8 @@ class Metrics:
                 self.by_stage.labels(lane, stage).set(s.by_stage.get(stage, 0))
             self.held.labels(lane).set(s.held)
             self.queue.labels(lane).set(s.queue)
+            self.road_queue.labels(lane).set(s.road_queue)
+            self.road_queue_wait.labels(lane).set(s.road_queue_wait)
             for dev, ok in s.devices.items():
                 self.device_up.labels(lane, dev).set(1 if ok else 0)
             for outcome, n in s.finished_by_outcome.items():

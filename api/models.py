@@ -100,10 +100,20 @@ class LiveVisit(_Visit):
     """A vehicle in the lane now."""
 
     station: str | None
-    elapsed: float = Field(description="visit time so far, simulated seconds")
+    elapsed: float = Field(description="visit time so far, from the entry (0 while queued), simulated seconds")
     stage_elapsed: float
     stage_budget: float | None
-    visit_budget: float
+    visit_budget: float = Field(description="the promise: seconds from the entry to the exit")
+    queued_seconds: float = Field(0.0, description="seconds waiting before the entry")
+    door_to_door_seconds: float = Field(0.0, description="seconds since joining the queue")
+
+
+class RoadQueue(BaseModel):
+    """Vehicles waiting before the entry, and how long the first of them should still wait."""
+
+    length: int
+    expected_wait_seconds: float
+    headway_seconds: float = Field(description="the lane's recent time between two admissions while cars wait")
 
 
 class LaneSnapshot(BaseModel):
@@ -112,6 +122,7 @@ class LaneSnapshot(BaseModel):
     visits: list[LiveVisit]
     devices: dict[str, bool] = Field(description="device -> online")
     stage_order: list[str]
+    queue: RoadQueue | None = None
 
 
 class StageInfo(BaseModel):
@@ -134,7 +145,9 @@ class VisitOut(_Visit):
     started_at: str | None
     ended_at: str | None
     stage_seconds: dict[str, float]
-    seconds: float | None
+    seconds: float | None = Field(description="from the entry to the exit, simulated seconds (null: open)")
+    queued_seconds: float = Field(0.0, description="waiting before the entry")
+    door_to_door_seconds: float | None = Field(None, description="from joining the queue to the exit")
 
 
 class Transition(BaseModel):
@@ -183,15 +196,25 @@ class AlertOut(BaseModel):
     lane: str
     visit_id: str | None
     kind: str
+    cause: str | None = Field(None, description="what within the kind: the stage, the device (null: none)")
     level: str
     message: str
     at: str
     acknowledged_by: str | None
+    acknowledged_at: str | None = None
+    cleared_at: str | None = Field(None, description="when its cause ended (null: it still lasts)")
 
 
 class AlertAck(BaseModel):
     ok: bool
     id: int
+    acknowledged_by: str
+
+
+class AlertsAcked(BaseModel):
+    ok: bool
+    acknowledged: int = Field(description="how many alerts this acknowledged")
+    ids: list[int]
     acknowledged_by: str
 
 
@@ -289,10 +312,16 @@ class DailyReport(BaseModel):
     outcomes: dict[str, int]
     throughput_per_hour: list[HourCount]
     peak_per_hour: int
-    mean_seconds: float | None
+    mean_seconds: float | None = Field(description="from the entry to the exit")
     p95_seconds: float | None
     visit_goal_seconds: float
-    within_goal_pct: float | None
+    within_goal_pct: float | None = Field(description="completed visits within the goal, from the entry")
+    mean_door_to_door_seconds: float | None = Field(None, description="from joining the queue to the exit")
+    p95_door_to_door_seconds: float | None = None
+    within_goal_door_to_door_pct: float | None = Field(None, description="completed visits within the goal, "
+                                                       "from joining the queue")
+    mean_queued_seconds: float | None = Field(None, description="waiting before the entry")
+    p95_queued_seconds: float | None = None
     stages: list[StageReport]
 
 

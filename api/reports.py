@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from lane.persistence import Store, VisitRow
 from lane.settings import Settings
-from lane.workflow import STAGE_ORDER
+from lane.views import stored_times
+from lane.workflow import BEFORE_ENTRY, STAGE_ORDER
 
 DAY_PARTS = (("morning", 0, 11), ("midday", 11, 14), ("afternoon", 14, 24))
 
@@ -40,7 +41,18 @@ def _local(dt: datetime, tz: ZoneInfo) -> datetime:
 
 
 def _seconds(row: VisitRow) -> float | None:
-    return round(row.sim_ended - row.sim_started, 1) if row.sim_ended is not None else None
+    """From the entry to the exit: the ten-minute promise."""
+    return stored_times(row)[0]
+
+
+def _door_to_door(row: VisitRow) -> float | None:
+    """From joining the queue before the entry to the exit."""
+    return stored_times(row)[2]
+
+
+def _p95(xs: list[float]) -> float | None:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(0.95 * len(xs)))] if xs else None
 
 
 def _pct(part: int, whole: int) -> float | None:
@@ -65,6 +77,8 @@ def daily_report(rows: list[VisitRow], day: date, settings: Settings) -> dict[st
     durations = sorted(s for r in ended if (s := _seconds(r)) is not None)
     completed = [r for r in ended if r.outcome == "completed"]
     within = [r for r in completed if (s := _seconds(r)) is not None and s <= visit_budget]
+    door_to_door = sorted(s for r in ended if (s := _door_to_door(r)) is not None)
+    within_door = [r for r in completed if (s := _door_to_door(r)) is not None and s <= visit_budget]
     stages = []
     for stage in STAGE_ORDER:
         name = stage.value
@@ -84,7 +98,8 @@ def daily_report(rows: list[VisitRow], day: date, settings: Settings) -> dict[st
     outcomes: dict[str, int] = {}
     for r in ended:
         outcomes[r.outcome or "open"] = outcomes.get(r.outcome or "open", 0) + 1
-    p95 = durations[min(len(durations) - 1, int(0.95 * len(durations)))] if durations else None
+    p95 = _p95(durations)
+    queued = [stored_times(r)[1] for r in ended]
     return {
         "day": day.isoformat(), "timezone": str(tz), "visits": len(rows), "finished": len(ended),
         "open": len(rows) - len(ended), "outcomes": outcomes,
@@ -93,12 +108,18 @@ def daily_report(rows: list[VisitRow], day: date, settings: Settings) -> dict[st
         "mean_seconds": _mean(durations), "p95_seconds": p95,
         "visit_goal_seconds": visit_budget,
         "within_goal_pct": _pct(len(within), len(completed)),
+        "mean_door_to_door_seconds": _mean(door_to_door), "p95_door_to_door_seconds": _p95(door_to_door),
+        "within_goal_door_to_door_pct": _pct(len(within_door), len(completed)),
+        "mean_queued_seconds": _mean(queued), "p95_queued_seconds": _p95(queued),
         "stages": stages,
     }
 
 
+LANE_STAGES = [s.value for s in STAGE_ORDER if s not in BEFORE_ENTRY]
+QUEUE_STAGES = [s.value for s in STAGE_ORDER if s in BEFORE_ENTRY]
 CSV_COLUMNS = ["id", "lane", "seq", "plate", "outcome", "reason", "started_local", "seconds", "within_goal",
-               *[s.value for s in STAGE_ORDER]]
+               *LANE_STAGES, *QUEUE_STAGES, "door_to_door_seconds", "within_goal_door_to_door"]
+"""New columns go at the end: a site's spreadsheet reads the old ones where they were."""
 
 
 def visits_csv(rows: list[VisitRow], settings: Settings) -> str:
@@ -109,9 +130,11 @@ def visits_csv(rows: list[VisitRow], settings: Settings) -> str:
     w = csv.writer(out)
     w.writerow(CSV_COLUMNS)
     for r in rows:
-        s = _seconds(r)
+        s, _queued, d = stored_times(r)
         w.writerow([r.id, r.lane, r.seq, r.plate or "", r.outcome or "", r.reason or "",
                     _local(r.started_at, tz).strftime("%Y-%m-%d %H:%M:%S"), "" if s is None else s,
                     "" if s is None or r.outcome != "completed" else ("yes" if s <= visit_budget else "no"),
-                    *[(r.stage_seconds or {}).get(st.value, "") for st in STAGE_ORDER]])
+                    *[(r.stage_seconds or {}).get(st, "") for st in (*LANE_STAGES, *QUEUE_STAGES)],
+                    "" if d is None else d,
+                    "" if d is None or r.outcome != "completed" else ("yes" if d <= visit_budget else "no")])
     return out.getvalue()

@@ -53,7 +53,7 @@ class OfficerDesk:
         stage = visit.state.stage
         if action == "confirm_plate":
             params["plate"] = validate_plate(str(params.get("plate", "")))
-            if stage is not Stage.ARRIVING:
+            if not (stage is Stage.QUEUED and (visit.state.plate is None or visit.state.held == "plate_unconfirmed")):
                 # A correction after admission: update the plate, no other effect.
                 was = visit.state.plate
                 visit.state.plate = params["plate"]

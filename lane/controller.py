@@ -5,6 +5,7 @@ each in a module of its own:
 
 - :mod:`lane.stages` — a handler per stage of the table in :mod:`lane.workflow`, run by
   :mod:`lane.stages.runner` (the entry task admits vehicles, one task per visit walks it on);
+- :mod:`lane.queue` — the road queue before the entry: its length and expected wait;
 - :mod:`lane.stations` — occupancy: no overtaking, the next vehicle only when window 1 is free;
 - :mod:`lane.side_effects` — print, charge, gates: intended in the database before commanded;
 - :mod:`lane.holds` — a device fault holds the stage until the device or an officer resolves it;
@@ -49,6 +50,7 @@ from lane.ports import (
     PlateCamera,
     ReceiptPrinter,
 )
+from lane.queue import RoadQueue
 from lane.records import Records
 from lane.recovery import recover, secure_gates
 from lane.refusals import RefusedMessages
@@ -121,6 +123,7 @@ class LaneController:
         self.holds = Holds(self)
         self.desk = OfficerDesk(self)
         self.refused = RefusedMessages(self)
+        self.queue = RoadQueue(self)
         self._tasks: list[asyncio.Task[None]] = []
         self._removers: list[Callable[[], None]] = []
 
@@ -136,6 +139,7 @@ class LaneController:
             self._removers.append(dev.add_listener(self.refused))
         self.running = True
         recover(self)
+        self.records.take_over_alerts()
         self._tasks.append(asyncio.create_task(entry_loop(self), name=f"{self.name}:entry"))
         self._tasks.append(asyncio.create_task(watch_budgets(self), name=f"{self.name}:budgets"))
         self._tasks.append(asyncio.create_task(secure_gates(self), name=f"{self.name}:secure-gates"))
@@ -158,6 +162,7 @@ class LaneController:
     def finish(self, visit: Visit) -> None:
         """The visit has left the lane: forget it here, tell whoever counts finished visits."""
         self.desk.set_aside(visit)
+        self.records.clear_visit_alerts(visit)
         summary = visit_summary(visit, self.clock.monotonic())
         self.finished.append(summary)
         self.visits.pop(visit.id, None)

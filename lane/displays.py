@@ -30,9 +30,11 @@ class Displays:
         """The last message shown per station (the console's and the web driver display's copy)."""
 
     async def show(self, station: Station, step: str, *, plate: str | None = None, fee: int | None = None,
-                   signal: Signal = Signal.RED) -> None:
+                   signal: Signal = Signal.RED, queue_length: int | None = None,
+                   expected_wait: int | None = None) -> None:
         lane = self.lane
-        shown = message(station.value, step, plate=format_plate(plate) if plate else None, fee=fee, signal=signal)
+        shown = message(station.value, step, plate=format_plate(plate) if plate else None, fee=fee, signal=signal,
+                        queue_length=queue_length, expected_wait=expected_wait)
         self.shown[station.value] = shown
         lane.bus.publish(LaneEvent(lane.name, "display", dataclasses.asdict(shown)))
         display = lane.devices.displays.get(station.value)

@@ -61,12 +61,13 @@ class Holds:
                     visit.state.hold(reason)
                     lane.records.persist(visit, note=f"held: {reason}")
                     lane.records.alert("device_fault", f"{device}: {exc} (visit {visit.id})", visit=visit,
-                                       level="critical" if isinstance(exc, DeviceFault) else "warning")
+                                       level="critical" if isinstance(exc, DeviceFault) else "warning", cause=device)
                 auto = not isinstance(exc, DeviceFault)
                 action = await self.await_resolution(visit, device, auto_retry=auto, attempt=attempt)
                 if action == "take_over":
                     visit.state.resume()
                     lane.records.persist(visit, note=f"{device} step taken over by officer")
+                    lane.records.clear_alert("device_fault", visit, cause=device)
                     return None
                 visit.state.resume()
                 lane.records.persist(visit, note=f"retry {device}")
@@ -74,6 +75,7 @@ class Holds:
             if visit.state.held:
                 visit.state.resume()
                 lane.records.persist(visit, note=f"{device} back")
+            lane.records.clear_alert("device_fault", visit, cause=device)
             return result
 
     async def stuck(self, visit: Visit, exc: Exception) -> str:
@@ -98,6 +100,7 @@ class Holds:
                                "retry, take over or abort", level="critical", visit=visit)
         action = await self.await_resolution(visit, "lane", auto_retry=False, attempt=1)
         visit.state.resume()
+        lane.records.clear_alert("record_refused" if refused else "internal_error", visit)
         with contextlib.suppress(RecordRefused):
             lane.records.persist(visit, note=f"{action} by officer")
         return action

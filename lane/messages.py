@@ -27,16 +27,26 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "aborted": ("Layanan dihentikan petugas, silakan keluar", "Service stopped by the officer, please exit"),
     "held": ("Mohon tunggu, petugas akan membantu", "Please wait, an officer will help you"),
 }
+QUEUE_LINE: tuple[str, str] = ("Antrean: {n} kendaraan, perkiraan tunggu {m} menit",
+                               "Queue: {n} vehicles, expected wait {m} min")
+"""Appended to the entry sign's text while vehicles wait before the entry."""
 
 
 def message(station: str, step: str, *, plate: str | None = None, fee: int | None = None,
-            signal: Signal = Signal.RED) -> DisplayMessage:
+            signal: Signal = Signal.RED, queue_length: int | None = None,
+            expected_wait: int | None = None) -> DisplayMessage:
     text_id, text_en = CATALOGUE[step]
     if fee is not None and step == "pay":
         text_id = f"{text_id}: {format_rupiah(fee)}"
         text_en = f"{text_en}: {format_rupiah(fee)}"
+    if queue_length and expected_wait is not None:
+        minutes = expected_wait // 60
+        text_id = f"{text_id}. {QUEUE_LINE[0].format(n=queue_length, m=minutes)}"
+        text_en = f"{text_en}. {QUEUE_LINE[1].format(n=queue_length, m=minutes)}"
+        if queue_length == 1:
+            text_en = text_en.replace("1 vehicles", "1 vehicle")
     return DisplayMessage(station=station, signal=signal, step=step, text_id=text_id, text_en=text_en,
-                          plate=plate, fee=fee)
+                          plate=plate, fee=fee, queue_length=queue_length, expected_wait=expected_wait)
 
 
 def format_rupiah(amount: int) -> str:

@@ -219,6 +219,10 @@ class DisplayMessage:
     text_en: str
     plate: str | None = None
     fee: int | None = None
+    queue_length: int | None = None
+    """At the entry: vehicles waiting before it (None: not shown)."""
+    expected_wait: int | None = None
+    """At the entry: seconds the first of them should still wait, in whole minutes (None: not shown)."""
 
 
 class Display(Device, Protocol):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from lane.errors import RecordRefused
 from lane.events import LaneEvent
+from lane.persistence.store import utcnow
 from lane.views import visit_view
 from lane.visit import Visit
 from lane.workflow import Stage
@@ -22,9 +23,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+AlertKey = tuple[str | None, str, str | None]
+"""(visit id or None for the lane, kind, cause): what makes two alerts the same one."""
+
+
 class Records:
     def __init__(self, lane: LaneController) -> None:
         self.lane = lane
+        self.open: dict[AlertKey, int | None] = {}
+        """Alerts raised and not cleared yet, by what they are about, with their row id."""
 
     def persist(self, visit: Visit, note: str | None = None, transition_from: Stage | None = None) -> None:
         """Copy the visit's state into its row and save it (with a transition record when the stage
@@ -80,11 +87,51 @@ class Records:
         before = visit.state.stage
         visit.state.advance(self.lane.clock.monotonic(), to)
         self.persist(visit, note=note, transition_from=before)
+        self.clear_alert("stage_over_budget", visit, cause=before.value)
 
-    def alert(self, kind: str, message: str, *, level: str = "warning", visit: Visit | None = None) -> None:
+    # ---------------------------------------------------------------- alerts
+    def alert(self, kind: str, message: str, *, level: str = "warning", visit: Visit | None = None,
+              cause: str | None = None) -> None:
+        """Raise an alert, once per visit (or lane), kind and cause while that cause lasts: a second
+        call for the same cause is not a second alert (``clear_alert`` ends it)."""
         lane = self.lane
-        row = lane.store.alert(lane.name, kind, level, message, visit.id if visit else None)
+        key = (visit.id if visit else None, kind, cause)
+        if key in self.open:
+            return
+        row = lane.store.alert(lane.name, kind, level, message, visit.id if visit else None, cause=cause)
+        self.open[key] = row.id
         log.warning("%s alert %s: %s", lane.name, kind, message)
         lane.bus.publish(LaneEvent(lane.name, "alert", {
-            "id": row.id, "kind": kind, "level": level, "message": message,
-            "visit_id": visit.id if visit else None, "at": row.at.isoformat()}))
+            "id": row.id, "kind": kind, "cause": cause, "level": level, "message": message,
+            "visit_id": visit.id if visit else None, "at": row.at.isoformat(), "cleared_at": None,
+            "acknowledged_by": None}))
+
+    def clear_alert(self, kind: str, visit: Visit | None = None, cause: str | None = None) -> None:
+        """The cause of an alert has ended (the stage left, the device back): it is marked cleared."""
+        key = (visit.id if visit else None, kind, cause)
+        if key not in self.open:
+            return
+        self._cleared([key])
+
+    def clear_visit_alerts(self, visit: Visit) -> None:
+        """The visit has left the lane: whatever it was alerted for has ended with it."""
+        self._cleared([k for k in self.open if k[0] == visit.id])
+
+    def _cleared(self, keys: list[AlertKey]) -> None:
+        lane = self.lane
+        for visit_id, kind, cause in keys:
+            alert_id = self.open.pop((visit_id, kind, cause))
+            lane.store.clear_alerts(lane.name, visit_id=visit_id, kind=kind, cause=cause)
+            lane.bus.publish(LaneEvent(lane.name, "alert_cleared", {
+                "id": alert_id, "kind": kind, "cause": cause, "visit_id": visit_id,
+                "cleared_at": utcnow().isoformat()}))
+
+    def take_over_alerts(self) -> None:
+        """After a start: the alerts a previous run left open are this run's (no second alert for
+        the same cause); those of visits that have ended since are cleared."""
+        lane = self.lane
+        for row in lane.store.uncleared_alerts(lane.name):
+            if row.visit_id is not None and row.visit_id not in lane.visits:
+                lane.store.clear_alerts(lane.name, visit_id=row.visit_id)
+                continue
+            self.open.setdefault((row.visit_id, row.kind, row.cause), row.id)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from lane.errors import DeviceError
 from lane.ports import BarrierGate, GatePosition
 from lane.visit import Visit
-from lane.workflow import Outcome, Stage, Station, VisitState
+from lane.workflow import NOT_ADMITTED, STAGE_ORDER, Outcome, Stage, StageTiming, Station, VisitState
 
 if TYPE_CHECKING:
     from lane.controller import LaneController
@@ -38,11 +38,12 @@ def recover(lane: LaneController) -> None:
                            started_at=row.started_at, stage=stage,
                            outcome=Outcome(row.outcome) if row.outcome else None,
                            reason=row.reason, held=None, plate=row.plate,
-                           plate_confidence=row.plate_confidence)
+                           plate_confidence=row.plate_confidence,
+                           timings=timings_until(row.stage_seconds, stage, now))
         visit = Visit(state, row, recovered=True)
         lane.visits[visit.id] = visit
         moves = [e for e in lane.store.side_effects(visit.id) if e.kind == "move"]
-        if stage is Stage.ARRIVING:
+        if stage in NOT_ADMITTED:
             station: Station | None = Station.ENTRY
         elif moves:
             last = moves[-1]
@@ -55,8 +56,8 @@ def recover(lane: LaneController) -> None:
             occupancy[station] = visit.id
         log.info("%s: resuming visit %s at %s (vehicle at %s)", lane.name, visit.id, stage,
                  station.value if station else None)
-        if stage is Stage.ARRIVING:
-            # The entry loop owns arriving vehicles; it picks this one up first.
+        if stage in NOT_ADMITTED:
+            # The entry task owns vehicles not yet let in; it picks these up first, in their order.
             continue
         lane.start_runner(visit)
     for action in lane.store.waiting_actions(lane.name):
@@ -70,6 +71,23 @@ def recover(lane: LaneController) -> None:
     for visit in lane.visits.values():
         if visit.reshow and occupancy[visit.reshow[0]] not in (None, visit.id):
             visit.reshow = None  # someone else is there now: the old signal would mislead them
+
+
+def timings_until(stage_seconds: dict[str, float], stage: Stage, now: float) -> list[StageTiming]:
+    """The stage times a visit had when the last run stopped, laid end to end up to ``now``: the
+    stages it left keep their durations (so the reports and the door-to-door time stay whole) and
+    the current one goes on from what it had."""
+    timings: list[StageTiming] = []
+    t = now - sum(float(v) for v in stage_seconds.values())
+    for s in STAGE_ORDER:
+        seconds = float(stage_seconds.get(s.value, 0.0))
+        if s is stage:
+            timings.append(StageTiming(s, t))
+            break
+        if s.value in stage_seconds:
+            timings.append(StageTiming(s, t, t + seconds))
+            t += seconds
+    return timings
 
 
 async def gate_recovered(lane: LaneController, visit: Visit, gate: BarrierGate, name: str) -> bool:

@@ -70,7 +70,9 @@ class RefusedMessages:
         lane = self.lane
         detail = f" ({event.detail})" if event.detail else ""
         level = "critical" if event.reason in FORGERY_SIGNS else "warning"
+        cause = f"{event.device}: {event.reason}"
+        lane.records.clear_alert("message_refused", cause=cause)  # the new count supersedes the last alert's
         lane.records.alert("message_refused", f"{event.device}: refused a message: {event.reason}{detail}; "
-                           f"{n} refused from it for this reason so far", level=level)
+                           f"{n} refused from it for this reason so far", level=level, cause=cause)
         lane.store.device_event(lane.name, event.device, "message_refused",
                                 {"reason": event.reason, "detail": event.detail, "count": n})

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from lane.errors import ConfigError
 
 STAGE_BUDGETS_DEFAULT: dict[str, float] = {
+    "queued": 300,
     "arriving": 30,
     "verifying": 120,
     "paying": 90,
@@ -70,7 +71,10 @@ class RuleSettings(BaseModel):
 
 class LaneTiming(BaseModel):
     budgets: dict[str, float] = Field(default_factory=lambda: dict(STAGE_BUDGETS_DEFAULT))
+    """Seconds each stage may take before the console is alerted. ``queued`` is the wait before the
+    entry (the road queue's own budget); the others add up to the ten-minute promise."""
     visit_budget: float = 600
+    """The promise: seconds from the entry (the gate opening for the vehicle) to the exit."""
     plate_min_confidence: float = Field(default=0.9, ge=0.0, le=1.0)
     """A plate read at least this confident (the camera's frames voted, ``vision.multiframe``) is bound to the
     visit without an officer. 0.9 is the reader's own "confident": its calibration is fitted so that 0.9

@@ -50,6 +50,7 @@ class SideEffects:
             if visit.state.held == "database":
                 visit.state.resume()
                 lane.records.persist(visit, note="database back")
+                lane.records.clear_alert("database_unavailable", visit)
             return effect
 
     def settle(self, key: str, status: str, detail: dict[str, Any] | None = None) -> None:
@@ -89,10 +90,11 @@ class SideEffects:
             try:
                 await lane.waiter.wait(lambda: not gate.status.safety_loop, timeout=120)
                 await gate.close()
+                lane.records.clear_alert("gate_close_failed", cause=name)
                 return
             except GateSafetyError:
                 await lane.clock.sleep(1.0)
             except (DeviceError, TimeoutError) as exc:
                 lane.store.device_event(lane.name, name, "close_failed", {"error": str(exc)})
-                lane.records.alert("gate_close_failed", f"{name} did not close: {exc}")
+                lane.records.alert("gate_close_failed", f"{name} did not close: {exc}", cause=name)
                 await lane.clock.sleep(5.0)

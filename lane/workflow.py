@@ -26,6 +26,7 @@ STATION_ORDER: tuple[Station, ...] = tuple(Station)
 
 
 class Stage(StrEnum):
+    QUEUED = "queued"
     ARRIVING = "arriving"
     VERIFYING = "verifying"
     PAYING = "paying"
@@ -51,9 +52,13 @@ class StageSpec:
 
 
 STAGES: tuple[StageSpec, ...] = (
+    StageSpec(Stage.QUEUED, Station.ENTRY,
+              "vehicle waits before the entry (seen on the arming loop), its plate read (or typed) meanwhile, "
+              "until window 1 is free",
+              "hold; officer types the plate"),
     StageSpec(Stage.ARRIVING, Station.ENTRY,
-              "entry loop occupied, plate read (or typed), entry gate opened, vehicle cleared the gate",
-              "hold; officer types the plate or opens the gate by hand"),
+              "entry gate opened for it, vehicle drove under the boom and cleared it, gate closed",
+              "hold; officer opens the gate by hand, or says the vehicle went through or left"),
     StageSpec(Stage.VERIFYING, Station.WINDOW_1,
               "e-KTP read, NIK + old SIM checked with the registry, certificates checked, eligibility decided",
               "hold; registry or reader back -> retry; officer may decide manually"),
@@ -76,6 +81,11 @@ STAGES: tuple[StageSpec, ...] = (
 
 SPEC_BY_STAGE: dict[Stage, StageSpec] = {s.stage: s for s in STAGES}
 STAGE_ORDER: tuple[Stage, ...] = tuple(s.stage for s in STAGES)
+BEFORE_ENTRY: frozenset[Stage] = frozenset({Stage.QUEUED})
+"""Stages of a vehicle not yet in the lane: its wait counts for the road queue, not for the
+ten-minute promise, which runs from the entry (the gate opening for it) to the exit."""
+NOT_ADMITTED: frozenset[Stage] = frozenset({Stage.QUEUED, Stage.ARRIVING})
+"""Stages the lane's entry task owns (one vehicle at a time); an abort here backs the car out."""
 
 
 def station_of(stage: Stage) -> Station | None:
@@ -118,8 +128,9 @@ class VisitState:
     lane: str
     seq: int
     started: float
+    """When the vehicle joined the queue (the door-to-door clock starts here)."""
     started_at: datetime
-    stage: Stage = Stage.ARRIVING
+    stage: Stage = Stage.QUEUED
     outcome: Outcome | None = None
     reason: str | None = None
     held: str | None = None
@@ -142,8 +153,23 @@ class VisitState:
     def finished(self) -> bool:
         return self.stage is Stage.DONE
 
+    @property
+    def entered(self) -> float | None:
+        """When the vehicle entered the lane (its first stage past the queue began); None while queued."""
+        return next((t.started for t in self.timings if t.stage not in BEFORE_ENTRY), None)
+
     def elapsed(self, now: float) -> float:
+        """Seconds in the lane, from the entry to the exit: the ten-minute promise (0 while queued)."""
+        entered = self.entered
+        return 0.0 if entered is None else (self.ended if self.ended is not None else now) - entered
+
+    def door_to_door(self, now: float) -> float:
+        """Seconds from joining the queue to leaving the lane (or now)."""
         return (self.ended if self.ended is not None else now) - self.started
+
+    def queued_seconds(self, now: float) -> float:
+        """Seconds waiting before the entry."""
+        return sum(t.seconds(now) for t in self.timings if t.stage in BEFORE_ENTRY)
 
     def stage_elapsed(self, now: float) -> float:
         return self.timings[-1].seconds(now)
@@ -188,7 +214,8 @@ class VisitState:
         self.advance(now, Stage.EXITING)
 
     def abort(self, now: float, reason: str) -> None:
-        """Officer ends the renewal; the vehicle still has to leave by the exit."""
+        """Officer ends the renewal: an admitted vehicle still leaves by the exit; one not yet let in
+        backs out of the entry and its visit ends there."""
         if self.finished:
             raise WorkflowError(f"visit {self.id} is already finished")
         if not reason:
@@ -196,7 +223,9 @@ class VisitState:
         self.outcome = Outcome.ABORTED
         self.reason = reason
         self.held = None
-        if self.stage is not Stage.EXITING:
+        if self.stage in NOT_ADMITTED:  # never let in: it backs out of the entry, nothing was done for it
+            self.advance(now, Stage.DONE)
+        elif self.stage is not Stage.EXITING:
             self.advance(now, Stage.EXITING)
 
     def hold(self, reason: str) -> None:

@@ -103,7 +103,7 @@ class ConsoleOfficer:
                 if v["stage"] == "handing_over":
                     key = (v["id"], "handed_over")
                     delay = self.handover_seconds * self.rng.uniform(0.7, 1.4)
-                elif v["stage"] == "arriving" and v.get("held") == "plate_unconfirmed":
+                elif v["stage"] in ("queued", "arriving") and v.get("held") == "plate_unconfirmed":
                     key = (v["id"], "confirm_plate")
                     delay = self.rng.uniform(5, 15)
                 else:

@@ -10,12 +10,14 @@ from api.deps import Controllers, CurrentUser, Day, LaneFilter, StoreDep, VisitI
 from api.models import VisitDetail, VisitOut
 from lane.persistence import VisitRow
 from lane.rules import mask_name, mask_nik
+from lane.views import stored_times
 
 router = APIRouter(prefix="/api/v1/visits", tags=["visits"])
 
 
 def visit_json(row: VisitRow, unmask: bool = False) -> dict[str, Any]:
     """A visit as the API shows it: personal data masked unless the caller is a supervisor."""
+    seconds, queued, door_to_door = stored_times(row)
     return {
         "id": row.id, "lane": row.lane, "seq": row.seq, "plate": row.plate,
         "plate_confidence": row.plate_confidence, "stage": row.stage, "outcome": row.outcome,
@@ -26,7 +28,7 @@ def visit_json(row: VisitRow, unmask: bool = False) -> dict[str, Any]:
         "started_at": row.started_at.isoformat() if row.started_at else None,
         "ended_at": row.ended_at.isoformat() if row.ended_at else None,
         "stage_seconds": row.stage_seconds,
-        "seconds": round(row.sim_ended - row.sim_started, 1) if row.sim_ended is not None else None,
+        "seconds": seconds, "queued_seconds": queued, "door_to_door_seconds": door_to_door,
     }
 
 

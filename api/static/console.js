@@ -19,9 +19,12 @@
     return r >= 1 ? "bad" : r >= 0.75 ? "warn" : "";
   }
   function now(v) {
-    // Elapsed times tick locally between events, at the lane clock's speed.
+    // Elapsed times tick locally between events, at the lane clock's speed. The visit's own clock
+    // (the ten-minute promise) starts at the entry; before it, the wait counts as queued.
     const dt = v.ended ? 0 : (performance.now() - v._t0) / 1000 * state.speed;
-    return { elapsed: v.elapsed + dt, stage: v.stage_elapsed + dt };
+    const queued = v.stage === "queued";
+    return { elapsed: v.elapsed + (queued ? 0 : dt), stage: v.stage_elapsed + dt,
+      queued: (v.queued_seconds || 0) + (queued ? dt : 0) };
   }
 
   // ---------------------------------------------------------------- sound + flash for alerts
@@ -112,10 +115,21 @@
     const tbody = el("tbody", {});
     const table = el("table", { class: "visits" }, el("thead", {}, el("tr", {},
       ["#", "Plate", "Stage", "Stage time", "Visit time", "Actions"].map((h) => el("th", {}, h)))), tbody);
+    const queue = el("span", { class: "queue", "data-queue": name }, "");
     const root = el("section", { class: "panel lane", "data-lane": name },
-      el("div", { class: "lane-head" }, el("h2", {}, name), chips, el("span", { style: "flex:1" }), gates), strip, table);
+      el("div", { class: "lane-head" }, el("h2", {}, name), queue, chips, el("span", { style: "flex:1" }), gates), strip, table);
     document.getElementById("lanes").appendChild(root);
-    return (laneViews[name] = { root, stations, tbody, rows: {}, chips, chipKey: null });
+    return (laneViews[name] = { root, stations, tbody, rows: {}, chips, chipKey: null, queue });
+  }
+
+  function renderQueue(name, q) {
+    // The road queue before the entry: how many wait, and how long the first should still wait.
+    const view = laneView(name);
+    if (!q) { view.queue.textContent = ""; return; }
+    view.queue.className = "queue" + (q.length ? " busy" : "");
+    view.queue.textContent = q.length
+      ? `Queue ${q.length} · wait ~${fmt(q.expected_wait_seconds)}` : "Queue empty";
+    view.queue.title = `headway ${fmt(q.headway_seconds)} between admissions`;
   }
 
   function renderDevices(name, devices) {
@@ -134,6 +148,7 @@
     if (!lane) return;
     const view = laneView(name);
     renderDevices(name, lane.devices || {});
+    renderQueue(name, lane.queue);
     const visits = Object.values(lane.visits).sort((a, b) => a.seq - b.seq);
     // stations
     for (const st of STATIONS) {
@@ -190,7 +205,12 @@
       const ls = level(t.stage, v.stage_budget), lv = level(t.elapsed, v.visit_budget);
       r.cells.stageT.replaceChildren(el("span", { class: "time " + ls }, fmt(t.stage) + " / " + fmt(v.stage_budget)), " ",
         el("span", { class: "bar " + ls }, el("i", { style: `width:${Math.min(100, 100 * t.stage / (v.stage_budget || 1))}%` })));
-      r.cells.visitT.replaceChildren(el("span", { class: "time " + lv }, fmt(t.elapsed) + " / " + fmt(v.visit_budget)));
+      if (v.stage === "queued") {
+        r.cells.visitT.replaceChildren(el("span", { class: "time muted" }, "queued " + fmt(t.queued)));
+      } else {
+        r.cells.visitT.replaceChildren(el("span", { class: "time " + lv }, fmt(t.elapsed) + " / " + fmt(v.visit_budget)),
+          t.queued >= 1 ? el("div", { class: "muted", style: "font-size:11px" }, "+ queued " + fmt(t.queued)) : "");
+      }
       for (const a of ACTIONS) if (r.buttons[a[0]]) r.buttons[a[0]].disabled = !a[3](v);
       r.tr.classList.toggle("selected", state.selected === v.id);
     }
@@ -201,16 +221,29 @@
   // ---------------------------------------------------------------- alerts, audit, detail
   function renderAlerts() {
     const box = document.getElementById("alerts");
+    const open = state.alerts.filter((a) => !a.acknowledged_by && !a.cleared_at).length;
+    document.getElementById("alerts-count").textContent = open ? open + " open" : "";
+    const ackAll = document.getElementById("ack-all");
+    ackAll.hidden = !canAck || !state.alerts.some((a) => !a.acknowledged_by);
     if (!state.alerts.length) { box.replaceChildren(el("div", { class: "muted" }, "No alerts.")); return; }
     box.replaceChildren(...state.alerts.slice(0, 30).map((a) => el("div", {
-      class: "alert " + a.level + (a.acknowledged_by ? " acked" : ""), "data-alert": a.id, "data-kind": a.kind },
+      class: "alert " + a.level + (a.acknowledged_by ? " acked" : "") + (a.cleared_at ? " cleared" : ""),
+      "data-alert": a.id, "data-kind": a.kind, "data-cleared": a.cleared_at ? "1" : "" },
       el("div", {}, a.message),
-      el("div", { class: "meta" }, `${a.lane} · ${a.kind} · ${new Date(a.at).toLocaleTimeString()}`,
-        a.acknowledged_by ? " · ack " + a.acknowledged_by : "", " ",
+      el("div", { class: "meta" }, `${a.lane} · ${a.kind}${a.cause ? " · " + a.cause : ""} · ${new Date(a.at).toLocaleTimeString()}`,
+        a.cleared_at ? " · cleared" : "", a.acknowledged_by ? " · ack " + a.acknowledged_by : "", " ",
         canAck && !a.acknowledged_by && a.id ? el("button", { class: "small", onclick: async () => {
           try { await api("POST", `/api/v1/alerts/${a.id}/ack`); a.acknowledged_by = me.username; renderAlerts(); loadAudit(); }
           catch (e) { toast(e.message); } } }, "Ack") : ""))));
   }
+
+  document.getElementById("ack-all").onclick = async () => {
+    try {
+      const r = await api("POST", "/api/v1/alerts/ack");
+      for (const a of state.alerts) if (!a.acknowledged_by) a.acknowledged_by = r.acknowledged_by;
+      toast(r.acknowledged + " alerts acknowledged", true); renderAlerts(); loadAudit();
+    } catch (e) { toast(e.message); }
+  };
 
   async function loadAudit() {
     try {
@@ -248,7 +281,7 @@
     if (msg.type === "snapshot") {
       state.speed = msg.speed || 1;
       for (const lane of msg.lanes) {
-        state.lanes[lane.lane] = { lane: lane.lane, devices: lane.devices, visits: {} };
+        state.lanes[lane.lane] = { lane: lane.lane, devices: lane.devices, queue: lane.queue, visits: {} };
         for (const v of lane.visits) setVisit(lane.lane, v);
       }
       state.displays = msg.displays || state.displays;
@@ -261,6 +294,14 @@
       (state.displays[msg.lane] = state.displays[msg.lane] || {})[msg.data.station] = msg.data; renderLane(msg.lane);
     } else if (msg.type === "alert") {
       state.alerts.unshift({ lane: msg.lane, ...msg.data }); renderAlerts(); cue(msg.data.level);
+    } else if (msg.type === "alert_cleared") {
+      for (const a of state.alerts) if (a.lane === msg.lane && (a.id === msg.data.id ||
+        (a.visit_id === msg.data.visit_id && a.kind === msg.data.kind && (a.cause || null) === (msg.data.cause || null)))) a.cleared_at = a.cleared_at || msg.data.cleared_at;
+      renderAlerts();
+    } else if (msg.type === "alerts_acknowledged") {
+      const ids = new Set(msg.data.ids);
+      for (const a of state.alerts) if (ids.has(a.id) && !a.acknowledged_by) a.acknowledged_by = msg.data.acknowledged_by;
+      renderAlerts();
     } else if (msg.type === "audit") {
       loadAudit();
     }

@@ -54,7 +54,10 @@
       kpi("visits", String(r.visits)), kpi("completed", String(o.completed || 0)), kpi("refused", String(o.refused || 0)),
       kpi("aborted", String(o.aborted || 0)),
       kpi("within " + Math.round(r.visit_goal_seconds / 60) + " min", r.within_goal_pct === null ? "–" : r.within_goal_pct + "%", pctClass(r.within_goal_pct)),
-      kpi("average visit", fmt(r.mean_seconds)), kpi("p95 visit", fmt(r.p95_seconds)), kpi("peak / hour", String(r.peak_per_hour)));
+      kpi("within " + Math.round(r.visit_goal_seconds / 60) + " min of joining the queue", r.within_goal_door_to_door_pct == null ? "–" : r.within_goal_door_to_door_pct + "%", pctClass(r.within_goal_door_to_door_pct)),
+      kpi("average visit", fmt(r.mean_seconds)), kpi("p95 visit", fmt(r.p95_seconds)),
+      kpi("average queue wait", fmt(r.mean_queued_seconds)), kpi("p95 door to door", fmt(r.p95_door_to_door_seconds)),
+      kpi("peak / hour", String(r.peak_per_hour)));
     document.getElementById("hours").replaceChildren(hoursChart(r.throughput_per_hour));
     document.getElementById("stages").replaceChildren(stagesChart(r.stages));
     const part = (p) => p.visits ? `${fmt(p.mean_seconds)} · ${p.goal_met_pct}%` : "–";

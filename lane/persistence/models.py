@@ -3,11 +3,32 @@ simulated seconds from the lane clock, so stage durations survive a speeded-up d
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def fit(table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    """Text values made storable in their columns: cut to the column's length, without the NUL
+    PostgreSQL cannot hold and without lone surrogates UTF-8 cannot encode. Our own records (a held
+    reason quoting a device's error, an alert) must never be what makes a write fail; what comes from
+    outside was checked where it came in (``lane.rules.check_text``)."""
+    out = dict(values)
+    for name, value in values.items():
+        if not isinstance(value, str):
+            continue
+        col = table.c.get(name)
+        length = getattr(col.type, "length", None) if col is not None else None
+        clean = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+        out[name] = clean[:length] if length else clean
+    return out
+
 
 
 class LaneRow(SQLModel, table=True):
@@ -90,16 +111,24 @@ class DeviceEventRow(SQLModel, table=True):
 
 
 class AlertRow(SQLModel, table=True):
+    """Something an officer should look at. One per visit (or lane), kind and cause while it lasts:
+    raised once, ``cleared_at`` set when its cause ends (the stage left, the device back, the visit
+    gone), acknowledged by an officer independently."""
+
     __tablename__ = "alerts"
 
     id: int | None = Field(default=None, primary_key=True)
     lane: str = Field(index=True, max_length=32)
     visit_id: str | None = Field(default=None, max_length=64)
     kind: str = Field(max_length=64)
+    cause: str | None = Field(default=None, max_length=64)
+    """What within the kind: the stage over budget, the device at fault (None: the kind says it all)."""
     level: str = Field(max_length=16)  # warning | critical
     message: str = Field(max_length=300)
     at: datetime = Field(index=True)
     acknowledged_by: str | None = Field(default=None, max_length=64)
+    acknowledged_at: datetime | None = None
+    cleared_at: datetime | None = Field(default=None, index=True)
 
 
 class AuditEntry(SQLModel, table=True):

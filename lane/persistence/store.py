@@ -26,14 +26,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, create_engine, event, func, insert, select, update
+from sqlalchemy import create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from lane.errors import PersistenceError, RecordRefused
+from lane.persistence.alerts import AlertRecords
 from lane.persistence.models import (
-    AlertRow,
     AuditEntry,
     DeviceEventRow,
     LaneRow,
@@ -41,14 +41,12 @@ from lane.persistence.models import (
     SideEffect,
     StageTransition,
     VisitRow,
+    fit,
+    utcnow,
 )
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _prepare_sqlite_path(url: str) -> None:
@@ -111,7 +109,7 @@ def upgrade_database(url: str, revision: str = "head") -> None:
             lock_engine.dispose()
 
 
-class Store:
+class Store(AlertRecords):
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine or make_engine(url)
@@ -373,36 +371,6 @@ class Store:
                 q = q.where(DeviceEventRow.lane == lane)
             return list(s.exec(q.order_by(DeviceEventRow.id.desc()).limit(limit)).scalars())
 
-    def alert(self, lane: str, kind: str, level: str, message: str, visit_id: str | None = None) -> AlertRow:
-        """Record an alert (journaled while the database is away); returns the row as recorded, whose
-        ``id`` is None when it waits in the journal."""
-        row = AlertRow(**fit(AlertRow.__table__, {"lane": lane, "kind": kind, "level": level, "message": message,
-                                                  "visit_id": visit_id, "at": utcnow()}))
-        values = row.model_dump()
-
-        def op(s: Session) -> None:
-            written = AlertRow(**values)
-            s.add(written)
-            s.flush()
-            row.id = written.id
-
-        self._record(f"alert {lane} {kind}", op)
-        return row
-
-    def alerts(self, lane: str | None = None, limit: int = 200) -> list[AlertRow]:
-        with self.session() as s:
-            q = select(AlertRow)
-            if lane:
-                q = q.where(AlertRow.lane == lane)
-            return list(s.exec(q.order_by(AlertRow.id.desc()).limit(limit)).scalars())
-
-    def open_alerts(self) -> list[tuple[str, str, int]]:
-        """``(lane, level, count)`` of the alerts nobody has acknowledged yet (``/metrics``)."""
-        with self.session() as s:
-            q = (select(AlertRow.lane, AlertRow.level, func.count()).where(AlertRow.acknowledged_by.is_(None))
-                 .group_by(AlertRow.lane, AlertRow.level))
-            return [(lane, level, int(n)) for lane, level, n in s.exec(q).all()]
-
     def audit(self, *, actor: str, role: str, action: str, lane: str | None = None,
               visit_id: str | None = None, reason: str | None = None,
               detail: dict[str, Any] | None = None) -> AuditEntry:
@@ -420,22 +388,6 @@ class Store:
     def audit_log(self, limit: int = 200) -> list[AuditEntry]:
         with self.session() as s:
             return list(s.exec(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)).scalars())
-
-
-def fit(table: Table, values: dict[str, Any]) -> dict[str, Any]:
-    """Text values made storable in their columns: cut to the column's length, without the NUL
-    PostgreSQL cannot hold and without lone surrogates UTF-8 cannot encode. Our own records (a held
-    reason quoting a device's error, an alert) must never be what makes a write fail; what comes from
-    outside was checked where it came in (``lane.rules.check_text``)."""
-    out = dict(values)
-    for name, value in values.items():
-        if not isinstance(value, str):
-            continue
-        col = table.c.get(name)
-        length = getattr(col.type, "length", None) if col is not None else None
-        clean = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-        out[name] = clean[:length] if length else clean
-    return out
 
 
 def _why(exc: SQLAlchemyError) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from lane.stages import arriving, capturing, exiting, paying, printing, verifying
+from lane.stages import arriving, capturing, exiting, paying, printing, queued, verifying
 from lane.visit import Visit
 from lane.workflow import STAGE_ORDER, Stage
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 StageHandler = Callable[["LaneController", Visit], Awaitable[None]]
 
 HANDLERS: dict[Stage, StageHandler] = {
+    Stage.QUEUED: queued.wait_in_queue,
     Stage.ARRIVING: arriving.arrive,
     Stage.VERIFYING: verifying.verify,
     Stage.PAYING: paying.pay,

@@ -1,8 +1,8 @@
-"""Arriving (entry): the plate is read (or typed by the officer), the vehicle waits until window 1 is
-free, the entry gate opens and the vehicle drives under it; the boom closes behind it.
+"""Arriving (entry): window 1 is free, so the entry gate opens for the vehicle at the head of the
+queue, the sign calls it in by its plate, it drives under the boom, and the boom closes behind it.
 
-Runs in the lane's entry task (``lane.stages.runner.entry_loop``), one vehicle at a time: the
-next vehicle is admitted only when window 1 is free.
+Runs in the lane's entry task (``lane.stages.runner.entry_loop``), one vehicle at a time, right after
+its queued stage (:mod:`lane.stages.queued`, which reads the plate with :func:`read_plate`).
 """
 
 from __future__ import annotations
@@ -20,14 +20,8 @@ if TYPE_CHECKING:
 
 async def arrive(lane: LaneController, visit: Visit) -> None:
     gate = lane.devices.entry_gate
-    if visit.state.plate is None:
-        await read_plate(lane, visit)
     plate = visit.state.plate
     stations = lane.stations
-    if not stations.free(Station.WINDOW_1):
-        await lane.displays.show(Station.ENTRY, "wait", plate=plate)
-    # Admission: the next vehicle enters only when window 1 is free.
-    await lane.waiter.wait(lambda: stations.free(Station.WINDOW_1, visit), visit=visit)
     if not await gate_recovered(lane, visit, gate, "entry-gate"):
         left_before = stations.left["entry-gate"]
         await lane.effects.open_gate(visit, gate, "entry-gate")
@@ -65,6 +59,7 @@ async def read_plate(lane: LaneController, visit: Visit) -> None:
     visit.state.plate_confidence = 1.0
     visit.state.resume()
     lane.records.persist(visit, note="plate confirmed by officer")
+    lane.records.clear_alert("plate_unconfirmed", visit)
     keep_plate_sample(lane, visit, read, "confirmed" if guess == visit.state.plate else "typed")
 
 

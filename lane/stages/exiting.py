@@ -52,3 +52,4 @@ async def match_exit_plate(lane: LaneController, visit: Visit) -> None:
                        f"expected {visit.state.plate}", visit=visit)
     await lane.holds.await_resolution(visit, "exit-camera", auto_retry=False, attempt=1)
     visit.state.resume()
+    lane.records.clear_alert("exit_plate_mismatch", visit)

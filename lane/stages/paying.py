@@ -52,9 +52,11 @@ async def _charge(lane: LaneController, visit: Visit, fee: int) -> None:
             ref, fee, timeout=lane.clock.to_wall(human["payment"])))
         if result is None:  # officer confirmed payment by other means
             lane.effects.settle(reference, "done", {"by": "officer"})
+            lane.records.clear_alert("payment_failed", visit)
             return
         if result.outcome is PaymentOutcome.PAID:
             lane.effects.settle(reference, "done", {"outcome": "paid"})
+            lane.records.clear_alert("payment_failed", visit)
             return
         lane.effects.settle(reference, "failed", {"outcome": result.outcome.value, "detail": result.detail})
         visit.state.hold(f"payment {result.outcome.value}")
@@ -65,5 +67,6 @@ async def _charge(lane: LaneController, visit: Visit, fee: int) -> None:
         visit.state.resume()
         if action == "take_over":
             lane.effects.settle(reference, "failed", {"then": "officer confirmed payment"})
+            lane.records.clear_alert("payment_failed", visit)
             return
         attempt += 1

@@ -1,7 +1,7 @@
 """The engine that walks vehicles through the stage table.
 
-The lane's entry task admits one vehicle at a time (a vehicle on the entry loop becomes a visit and
-runs the arriving stage); from window 1 on, one task per visit runs the handler of its stage
+The lane's entry task admits one vehicle at a time (a vehicle on the entry loop becomes a visit,
+waits in the queued stage until window 1 is free, then runs the arriving stage); from window 1 on, one task per visit runs the handler of its stage
 (:data:`lane.stages.HANDLERS`) and moves it to the table's next stage, until it has left. An
 officer's abort ends the stage where it is: the vehicle still leaves by the exit (or, not yet
 admitted, backs out of the entry).
@@ -19,7 +19,7 @@ from lane.persistence.models import VisitRow
 from lane.persistence.store import utcnow
 from lane.stages import HANDLERS
 from lane.visit import Visit, VisitAborted
-from lane.workflow import Outcome, Stage, Station, VisitState
+from lane.workflow import BEFORE_ENTRY, NOT_ADMITTED, Outcome, Stage, Station, VisitState
 
 if TYPE_CHECKING:
     from lane.controller import LaneController
@@ -28,17 +28,24 @@ log = logging.getLogger(__name__)
 
 
 async def entry_loop(lane: LaneController) -> None:
-    """Admit vehicles for as long as the lane runs: a vehicle waiting in arriving first (one reloaded
+    """Admit vehicles for as long as the lane runs: a vehicle not yet admitted first (one reloaded
     after a restart), otherwise the next one on the entry loop."""
     gate = lane.devices.entry_gate
     stations = lane.stations
     while lane.running:
         try:
-            pending = next((v for v in lane.visits.values() if v.state.stage is Stage.ARRIVING), None)
+            pending = next((v for v in sorted(lane.visits.values(), key=lambda v: v.state.seq)
+                            if v.state.stage in NOT_ADMITTED), None)
             if pending is None:
                 await lane.waiter.wait(lambda: gate.status.presence_loop and stations.free(Station.ENTRY))
                 pending = new_visit(lane)
-            await HANDLERS[Stage.ARRIVING](lane, pending)
+            while pending.state.stage in NOT_ADMITTED:
+                stage = pending.state.stage
+                await HANDLERS[stage](lane, pending)
+                if pending.state.stage is stage:
+                    lane.records.advance(pending, note="window 1 free: the entry opens")
+                if stage in BEFORE_ENTRY:
+                    lane.queue.admitted(pending)
             lane.start_runner(pending)
         except asyncio.CancelledError:
             raise
@@ -73,7 +80,8 @@ def new_visit(lane: LaneController) -> Visit:
     visit = Visit(state, row)
     lane.visits[visit_id] = visit
     lane.stations.occupancy[Station.ENTRY] = visit_id
-    lane.records.persist(visit, note="vehicle on entry loop", transition_from=None)
+    lane.records.persist(visit, note="vehicle on entry loop: queued", transition_from=None)
+    lane.queue.joined(visit)
     return visit
 
 
@@ -120,7 +128,7 @@ async def handle_abort(lane: LaneController, visit: Visit) -> None:
     params = lane.desk.take(visit, "abort") or {}
     if visit.state.stage is Stage.EXITING and visit.state.outcome is Outcome.ABORTED:
         return
-    if visit.state.stage is Stage.ARRIVING:
+    if visit.state.stage in NOT_ADMITTED:
         # Never admitted: it leaves backwards; nothing was done for it.
         visit.state.outcome = Outcome.ABORTED
         visit.state.reason = params.get("reason", "aborted")

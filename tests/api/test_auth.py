@@ -20,6 +20,7 @@ MUTATING = {
     ("POST", "/api/v1/lanes/{lane}/gates/{gate}"):
         ("gate_override", "/api/v1/lanes/lane-1/gates/entry-gate", {"command": "open", "reason": "stuck car"}),
     ("POST", "/api/v1/alerts/{alert_id}/ack"): ("alert_ack", "/api/v1/alerts/1/ack", None),
+    ("POST", "/api/v1/alerts/ack"): ("alert_ack", "/api/v1/alerts/ack", None),
     ("POST", "/api/v1/lanes/{lane}/devices/{device}/test"):
         ("device_test", "/api/v1/lanes/lane-1/devices/entry-gate/test", {"command": "status", "reason": "check"}),
     ("POST", "/api/v1/lanes/{lane}/devices/{device}/faults"):

@@ -127,6 +127,12 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
         assert "Foto" in await display.inner_text("#text-id")
         assert "Photo" in await display.inner_text("#text-en")
 
+        # The slow photo goes over its stage's budget: one alert, open while the car is at window 2.
+        late = page.locator(".alert[data-kind='stage_over_budget']")
+        await late.first.wait_for(timeout=15_000)
+        assert await late.count() == 1 and await late.first.get_attribute("data-cleared") == ""
+        assert "Queue empty" in await page.inner_text(".queue[data-queue='lane-1']")
+
         # Abort needs a reason: the dialog refuses an empty one, then the abort goes through.
         await page.click(f"tr[data-visit='{visit_id}'] button[data-action='abort']")
         await page.click("#act-ok")
@@ -142,6 +148,12 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
         await page.wait_for_selector(f"tr[data-visit='{visit_id}'] .stage:text-is('exiting')", timeout=20_000)
         await asyncio.wait_for(drive, 60)
         await page.wait_for_selector(f"tr[data-visit='{visit_id}']", state="detached", timeout=20_000)
+        # Its cause ended with it: the alert is shown cleared; one press acknowledges every alert.
+        await page.wait_for_selector(".alert[data-kind='stage_over_budget'][data-cleared='1']", timeout=10_000)
+        await page.click("#ack-all")
+        await page.wait_for_selector("#toast:has-text('alerts acknowledged')")
+        await page.wait_for_selector("#ack-all", state="hidden")
+        assert await page.locator(".alert:not(.acked)").count() == 0
     finally:
         if not drive.done():
             drive.cancel()
@@ -157,6 +169,8 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
     entries = [(a.actor, a.role, a.action, a.reason) for a in site.store.audit_log()]
     assert ("siti", "supervisor", "abort", "driver felt unwell") in entries
     assert ("siti", "supervisor", "close_gate", "boom check after abort") in entries
+    assert ("siti", "supervisor", "ack_all_alerts", None) in entries
+    assert not site.store.alerts(active=True)
     assert not errors, errors
 
 

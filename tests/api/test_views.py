@@ -21,7 +21,8 @@ def seeded(api_store):
     stages_ok = {"arriving": 20, "verifying": 100, "paying": 60, "capturing": 90, "printing": 100,
                  "handing_over": 30, "exiting": 30}  # 430 s
     slow = {**stages_ok, "capturing": 300}  # 640 s: over the 10-minute goal
-    rows = [("G1234ABC", "completed", stages_ok, 0), ("H12A", "completed", slow, 1), ("AD5678XY", "refused",
+    queued = {"queued": 400, **stages_ok}  # 430 s in the lane after 400 s before the entry
+    rows = [("G1234ABC", "completed", queued, 0), ("H12A", "completed", slow, 1), ("AD5678XY", "refused",
             {"arriving": 20, "verifying": 90, "exiting": 30}, 1)]
     for i, (plate, outcome, stages, hour) in enumerate(rows, start=1):
         start = DAY + timedelta(hours=hour, minutes=i)
@@ -48,13 +49,19 @@ def test_nik_is_masked_for_officers_and_shown_to_supervisors(client, tokens, see
 def test_daily_report_counts_throughput_stage_goals_and_the_ten_minute_share(client, tokens, seeded):
     r = client.get("/api/v1/reports/daily", params={"day": "2026-03-02"}, headers=bearer(tokens["officer"])).json()
     assert r["visits"] == 3 and r["outcomes"] == {"completed": 2, "refused": 1}
-    assert r["within_goal_pct"] == 50.0  # one of two completed visits within 10 minutes
+    assert r["within_goal_pct"] == 50.0  # one of two completed visits within 10 minutes of the entry
+    # ... but not of joining the queue: the first waited 400 s before the entry
+    assert r["within_goal_door_to_door_pct"] == 0.0 and r["p95_door_to_door_seconds"] == 830
+    assert r["mean_seconds"] == round((430 + 640 + 140) / 3, 1)
     local_hour = (DAY.astimezone(site_timezone())).hour
     per_hour = {h["hour"]: h["visits"] for h in r["throughput_per_hour"]}
     assert sum(per_hour.values()) == 3 and per_hour[local_hour] + per_hour[local_hour + 1] == 3
     capturing = next(s for s in r["stages"] if s["stage"] == "capturing")
     assert capturing["goal_seconds"] == 120 and capturing["goal_met_pct"] == 50.0 and capturing["visits"] == 2
-    assert r["stages"][0]["by_part_of_day"]["morning"]["visits"] == 3
+    arriving = next(s for s in r["stages"] if s["stage"] == "arriving")
+    assert arriving["by_part_of_day"]["morning"]["visits"] == 3
+    queue = next(s for s in r["stages"] if s["stage"] == "queued")
+    assert queue["visits"] == 1 and queue["goal_seconds"] == 300 and queue["goal_met_pct"] == 0.0
 
 
 def test_csv_export_has_one_line_per_visit_and_no_personal_data(client, tokens, seeded):
@@ -63,6 +70,10 @@ def test_csv_export_has_one_line_per_visit_and_no_personal_data(client, tokens, 
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert [row["plate"] for row in rows] == ["G1234ABC", "H12A", "AD5678XY"]
     assert [row["within_goal"] for row in rows] == ["yes", "no", ""]
+    assert [row["seconds"] for row in rows] == ["430.0", "640.0", "140.0"]
+    assert [(row["queued"], row["door_to_door_seconds"]) for row in rows] == [("400", "830.0"), ("", "640.0"),
+                                                                            ("", "140.0")]
+    assert list(rows[0])[9] == "arriving"  # the old columns stay where they were
     assert "3325014507900001" not in r.text and "Siti" not in r.text
 
 
@@ -84,3 +95,33 @@ def test_openapi_docs_work_offline_without_a_cdn(client):
     assert js.status_code == 200 and len(js.content) > 100_000
     assert client.get("/docs-assets/swagger-ui.css").status_code == 200
     assert client.get("/openapi.json").json()["info"]["title"] == "Lajur"
+
+
+def test_acknowledge_all_takes_every_open_alert_at_once_and_is_audited_once(client, tokens, api_store):
+    """Twelve alerts on two lanes: one press acknowledges lane-2's, a second the rest; the active list
+    (neither cleared nor acknowledged) is then empty, a cleared alert says when, and a third press
+    finds nothing to do."""
+    for i in range(10):
+        api_store.alert("lane-1", "stage_over_budget", "warning", f"visit {i} over budget in paying",
+                        f"lane-1-20260302-{i:04d}", cause="paying")
+    api_store.alert("lane-2", "device_fault", "critical", "card-printer: ribbon_out", "lane-2-x-0001",
+                    cause="card-printer")
+    api_store.alert("lane-2", "gate_close_failed", "warning", "exit-gate did not close", cause="exit-gate")
+    api_store.clear_alerts("lane-2", visit_id=None, kind="gate_close_failed", cause="exit-gate")
+    officer = bearer(tokens["officer"])
+    active = client.get("/api/v1/alerts", params={"active": "true", "limit": 1000}, headers=officer).json()
+    assert len(active) == 11 and {a["cause"] for a in active} == {"paying", "card-printer"}
+    cleared = next(a for a in client.get("/api/v1/alerts", headers=officer).json() if a["kind"] == "gate_close_failed")
+    assert cleared["cleared_at"] and cleared["acknowledged_by"] is None
+
+    r = client.post("/api/v1/alerts/ack", params={"lane": "lane-2"}, headers=officer)
+    assert r.status_code == 200 and r.json()["acknowledged"] == 2 and r.json()["acknowledged_by"] == "officer"
+    r = client.post("/api/v1/alerts/ack", headers=officer)
+    assert r.json()["acknowledged"] == 10
+    assert client.get("/api/v1/alerts", params={"active": "true"}, headers=officer).json() == []
+    assert all(a["acknowledged_by"] == "officer" and a["acknowledged_at"]
+               for a in client.get("/api/v1/alerts", params={"limit": 1000}, headers=officer).json())
+    assert client.post("/api/v1/alerts/ack", headers=officer).json()["acknowledged"] == 0
+    presses = [a for a in api_store.audit_log() if a.action == "ack_all_alerts"]
+    assert [(a.actor, a.lane, a.detail["count"]) for a in presses] == [("officer", None, 0), ("officer", None, 10),
+                                                                       ("officer", "lane-2", 2)]

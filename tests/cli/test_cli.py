@@ -101,10 +101,17 @@ def test_demo_six_drivers_at_120x_ends_within_a_minute_with_a_json_summary(tmp_p
         if v["outcome"] == "refused":
             assert v["reason"]
         assert v["seconds"] > 0 and v["plate"]
-        assert set(v["stages"]) >= {"arriving", "verifying", "exiting"}
+        assert set(v["stages"]) >= {"queued", "arriving", "verifying", "exiting"}
         assert all(s >= 0 for s in v["stages"].values())
+        # the visit's own clock runs from the entry; the wait before it is counted apart
+        assert v["queued_seconds"] == v["stages"]["queued"]
+        assert abs(v["seconds"] - sum(s for k, s in v["stages"].items() if k != "queued")) < 1
+    arriving = sorted(v["stages"]["arriving"] for v in summary["visits"])
+    assert arriving[len(arriving) // 2] <= 30, "the arriving stage no longer counts the wait for window 1"
     assert any(v["outcome"] == "refused" for v in summary["visits"])
     assert summary["throughput_per_hour"] > 0 and summary["p95_seconds"] > 0
+    assert summary["p95_door_to_door_seconds"] >= summary["p95_seconds"]
+    assert summary["alerts_raised"] == sum(summary["alerts_by_kind"].values())
     assert "console" in "".join(said).lower()
 
 

@@ -107,8 +107,8 @@ async def test_full_visit_through_real_ports_and_broker(lane):
     driver = lane.driver()
     [visit] = await lane.run(driver)
     assert visit["outcome"] == "completed" and visit["plate"] == driver.plate
-    assert list(visit["stages"]) == ["arriving", "verifying", "paying", "capturing", "printing", "handing_over",
-                                     "exiting"]
+    assert list(visit["stages"]) == ["queued", "arriving", "verifying", "paying", "capturing", "printing",
+                                     "handing_over", "exiting"]
     assert 60 < visit["seconds"] < 900
     ledger = lane.sim.ledger
     assert [e["renewal_id"] for e in ledger.effects("card_printed")] == [visit["id"]]
@@ -124,7 +124,7 @@ async def test_full_visit_through_real_ports_and_broker(lane):
     assert row.outcome == "completed" and row.paid and row.stage == "done"
     stages = [t.to_stage for t in store.transitions(visit["id"])]
     assert [s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]] == [
-        "arriving", "verifying", "paying", "capturing", "printing", "handing_over", "exiting", "done"]
+        "queued", "arriving", "verifying", "paying", "capturing", "printing", "handing_over", "exiting", "done"]
     # state was persisted before side effects: every effect has its intent record, settled
     effects = {e.kind: e.status for e in store.side_effects(visit["id"])}
     assert effects["charge"] == "done" and effects["card_print"] == "done" and effects["gate_open"] == "done"

@@ -125,7 +125,8 @@ async def test_database_unreachable_mid_visit_holds_side_effects_and_replays_rec
             store = lane.site.store
             stages = [t.to_stage for t in store.transitions(summary["id"])]
             assert [s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]] == [
-                "arriving", "verifying", "paying", "capturing", "printing", "handing_over", "exiting", "done"]
+                "queued", "arriving", "verifying", "paying", "capturing", "printing", "handing_over", "exiting",
+                "done"]
             notes = [t.note or "" for t in store.transitions(summary["id"])]
             held = next(i for i, n in enumerate(notes) if n.startswith("held: database"))
             back = next(i for i, n in enumerate(notes) if n == "database back")
