@@ -17,7 +17,7 @@ from devices.transport.mqtt import MqttClient
 from lane.errors import GateSafetyError
 from lane.ports import GateStatus
 from simulators.faults import check_fault
-from simulators.gate import BOOM_FAULTS, GateModel
+from simulators.gate_model import BOOM_FAULTS, GateModel
 from simulators.mqtt_device import CommandRejected, MqttDeviceSimulator
 
 MQTT_GATE_FAULTS = BOOM_FAULTS | {"offline", "timeout"}

@@ -32,7 +32,8 @@ from simulators.card_printer import CardPrinterSimulator
 from simulators.card_reader import CardReaderSimulator
 from simulators.display import DisplaySimulator
 from simulators.faults import FaultInjectable
-from simulators.gate import GateModel, SerialGateSimulator
+from simulators.gate import SerialGateSimulator
+from simulators.gate_model import GateModel
 from simulators.ledger import Ledger
 from simulators.mqtt_device import simulator_client
 from simulators.mqtt_gate import MqttGateSimulator

@@ -23,7 +23,7 @@ from lane.clock import Clock
 from lane.ports import DisplayMessage, GatePosition, IdentityCard, PaymentOutcome, Signal
 from lane.rules import normalise_plate
 from simulators.camera import CameraSimulator
-from simulators.gate import GateModel
+from simulators.gate_model import GateModel
 from simulators.ledger import Ledger
 from simulators.people import Person, make_nik, make_person
 from simulators.site import SimulatedLane, SimulatedSite

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from devices.fields import field_str
+from devices.fields import field_str, field_text
+from devices.mqtt_codec import STATIONS
 from lane.errors import ProtocolError
 from lane.ports import DisplayMessage, Signal
 
@@ -27,18 +28,25 @@ def display_state(message: DisplayMessage) -> dict[str, Any]:
     }
 
 
+MAX_TEXT = 500
+
+
 def parse_display_state(body: dict[str, Any]) -> DisplayMessage:
+    """The picture a station shows, every field checked: a display renders text to drivers, so no
+    control characters and bounded lengths; the station must be the display's own."""
     try:
         signal = Signal(field_str(body, "signal"))
     except ValueError as exc:
         raise ProtocolError("unknown signal") from exc
-    plate = body.get("plate")
+    station = field_str(body, "station")
+    if station not in STATIONS:
+        raise ProtocolError("unknown station")
+    plate = field_text(body, "plate", max_len=16) if body.get("plate") is not None else None
     fee = body.get("fee")
-    if plate is not None and not isinstance(plate, str):
-        raise ProtocolError("plate must be a string or null")
-    if fee is not None and (not isinstance(fee, int) or isinstance(fee, bool)):
-        raise ProtocolError("fee must be an integer or null")
+    if fee is not None and (not isinstance(fee, int) or isinstance(fee, bool) or not 0 <= fee <= 10_000_000):
+        raise ProtocolError("fee must be a whole number of rupiah up to 10,000,000, or null")
     return DisplayMessage(
-        station=field_str(body, "station"), signal=signal, step=field_str(body, "step"),
-        text_id=field_str(body, "text_id"), text_en=field_str(body, "text_en"), plate=plate, fee=fee,
+        station=station, signal=signal, step=field_text(body, "step", max_len=32),
+        text_id=field_text(body, "text_id", max_len=MAX_TEXT, min_len=0),
+        text_en=field_text(body, "text_en", max_len=MAX_TEXT, min_len=0), plate=plate, fee=fee,
     )

@@ -20,7 +20,7 @@ from devices.transport.mqtt import MqttClient
 from lane.clock import ScaledClock
 from lane.errors import DeviceOffline, DeviceTimeout, GateSafetyError, ProtocolError
 from lane.ports import BarrierGate, GatePosition, GateStatus
-from simulators.gate import GateModel
+from simulators.gate_model import GateModel
 from simulators.ledger import Ledger
 from simulators.mqtt_device import device_will
 from simulators.mqtt_gate import MqttGateSimulator

@@ -16,7 +16,8 @@ from devices.transport.serial import SerialTransport
 from lane.clock import ScaledClock
 from lane.errors import DeviceOffline, DeviceTimeout, GateSafetyError
 from lane.ports import BarrierGate, GatePosition, GateStatus, MessageRefused
-from simulators.gate import GateModel, SerialGateSimulator
+from simulators.gate import SerialGateSimulator
+from simulators.gate_model import GateModel
 from tests.fixtures.serial import GateSim
 
 
