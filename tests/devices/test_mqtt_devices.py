@@ -261,7 +261,24 @@ async def test_read_waits_for_a_card_and_times_out_without_one(rig_factory) -> N
     rig = await rig_factory(MqttCardReader, CardReaderSimulator, "card-reader")
     with pytest.raises(DeviceTimeout):
         await rig.driver.read(timeout=0.3)
+    # the card is tapped once the next read is armed: a tap at the very end of the first read's
+    # window may answer that read, which is over, and be refused (tests/devices/test_mqtt_trust.py)
+    second = asyncio.create_task(rig.driver.read(timeout=TIMEOUT))
+    await wait_until(lambda: rig.sim.commands_seen == 2)
     rig.sim.insert(CARD)
+    assert await second == CARD
+
+
+async def test_a_card_tapped_after_a_read_s_window_waits_for_the_next_read(rig_factory) -> None:
+    """The read carries its window; the reader disarms before the controller gives up, so a card
+    tapped after it is kept for the next read rather than answering one nobody waits for."""
+    rig = await rig_factory(MqttCardReader, CardReaderSimulator, "card-reader")
+    with pytest.raises(DeviceTimeout):
+        await rig.driver.read(timeout=1.0)  # the reader's window: 0.8 s
+    await wait_until(lambda: (rig.driver.state or {}).get("status") == "idle")
+    rig.sim.insert(CARD)
+    await asyncio.sleep(0.1)
+    assert rig.driver.refused == 0
     assert await rig.driver.read(timeout=TIMEOUT) == CARD
 
 
