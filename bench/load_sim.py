@@ -35,7 +35,7 @@ from bench.load_probe import DECISION_STEPS, LatencyLog
 from lane.clock import ScaledClock
 from lane.ports import GatePosition, GateStatus
 from simulators.console_officer import ConsoleOfficer
-from simulators.gate import GateModel
+from simulators.gate_model import GateModel
 from simulators.ledger import Ledger
 from simulators.people import Person
 from simulators.registry import RegistrySimulator
