@@ -66,6 +66,13 @@ def _need(lane: LaneConfig, name: str, transport: str) -> DeviceConfig:
     return cfg
 
 
+def job_poll_interval_for(speed: float) -> float:
+    """How often a printing card is asked after: every 100 ms as for a real printer, more often on a
+    speeded-up clock so that a card is still seen within about half a simulated second of coming out
+    (a day's simulation runs a hundred times faster; at 100 ms a poll would be ten simulated seconds)."""
+    return max(0.005, min(0.1, 0.5 / max(speed, 1.0)))
+
+
 @dataclass
 class Site:
     """Every lane of one controller process, with its database, broker client, registry and API."""
@@ -239,6 +246,9 @@ class Site:
             self._cameras.append(cam)
             return cam
 
+        def card_printer(name: str) -> SerialCardPrinter:
+            return SerialCardPrinter(name, serial(name), job_poll_interval=job_poll_interval_for(self.clock.speed))
+
         for name in REQUIRED:
             if name not in lane.devices:
                 raise ConfigError(f"{lane.name}: device {name!r} is not configured")
@@ -253,7 +263,9 @@ class Site:
             payment=MqttPaymentTerminal(self.mqtt, mqtt("payment")),
             receipt_printer=SerialReceiptPrinter("receipt-printer", serial("receipt-printer")),
             biometric=MqttBiometricStation(self.mqtt, mqtt("biometric")),
-            card_printer=SerialCardPrinter("card-printer", serial("card-printer")),
+            card_printer=card_printer("card-printer"),
+            more_card_printers={name: card_printer(name) for name in sorted(lane.devices)
+                                if name.startswith("card-printer-")},
             registry=self.registry,
             displays=displays,
         )

@@ -81,10 +81,17 @@ class LaneDevices:
     registry: LicenceRegistry
     displays: dict[str, Display] = field(default_factory=dict)
     exit_camera: PlateCamera | None = None
+    more_card_printers: dict[str, CardPrinter] = field(default_factory=dict)
+    """A lane's second (third...) card printer by name (``card-printer-2``, ...)."""
+
+    def card_printers(self) -> dict[str, CardPrinter]:
+        """Every card printer of the lane by name, ``card-printer`` first."""
+        return {"card-printer": self.card_printer, **self.more_card_printers}
 
     def all_devices(self) -> list[Any]:
         devs: list[Any] = [self.entry_gate, self.exit_gate, self.card_reader, self.payment,
-                           self.receipt_printer, self.biometric, self.card_printer, *self.displays.values()]
+                           self.receipt_printer, self.biometric, *self.card_printers().values(),
+                           *self.displays.values()]
         return devs
 
 
@@ -115,6 +122,8 @@ class LaneController:
         """JPEG of the entry camera's plate crop per open visit (the console shows it beside the read)."""
         self.plate_samples = PlateSamples(settings.plate_samples_dir) if settings.plate_samples_dir else None
         """Crops an officer labelled, kept for the reader (``plate_samples_dir``); None: not kept."""
+        self.printing: dict[str, str] = {}
+        """Card printer name -> the visit whose card it is printing now."""
         self.waiter = Waiter(clock)
         self.records = Records(self)
         self.stations = Stations(self)

@@ -82,6 +82,9 @@ class LaneTiming(BaseModel):
     while between 0.6 and 0.9 real plates were read wrong (``lajur bench binding``). Lower
     values bind more plates without an officer and more of them wrongly."""
     exit_plate_match: bool = False
+    print_ahead: bool = True
+    """Send the card to the printer as soon as the photo is taken, while the vehicle drives up to window
+    3 (off: only once it stands there). The driver then waits at window 3 only for the rest of the print."""
     device_timeout: float = 20.0
     """Wall seconds a device command may take before the stage is held."""
     human_timeouts: dict[str, float] = Field(default_factory=lambda: dict(HUMAN_TIMEOUTS_DEFAULT))

@@ -68,13 +68,16 @@ class SimulatedLane:
     card_reader: CardReaderSimulator
     displays: dict[str, DisplaySimulator]
     clients: list[MqttClient] = field(default_factory=list)
+    more_card_printers: dict[str, CardPrinterSimulator] = field(default_factory=dict)
+    """A second (third...) card printer by device name (``card-printer-2``, ...)."""
 
     def devices(self) -> dict[str, FaultInjectable]:
         """Every simulated device of the lane but the cameras, by its device name."""
         return {
             "entry-gate": self.entry_gate_sim, "exit-gate": self.exit_gate_sim, "card-printer": self.card_printer,
             "receipt-printer": self.receipt_printer, "payment": self.payment, "biometric": self.biometric,
-            "card-reader": self.card_reader, **{f"display-{st}": d for st, d in self.displays.items()},
+            "card-reader": self.card_reader, **self.more_card_printers,
+            **{f"display-{st}": d for st, d in self.displays.items()},
         }
 
     def device_config(self, camera: CameraSimulator) -> dict[str, dict[str, Any]]:
@@ -82,6 +85,7 @@ class SimulatedLane:
             "entry-gate": _gate_config(self.entry_gate_sim),
             "exit-gate": _gate_config(self.exit_gate_sim),
             "card-printer": {"transport": "serial", "port": self.card_printer.port_path},
+            **{name: {"transport": "serial", "port": sim.port_path} for name, sim in self.more_card_printers.items()},
             "receipt-printer": {"transport": "serial", "port": self.receipt_printer.port_path},
             "entry-camera": {"transport": "camera", "url": camera.snapshot_url(self.name, "entry-camera")},
             "exit-camera": {"transport": "camera", "url": camera.snapshot_url(self.name, "exit-camera")},
@@ -105,7 +109,7 @@ class SimulatedSite:
                  ledger: Ledger | None = None, people: list[Person] | None = None,
                  gate_seconds: float = 3.0, gate_transport: str = "serial",
                  credentials_dir: Path | None = None, broker_dir: Path | None = None,
-                 broker_port: int | None = None) -> None:
+                 broker_port: int | None = None, print_seconds: float = 40.0, card_printers: int = 1) -> None:
         if gate_transport not in ("serial", "mqtt"):
             raise ValueError(f"gate_transport must be serial or mqtt, not {gate_transport!r}")
         self.gate_transport = gate_transport
@@ -126,6 +130,10 @@ class SimulatedSite:
         self.camera = CameraSimulator()
         self.lanes: dict[str, SimulatedLane] = {}
         self.gate_seconds = gate_seconds
+        self.print_seconds = print_seconds
+        """Simulated seconds the card printers take for one card."""
+        self.card_printers = card_printers
+        """Card printers a lane (``card-printer``, ``card-printer-2``, ...)."""
 
     def accounts(self) -> list[Account]:
         """Every broker account of this site (:mod:`devices.mqtt_access`)."""
@@ -156,9 +164,14 @@ class SimulatedSite:
                           close_seconds=self.gate_seconds, ledger=ledger)
         exit_ = GateModel(name="exit-gate", lane=lane, clock=clock, open_seconds=self.gate_seconds,
                           close_seconds=self.gate_seconds, ledger=ledger)
-        card = CardPrinterSimulator(clock=clock, lane=lane, ledger=ledger, print_seconds=40.0)
+        card = CardPrinterSimulator(clock=clock, lane=lane, ledger=ledger, print_seconds=self.print_seconds)
+        more_cards = {f"card-printer-{n}": CardPrinterSimulator(f"card-printer-{n}", lane=lane, clock=clock,
+                                                                ledger=ledger, print_seconds=self.print_seconds)
+                      for n in range(2, self.card_printers + 1)}
         receipt = ReceiptPrinterSimulator(lane=lane, ledger=ledger)
         await card.start()
+        for more in more_cards.values():
+            await more.start()
         await receipt.start()
 
         clients: list[MqttClient] = []
@@ -194,7 +207,7 @@ class SimulatedSite:
         for sim in mqtt_sims:
             await sim.start()
         return SimulatedLane(lane, entry, exit_, entry_sim, exit_sim, card, receipt, payment, biometric, reader,
-                             displays, clients)
+                             displays, clients, more_cards)
 
     async def stop(self) -> None:
         for sl in self.lanes.values():
@@ -208,7 +221,7 @@ class SimulatedSite:
             for c in sl.clients:
                 await c.stop()
             for s in (*(g for g in gates if isinstance(g, SerialGateSimulator)), sl.card_printer,
-                      sl.receipt_printer):
+                      *sl.more_card_printers.values(), sl.receipt_printer):
                 await s.stop()
             for g in (sl.entry_gate, sl.exit_gate):
                 await g.aclose()

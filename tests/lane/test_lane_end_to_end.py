@@ -65,7 +65,8 @@ class Lane:
 
 @contextlib.asynccontextmanager
 async def running_lane(mqtt_url: str, tmp_path, times: HumanTimes | None = None, database_url: str | None = None,
-                       credentials_dir=None, gate_transport: str = "serial", **settings):
+                       credentials_dir=None, gate_transport: str = "serial", card_printers: int = 1,
+                       print_seconds: float = 40.0, **settings):
     """A one-lane simulated site with its controller, traffic and officer; always stopped. SQLite in
     ``tmp_path`` unless ``database_url`` names another database; gates on ``gate_transport`` (serial
     or mqtt); ``settings`` override the lane's. With ``credentials_dir`` every device and the controller
@@ -73,7 +74,7 @@ async def running_lane(mqtt_url: str, tmp_path, times: HumanTimes | None = None,
     clock = ScaledClock(SPEED)
     sim = SimulatedSite(site="test-site", lanes=1, clock=clock, mqtt_url=mqtt_url,
                         ledger=Ledger(tmp_path / "ledger.jsonl"), credentials_dir=credentials_dir,
-                        gate_transport=gate_transport)
+                        gate_transport=gate_transport, card_printers=card_printers, print_seconds=print_seconds)
     await sim.start()
     settings = settings_for_simulated_site(load_settings(database_url=database_url or f"sqlite:///{tmp_path}/lajur.db",
                                                          plate_samples_dir=tmp_path / "plate-samples",
