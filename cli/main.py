@@ -128,11 +128,16 @@ def _add_broker(sub: argparse._SubParsersAction) -> None:
                  add_help=False)
 
 
+def _add_twin(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser("twin", help="a simulated day before opening, scenarios side by side (see its --help)",
+                   add_help=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="lajur", description="Lajur: drive-through SIM renewal lane controller.")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (_add_demo, _add_serve, _add_sim, _add_plate, _add_bench, _add_db, _add_user, _add_broker):
+    for add in (_add_demo, _add_serve, _add_sim, _add_plate, _add_bench, _add_db, _add_user, _add_broker, _add_twin):
         add(sub)
     return ap
 
@@ -168,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         from cli.broker import broker_config_main
 
         return broker_config_main(argv[2:])
+    if argv and argv[0] == "twin":
+        from cli.twin import main as twin_main
+
+        return twin_main(argv[1:])
     if len(argv) >= 2 and argv[0] == "bench" and argv[1] in BENCHES:
         import importlib
 

@@ -26,8 +26,12 @@ PlateLookup = Callable[[str], str | None]
 
 class OfficerSimulator:
     def __init__(self, act: Callable[[str], Act], bus: EventBus, clock: Clock, *, plate_at_entry: PlateLookup,
-                 seed: int = 7, handover_seconds: float = 20.0, name: str = "officer-sim") -> None:
+                 seed: int = 7, handover_seconds: float = 20.0, name: str = "officer-sim",
+                 hand_over: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.act_for = act
+        self.hand_over_work = hand_over
+        """lane -> the officer's work at window 3 before pressing "handed over" (default: a pause
+        around ``handover_seconds``); a day's simulation passes one that waits for the officer."""
         self.bus = bus
         self.clock = clock
         self.plate_at_entry = plate_at_entry
@@ -65,7 +69,10 @@ class OfficerSimulator:
         task.add_done_callback(self._tasks.discard)
 
     async def _hand_over(self, lane: str, visit_id: str) -> None:
-        await self.clock.sleep(self.handover_seconds * self.rng.uniform(0.7, 1.4))
+        if self.hand_over_work is not None:
+            await self.hand_over_work(lane)
+        else:
+            await self.clock.sleep(self.handover_seconds * self.rng.uniform(0.7, 1.4))
         await self._act(lane, "handed_over", visit_id=visit_id)
 
     async def _confirm_plate(self, lane: str, visit_id: str) -> None:

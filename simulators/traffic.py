@@ -27,6 +27,7 @@ from simulators.gate_model import GateModel
 from simulators.ledger import Ledger
 from simulators.people import Person, make_nik, make_person
 from simulators.site import SimulatedLane, SimulatedSite
+from simulators.staff import Staff, serving
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,12 @@ class HumanTimes:
     capture: float = 70.0
     handover: float = 20.0
     spread: float = 0.3
+    step_spread: dict[str, float] = field(default_factory=dict)
+    """A step's own spread where it differs from ``spread`` (fitted from a site's history)."""
 
     def draw(self, rng: random.Random, step: str) -> float:
         median = getattr(self, step)
-        return max(0.5, median * math.exp(rng.gauss(0.0, self.spread)))
+        return max(0.5, median * math.exp(rng.gauss(0.0, self.step_spread.get(step, self.spread))))
 
 
 @dataclass
@@ -62,16 +65,29 @@ class VirtualDriver:
     seed: int
     expected: str  # "completed" or the refusal problem
     position: str | None = None
+    joined: float | None = None
+    """When the car joined the queue on the road (a day's traffic; None: it drove straight up)."""
     arrived: float | None = None
     left: float | None = None
+    draws: random.Random = field(init=False, repr=False)
+    """The driver's own random numbers for the times of its steps (seeded by ``seed``)."""
+
+    def __post_init__(self) -> None:
+        self.draws = random.Random(self.seed * 7919 + 17)
 
     @property
     def plate(self) -> str:
         return self.person.plate
 
 
-def make_driver(number: int, rng: random.Random, today: date, lane: str) -> VirtualDriver:
-    problem = PROBLEMS[(number // 3 - 1) % len(PROBLEMS)] if number % 3 == 0 else None
+def make_driver(number: int, rng: random.Random, today: date, lane: str,
+                refused_share: float | None = None) -> VirtualDriver:
+    """Driver ``number``; every third one must be refused, or, with ``refused_share``, that share
+    of drivers drawn at random."""
+    if refused_share is None:
+        problem = PROBLEMS[(number // 3 - 1) % len(PROBLEMS)] if number % 3 == 0 else None
+    else:
+        problem = rng.choice(PROBLEMS) if rng.random() < refused_share else None
     person = make_person(rng, today, problem=None if problem == "nik_mismatch" else problem)
     nik = person.nik
     birth = person.birth_date
@@ -86,8 +102,10 @@ class LaneTraffic:
     """The physical lane as the drivers experience it: loops, cameras, windows, displays."""
 
     def __init__(self, lane: SimulatedLane, camera: CameraSimulator, clock: Clock, rng: random.Random,
-                 times: HumanTimes, ledger: Ledger | None = None) -> None:
+                 times: HumanTimes, ledger: Ledger | None = None, staff: Staff | None = None) -> None:
         self.lane = lane
+        self.staff = staff
+        """Who serves which window (None: every window always has its officer at hand)."""
         self.ledger = ledger
         self.camera = camera
         self.clock = clock
@@ -122,15 +140,32 @@ class LaneTraffic:
         with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop().create_task(_n())
 
+    @property
+    def entry_taken(self) -> bool:
+        """A car is driving up to this lane's entry or stands on its loop."""
+        return self._entry_lock.locked()
+
+    def nudge(self) -> None:
+        """Something outside the lane changed (a car joined the road): re-check who waits."""
+        self._notify()
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Wait until ``predicate()`` holds, re-checked whenever something in the lane changes."""
+        await self._wait(predicate)
+
     async def _wait(self, predicate: Callable[[], bool]) -> None:
         async with self._changed:
             while not predicate():
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(0.5):
+                    # a change nobody announced is seen within five simulated seconds (half a
+                    # wall second at most): at a day's speed, half a wall second is minutes
+                    async with asyncio.timeout(min(0.5, self.clock.to_wall(5.0))):
                         await self._changed.wait()
 
-    async def _sleep(self, step: str) -> None:
-        await self.clock.sleep(self.times.draw(self.rng, step))
+    async def _sleep(self, step: str, driver: VirtualDriver) -> None:
+        """The driver's own time for ``step``, drawn from the driver's own random numbers: the same
+        car takes the same times whatever happens around it (scenarios of one day compare fairly)."""
+        await self.clock.sleep(self.times.draw(driver.draws, step))
 
     # ------------------------------------------------------------ device hooks (a person at a window)
     async def _at_window(self, station: str) -> VirtualDriver:
@@ -141,17 +176,19 @@ class LaneTraffic:
 
     async def _supply_card(self) -> IdentityCard:
         d = await self._at_window("window-1")
-        await self._sleep("tap_ektp")
+        async with serving(self.staff, self.lane.name, "window-1"):
+            await self._sleep("tap_ektp", d)
         return d.card
 
     async def _pay(self, reference: str, amount: int) -> PaymentOutcome:
-        await self._at_window("window-1")
-        await self._sleep("pay")
+        d = await self._at_window("window-1")
+        await self._sleep("pay", d)
         return PaymentOutcome.PAID
 
     async def _capture(self, renewal_id: str) -> None:
-        await self._at_window("window-2")
-        await self._sleep("capture")
+        d = await self._at_window("window-2")
+        async with serving(self.staff, self.lane.name, "window-2"):
+            await self._sleep("capture", d)
 
     # ------------------------------------------------------------ a drive through the lane
     def _display(self, station: str) -> DisplayMessage | None:
@@ -175,17 +212,17 @@ class LaneTraffic:
         """Drive through only when the sign says so for this car and the boom is up (no tailgating)."""
         await self._wait(lambda: self._signalled(driver, station, step)
                          and gate.status.position is GatePosition.OPEN)
-        await self._sleep("drive_up")
+        await self._sleep("drive_up", driver)
         gate.set_safety(True)
         gate.set_presence(False)
-        await self._sleep("gate_pass")
+        await self._sleep("gate_pass", driver)
         gate.set_safety(False)
 
     async def drive(self, driver: VirtualDriver) -> None:
         lane = self.lane.name
         async with self._entry_lock:
             await self._wait(lambda: self.at["entry"] is None and not self.lane.entry_gate.status.presence_loop)
-            await self._sleep("drive_up")  # rolls forward once the car ahead has gone
+            await self._sleep("drive_up", driver)  # rolls forward once the car ahead has gone
             driver.arrived = self.clock.monotonic()
             self.at["entry"] = driver
             driver.position = "entry"
@@ -203,7 +240,7 @@ class LaneTraffic:
             self.at[driver.position or "window-1"] = None
             driver.position = None
             self._notify()
-            await self._sleep("drive_between")
+            await self._sleep("drive_between", driver)
             if target == "exit":
                 break
             await self._arrive(driver, target)

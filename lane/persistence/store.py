@@ -334,6 +334,25 @@ class Store(AlertRecords):
             q = select(SideEffect).where(SideEffect.visit_id == visit_id).order_by(SideEffect.created_at)
             return list(s.exec(q).scalars())
 
+    # ------------------------------------------------------------ history (reports, the day's simulation)
+    def visits_between(self, start: datetime, end: datetime) -> list[VisitRow]:
+        """Every visit that started in [start, end), in order."""
+        with self.session() as s:
+            q = select(VisitRow).where(VisitRow.started_at >= start, VisitRow.started_at < end)
+            return list(s.exec(q.order_by(VisitRow.started_at, VisitRow.seq)).scalars())
+
+    def history_of(self, visit_ids: list[str]) -> tuple[list[StageTransition], list[SideEffect]]:
+        """The stage transitions and side effects of these visits, in bulk (hundreds a day)."""
+        transitions: list[StageTransition] = []
+        effects: list[SideEffect] = []
+        with self.session() as s:
+            for i in range(0, len(visit_ids), 500):
+                chunk = visit_ids[i:i + 500]
+                transitions += s.exec(select(StageTransition).where(StageTransition.visit_id.in_(chunk))
+                                      .order_by(StageTransition.id)).scalars()
+                effects += s.exec(select(SideEffect).where(SideEffect.visit_id.in_(chunk))).scalars()
+        return transitions, effects
+
     # ------------------------------------------------------------ officer actions (kept until taken)
     def queue_action(self, *, lane: str, visit_id: str, action: str, params: dict[str, Any], actor: str) -> int:
         """Keep an accepted officer action until the workflow takes it; returns its id. Never
