@@ -47,6 +47,12 @@ def technician_page(request: Request) -> Response:
     return _page_or_login(request, "technician.html")
 
 
+@router.get("/admin")
+def admin_page(request: Request) -> Response:
+    """Accounts: add, change role, reset password, disable (admins only)."""
+    return _page_or_login(request, "admin.html", "user_admin")
+
+
 @router.get("/login")
 def login_page() -> Response:
     return page("login.html")

@@ -54,7 +54,8 @@ const Lajur = (() => {
 
   async function header(here) {
     const me = await api("GET", "/api/v1/auth/me");
-    const links = [["/", "Console"], ["/reports", "Reports"], ["/technician", "Technician"], ["/docs", "API"]];
+    const links = [["/", "Console"], ["/reports", "Reports"], ["/technician", "Technician"],
+      ...(me.permissions.includes("user_admin") ? [["/admin", "Accounts"]] : []), ["/docs", "API"]];
     const bar = el("header", { class: "top" },
       el("h1", {}, "Lajur ", el("span", {}, "SIM Drive-Thru")),
       el("nav", {}, links.map(([href, label]) => el("a", { href, class: href === here ? "here" : "" }, label))),
