@@ -186,6 +186,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LAJUR_", env_nested_delimiter="__", extra="forbid")
 
     site: str = "mpp-batang"
+    site_name: str | None = None
+    """The site as people name it, on printed reports and the drivers' status page (e.g. "MPP Kabupaten
+    Batang"); unset: the site id."""
     database_url: str = "sqlite:///var/lajur.db"
     mqtt_url: str | None = None
     registry_url: str | None = None

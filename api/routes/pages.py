@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
@@ -9,8 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import PERMISSIONS
-from api.deps import STATIONS, Controllers, Lane, LaneStation
+from api.deps import STATIONS, Controllers, Day, Lane, LaneFilter, LaneStation, SettingsDep, StoreDep
 from api.edge import PAGE_CSP
+from api.rendering import render
+from api.reports import hours_svg
+from api.routes.reports import lane_now, report_of
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -40,6 +44,24 @@ def console_page(request: Request) -> Response:
 @router.get("/reports")
 def reports_page(request: Request) -> Response:
     return _page_or_login(request, "reports.html")
+
+
+@router.get("/reports/print")
+def report_print_page(request: Request, store: StoreDep, settings: SettingsDep, controllers: Controllers,
+                      day: Day = None, lane: LaneFilter = None, lang: str | None = None) -> Response:
+    """The day's report on an A4 page with the signature lines (prepared by the officer on duty,
+    checked by the site manager), in Bahasa Indonesia unless asked otherwise."""
+    who = request.app.state.auth.authenticate(request)
+    if who is None:
+        return RedirectResponse(f"/login?next={quote(str(request.url.path))}", 303)
+    report = report_of(store, settings, controllers, day, lane)
+    account = request.app.state.auth.accounts.get(who.username)
+    body = render("report_print.html", lang or request.cookies.get("lajur_lang"), report=report,
+                  day=date.fromisoformat(report["day"]), lane=lane, site_name=settings.site_name or settings.site,
+                  printed=lane_now(settings, controllers), goal_minutes=round(settings.timing.visit_budget / 60),
+                  prepared_by=(account.full_name or account.username) if account else who.username,
+                  chart=hours_svg(report))
+    return HTMLResponse(body, headers=PAGE_HEADERS)
 
 
 @router.get("/technician")

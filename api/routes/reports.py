@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -10,27 +10,45 @@ from fastapi.responses import PlainTextResponse
 
 from api.deps import Controllers, CurrentUser, Day, LaneFilter, SettingsDep, StoreDep
 from api.models import DailyReport
-from api.reports import daily_report, local_today, visits_csv, visits_of_day
+from api.reports import daily_report, local_today, site_timezone, summary_csv, visits_csv, visits_of_day
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 
-def _day(day: date | None, settings: Any, controllers: Controllers) -> date:
-    """The asked day, or today at the site; the lane clock's today (a demo's day runs fast)."""
-    if day is not None:
-        return day
+def lane_now(settings: Any, controllers: dict[str, Any]) -> datetime:
+    """Now by the lanes' clock (a demo's day runs fast), in the site's time zone."""
     first = next(iter(controllers.values()), None)
-    return local_today(settings, first.clock.now() if first else None)
+    return (first.clock.now() if first else datetime.now(site_timezone(settings))).astimezone(site_timezone(settings))
+
+
+def _day(day: date | None, settings: Any, controllers: Controllers) -> date:
+    """The asked day, or today at the site."""
+    return day if day is not None else local_today(settings, lane_now(settings, controllers))
+
+
+def report_of(store: Any, settings: Any, controllers: dict[str, Any], day: date | None,
+              lane: str | None) -> dict[str, Any]:
+    d = _day(day, settings, controllers)
+    return daily_report(visits_of_day(store, d, lane, settings), d, settings, lane_now(settings, controllers))
 
 
 @router.get("/daily", response_model=DailyReport)
 def report(_: CurrentUser, store: StoreDep, settings: SettingsDep, controllers: Controllers,
            day: Day = None, lane: LaneFilter = None) -> dict[str, Any]:
-    """Visits, throughput per hour, per-stage mean and goal-met share by part of day, share of
-    completed visits within the 10-minute goal. ``day`` defaults to today (site time)."""
-    d = _day(day, settings, controllers)
-    rows = visits_of_day(store, d, lane, settings)
-    return daily_report(rows, d, settings)
+    """Visits, throughput per hour (site time), per-stage mean and goal-met share by part of day, the
+    share within the 10-minute goal from the entry and from joining the queue (cars still in the lane
+    past the goal count as not within), counts per SIM class and outcome, PNBP per class, refusals
+    per reason. ``day`` defaults to today (site time)."""
+    return report_of(store, settings, controllers, day, lane)
+
+
+@router.get("/daily-summary.csv", response_class=PlainTextResponse)
+def report_summary_csv(_: CurrentUser, store: StoreDep, settings: SettingsDep, controllers: Controllers,
+                       day: Day = None, lane: LaneFilter = None) -> Response:
+    """The day's accounts (classes, PNBP, refusals, the promise, hours) as CSV, no visit details."""
+    r = report_of(store, settings, controllers, day, lane)
+    return Response(summary_csv(r), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="lajur-day-{r["day"]}.csv"'})
 
 
 @router.get("/daily.csv", response_class=PlainTextResponse)

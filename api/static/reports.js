@@ -47,13 +47,24 @@
     let r;
     try { r = await api("GET", "/api/v1/reports/daily?" + q); } catch (e) { toast(e.message); return; }
     if (!dayInput.value) dayInput.value = r.day;
-    document.getElementById("csv").href = "/api/v1/reports/daily.csv?" + new URLSearchParams({ day: r.day, ...(laneSel.value ? { lane: laneSel.value } : {}) });
+    const which = new URLSearchParams({ day: r.day, ...(laneSel.value ? { lane: laneSel.value } : {}) });
+    document.getElementById("csv").href = "/api/v1/reports/daily.csv?" + which;
+    document.getElementById("summary-csv").href = "/api/v1/reports/daily-summary.csv?" + which;
+    document.getElementById("print").href = "/reports/print?" + which;
+    const rp = (n) => "Rp" + Number(n).toLocaleString("id-ID");
+    document.querySelector("#by-class tbody").replaceChildren(...Object.entries(r.by_class).map(([cls, c]) => el("tr", { "data-class": cls },
+      el("td", {}, cls === "-" ? "not known yet" : cls), ...["completed", "refused", "aborted", "open", "total"].map((k) => el("td", { class: "num" }, String(c[k] || 0))))));
+    document.querySelector("#pnbp tbody").replaceChildren(...Object.entries(r.pnbp).map(([cls, p]) => el("tr", {},
+      el("td", {}, cls), el("td", { class: "num" }, String(p.paid)), el("td", { class: "num" }, rp(p.rupiah)))),
+      el("tr", { class: "total" }, el("td", {}, "Total"), el("td", {}), el("td", { class: "num", id: "pnbp-total" }, rp(r.pnbp_total))));
+    document.querySelector("#refusals tbody").replaceChildren(...(r.refusals.length ? r.refusals.map((x) => el("tr", {},
+      el("td", {}, x.text_en || x.reason), el("td", { class: "num" }, String(x.count)))) : [el("tr", {}, el("td", { class: "muted" }, "No refusals."))]));
     document.getElementById("tz").textContent = "times in " + r.timezone;
     const o = r.outcomes || {};
     document.getElementById("kpis").replaceChildren(
       kpi("visits", String(r.visits)), kpi("completed", String(o.completed || 0)), kpi("refused", String(o.refused || 0)),
       kpi("aborted", String(o.aborted || 0)),
-      kpi("within " + Math.round(r.visit_goal_seconds / 60) + " min", r.within_goal_pct === null ? "–" : r.within_goal_pct + "%", pctClass(r.within_goal_pct)),
+      kpi("within " + Math.round(r.visit_goal_seconds / 60) + " min" + (r.stuck ? ` (${r.stuck} stuck count as not)` : ""), r.within_goal_pct === null ? "–" : r.within_goal_pct + "%", pctClass(r.within_goal_pct)),
       kpi("within " + Math.round(r.visit_goal_seconds / 60) + " min of joining the queue", r.within_goal_door_to_door_pct == null ? "–" : r.within_goal_door_to_door_pct + "%", pctClass(r.within_goal_door_to_door_pct)),
       kpi("average visit", fmt(r.mean_seconds)), kpi("p95 visit", fmt(r.p95_seconds)),
       kpi("average queue wait", fmt(r.mean_queued_seconds)), kpi("p95 door to door", fmt(r.p95_door_to_door_seconds)),

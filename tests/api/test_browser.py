@@ -191,6 +191,11 @@ async def test_reports_and_technician_pages_render_in_the_browser(live, browser)
     href = await page.get_attribute("#csv", "href")
     csv = await page.request.get(url + href)
     assert csv.status == 200 and csv.text and (await csv.text()).startswith("id,lane,seq,plate")
+    await page.wait_for_selector("#pnbp-total")
+    # The A4 page to print and sign opens from the report, in Bahasa Indonesia.
+    await page.click("#print")
+    await page.wait_for_selector("text=Laporan Harian Layanan SIM Drive-Thru")
+    assert "Diperiksa oleh" in await page.inner_text(".signatures")
     await page.goto(url + "/technician")
     await page.wait_for_selector("tr[data-device='lane-1/entry-gate'] .chip.on", timeout=10_000)
     # The API docs render from local assets: a lane network has no internet.

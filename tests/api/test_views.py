@@ -125,3 +125,70 @@ def test_acknowledge_all_takes_every_open_alert_at_once_and_is_audited_once(clie
     presses = [a for a in api_store.audit_log() if a.action == "ack_all_alerts"]
     assert [(a.actor, a.lane, a.detail["count"]) for a in presses] == [("officer", None, 0), ("officer", None, 10),
                                                                        ("officer", "lane-2", 2)]
+
+
+STUCK_DAY = datetime(2026, 3, 3, 1, 30, tzinfo=UTC)  # 08:30 WIB
+
+
+@pytest.fixture(scope="module")
+def accounted_day(api_store):
+    """A day with five quick renewals, two refusals, one abort after paying, and three cars stuck at
+    window 2 for over half an hour when the report is read."""
+    quick = {"arriving": 20, "verifying": 60, "paying": 50, "capturing": 80, "printing": 60,
+             "handing_over": 20, "exiting": 30}  # 320 s
+    rows = [("completed", "A", None, True, quick)] * 4 + [("completed", "C", None, True, quick)] + [
+        ("refused", "A", "sim_expired", False, {"arriving": 20, "verifying": 60, "exiting": 30}),
+        ("refused", "C", "health_certificate_expired", False, {"arriving": 20, "verifying": 60, "exiting": 30}),
+        ("aborted", "A", "driver felt unwell", True, {"arriving": 20, "verifying": 60, "paying": 50, "exiting": 30}),
+    ] + [(None, "A", None, True, {"arriving": 20, "verifying": 60, "paying": 50, "capturing": 1900})] * 3
+    for i, (outcome, cls, reason, paid, stages) in enumerate(rows, start=1):
+        start = STUCK_DAY + timedelta(minutes=5 * i)
+        total = float(sum(stages.values()))
+        api_store.save_visit(VisitRow(
+            id=f"lane-1-20260303-{i:04d}", lane="lane-1", seq=100 + i, plate=f"G{1000 + i}AB", stage="done" if outcome
+            else "capturing", outcome=outcome, reason=reason, sim_class=cls, fee=80_000 if cls == "A" else 75_000,
+            paid=paid, started_at=start, ended_at=start + timedelta(seconds=total) if outcome else None,
+            sim_started=0.0, sim_ended=total if outcome else None, stage_seconds=stages, updated_at=start))
+
+
+def test_the_days_report_counts_classes_pnbp_refusals_and_stuck_cars_as_not_within(client, tokens, accounted_day):
+    r = client.get("/api/v1/reports/daily", params={"day": "2026-03-03"}, headers=bearer(tokens["officer"])).json()
+    assert r["by_class"]["A"] == {"completed": 4, "refused": 1, "aborted": 1, "open": 3, "total": 9}
+    assert r["by_class"]["C"] == {"completed": 1, "refused": 1, "aborted": 0, "open": 0, "total": 2}
+    assert r["pnbp"] == {"A": {"paid": 8, "rupiah": 640_000}, "C": {"paid": 1, "rupiah": 75_000}}
+    assert r["pnbp_total"] == 715_000
+    assert [(x["reason"], x["count"]) for x in r["refusals"]] == [("health_certificate_expired", 1),
+                                                                  ("sim_expired", 1)]
+    assert "Satpas" in next(x["text_id"] for x in r["refusals"] if x["reason"] == "sim_expired")
+    assert r["aborts"] == [{"reason": "driver felt unwell", "count": 1, "text_id": None, "text_en": None}]
+    # Five renewals within ten minutes, three cars stuck for over half an hour: not "100 %".
+    assert r["stuck"] == 3 and r["counted"] == 8 and r["within_goal"] == 5
+    assert r["within_goal_pct"] == 62.5 and r["within_goal_door_to_door_pct"] == 62.5
+
+
+def test_the_days_report_prints_on_a4_with_signature_lines_in_bahasa_first(client, accounted_day):
+    assert client.get("/reports/print", follow_redirects=False).status_code == 303
+    client.post("/api/v1/auth/login", json={"username": "supervisor", "password": "correct horse battery"})
+    page = client.get("/reports/print", params={"day": "2026-03-03"})
+    assert page.status_code == 200
+    text = page.text
+    assert "Laporan Harian Layanan SIM Drive-Thru" in text and "03/03/2026" in text
+    assert "Rp715.000" in text and "Rp640.000" in text and "62.5 %" in text
+    assert "Dibuat oleh" in text and "Petugas jaga" in text and "Diperiksa oleh" in text and "supervisor" in text
+    assert "SIM sudah habis masa berlaku" in text and "<svg" in text and "size: A4" in client.get(
+        "/static/print.css").text
+    english = client.get("/reports/print", params={"day": "2026-03-03", "lang": "en"}).text
+    assert "Prepared by" in english and "Checked by" in english and "Rp715.000" in english
+    assert "Siti" not in text and "3325" not in text  # nothing personal on the sheet
+
+
+def test_the_days_accounts_export_as_csv(client, tokens, accounted_day):
+    r = client.get("/api/v1/reports/daily-summary.csv", params={"day": "2026-03-03"},
+                   headers=bearer(tokens["officer"]))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert ["pnbp", "total", "rupiah", "715000"] in rows
+    assert ["class", "C", "refused", "1"] in rows and ["refusal", "sim_expired",
+                                                        "SIM has expired: please apply for a new SIM at the Satpas",
+                                                        "1"] in rows
+    assert ["promise", "stuck", "", "3"] in rows
