@@ -12,7 +12,9 @@ each in a module of its own:
 - :mod:`lane.recovery` — a restart resumes open visits without a second card, charge or gate move;
 - :mod:`lane.records` — visit rows, transitions, alerts and live events;
 - :mod:`lane.displays` — what each station's display and signal tell the driver;
-- :mod:`lane.actions` — officer actions, audited before they take effect;
+- :mod:`lane.commands` — officer commands as typed values; :mod:`lane.actions` applies them,
+  audited before they take effect; :mod:`lane.decisions` — a decision by hand and its approval;
+  :mod:`lane.overrides` — gates by hand, device tests, a vehicle that is gone;
 - :mod:`lane.refusals` — device messages the drivers refused, counted and alerted;
 - :mod:`lane.views` — the console's read models; :mod:`lane.budgets` — stage and visit budget alerts.
 
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +35,7 @@ from lane.actions import ACTIONS, OfficerDesk
 from lane.aio import cancel_all
 from lane.budgets import watch_budgets
 from lane.clock import Clock
+from lane.commands import Actor, Command, CommandResult
 from lane.displays import Displays
 from lane.events import EventBus
 from lane.holds import Holds
@@ -94,6 +97,13 @@ class LaneDevices:
                            *self.displays.values()]
         return devs
 
+    def named(self, name: str) -> Any | None:
+        """The device called ``name`` (``entry-gate``, ``card-printer``, ``entry-camera``...), or None."""
+        for dev in [*self.all_devices(), self.entry_camera, self.exit_camera]:
+            if dev is not None and getattr(dev, "name", None) == name:
+                return dev
+        return None
+
 
 class LaneController:
     ACTIONS = ACTIONS
@@ -133,7 +143,8 @@ class LaneController:
         self.desk = OfficerDesk(self)
         self.refused = RefusedMessages(self)
         self.queue = RoadQueue(self)
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._entry: asyncio.Task[None] | None = None
         self._removers: list[Callable[[], None]] = []
 
     # ================================================================ lifecycle
@@ -149,20 +160,36 @@ class LaneController:
         self.running = True
         recover(self)
         self.records.take_over_alerts()
-        self._tasks.append(asyncio.create_task(entry_loop(self), name=f"{self.name}:entry"))
-        self._tasks.append(asyncio.create_task(watch_budgets(self), name=f"{self.name}:budgets"))
-        self._tasks.append(asyncio.create_task(secure_gates(self), name=f"{self.name}:secure-gates"))
+        self.start_entry()
+        self.spawn(watch_budgets(self), "budgets")
+        self.spawn(secure_gates(self), "secure-gates")
         await self.displays.show_idle_all()
 
     async def stop(self) -> None:
         """Stop work; gates are left as they are (a gate is never commanded closed on the way out)."""
         self.running = False
-        tasks = self._tasks + [v.task for v in self.visits.values() if v.task]
+        tasks = [*self._tasks, self._entry, *(v.task for v in self.visits.values() if v.task)]
         await cancel_all(tasks)
         self._tasks.clear()
         for remove in self._removers:
             remove()
         self._removers.clear()
+
+    def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        """Run ``coro`` as one of the lane's own tasks (cancelled when the lane stops)."""
+        task = asyncio.create_task(coro, name=f"{self.name}:{what}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def start_entry(self) -> None:
+        """The entry task: admits vehicles one at a time (``lane.stages.runner.entry_loop``)."""
+        self._entry = asyncio.create_task(entry_loop(self), name=f"{self.name}:entry")
+
+    async def stop_entry(self) -> None:
+        """Stop the entry task where it is (an arriving visit ends by hand: ``lane.overrides``)."""
+        if self._entry is not None:
+            await cancel_all([self._entry])
+            self._entry = None
 
     def start_runner(self, visit: Visit) -> None:
         """Walk an admitted visit through the rest of the stage table, in a task of its own."""
@@ -180,10 +207,14 @@ class LaneController:
             cb(summary)
 
     # ================================================================ officers and the console
+    async def command(self, cmd: Command, actor: Actor, visit_id: str | None = None) -> CommandResult:
+        """An officer's typed command (:mod:`lane.commands`), audited before it takes effect; refused
+        with a sentence for the officer when it does not fit (see :class:`lane.actions.OfficerDesk`)."""
+        return await self.desk.command(cmd, actor, visit_id)
+
     async def act(self, action: str, *, actor: str, role: str, visit_id: str | None = None,
                   reason: str | None = None, **params: Any) -> dict[str, Any]:
-        """An officer action (see :class:`lane.actions.OfficerDesk`): audited before it takes effect;
-        WorkflowError, with a message for the officer, when it does not fit the visit's stage."""
+        """The command named ``action`` (``confirm_plate``, ``retry``, ``open_gate``...) with these values."""
         return await self.desk.act(action, actor=actor, role=role, visit_id=visit_id, reason=reason, **params)
 
     @property

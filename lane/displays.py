@@ -45,6 +45,16 @@ class Displays:
         except DeviceError as exc:  # a dark display must not stop the lane
             log.warning("%s: display %s: %s", lane.name, station, exc)
 
+    async def replate(self, old: str, new: str) -> None:
+        """A plate was corrected: every sign showing the old plate shows the new one, with the same step
+        and signal (the driver waits for their own plate; a sign with the old one would hold them)."""
+        if not old:
+            return
+        was = format_plate(old)
+        for station, shown in list(self.shown.items()):
+            if shown.plate == was:
+                await self.show(Station(station), shown.step, plate=new, fee=shown.fee, signal=shown.signal)
+
     async def show_idle_all(self) -> None:
         """Every station nobody stands at says "welcome"."""
         for st in Station:

@@ -37,6 +37,10 @@ class WorkflowError(LajurError):
     """An action does not fit the visit's current stage (e.g. handing over before printing)."""
 
 
+class NotPermitted(LajurError):
+    """The person asking may not do this (e.g. approve a decision they proposed themselves)."""
+
+
 class DeviceError(LajurError):
     """A device failed to do what it was asked. ``device`` names it (e.g. ``entry-gate``)."""
 

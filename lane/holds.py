@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from lane.commands import Abort, Accepted, Retry, TakeOver
 from lane.errors import DeviceError, DeviceFault, PersistenceError, RecordRefused
 from lane.visit import Visit
 from lane.waiting import check_abort
@@ -21,9 +22,6 @@ if TYPE_CHECKING:
     from lane.controller import LaneController
 
 log = logging.getLogger(__name__)
-
-RESOLUTIONS = ("retry", "take_over", "abort")
-
 
 class Holds:
     def __init__(self, lane: LaneController) -> None:
@@ -38,12 +36,10 @@ class Holds:
         again at the terminal."""
         lane = self.lane
         if visit.recovered:
-            for i, (a, params) in enumerate(visit.pending):
-                if a in ("retry", "take_over") and params.get("device") == device:
-                    del visit.pending[i]
-                    if params.get("_action_id") is not None:
-                        lane.store.action_taken(params["_action_id"])
-                    if a == "take_over":
+            for accepted in list(visit.pending):
+                if isinstance(accepted.command, Retry | TakeOver) and accepted.device == device:
+                    lane.desk.discard(visit, accepted)
+                    if isinstance(accepted.command, TakeOver):
                         lane.records.persist(visit, note=f"{device} step taken over by officer (before the restart)")
                         return None
                     break
@@ -55,6 +51,7 @@ class Holds:
             except (DeviceError, PersistenceError) as exc:
                 attempt += 1
                 reason = f"{device}: {getattr(exc, 'fault', None) or getattr(exc, 'message', None) or exc}"
+                self.report(visit.retrying, reason)
                 log.warning("%s: visit %s held: %s", lane.name, visit.id, reason)
                 lane.store.device_event(lane.name, device, "fault", {"visit": visit.id, "error": str(exc)})
                 if not visit.state.held:
@@ -72,6 +69,7 @@ class Holds:
                 visit.state.resume()
                 lane.records.persist(visit, note=f"retry {device}")
                 continue
+            self.report(visit.retrying, None)
             if visit.state.held:
                 visit.state.resume()
                 lane.records.persist(visit, note=f"{device} back")
@@ -112,7 +110,7 @@ class Holds:
         deadline = lane.clock.monotonic() + backoff
 
         def ready() -> bool:
-            if visit.has_pending(*RESOLUTIONS):
+            if visit.has_pending(Retry, TakeOver, Abort):
                 return True
             return auto_retry and lane.clock.monotonic() >= deadline and self.device_online(device)
 
@@ -121,10 +119,20 @@ class Holds:
             with contextlib.suppress(TimeoutError):
                 await lane.waiter.wait(ready, timeout=max(0.5, backoff), visit=visit)
         check_abort(visit)
-        if lane.desk.take(visit, "take_over") is not None:
+        if lane.desk.take(visit, TakeOver) is not None:
             return "take_over"
-        lane.desk.take(visit, "retry")
+        retry = lane.desk.take(visit, Retry)
+        if retry is not None:
+            visit.retrying.append(retry)  # told how its attempt went (see report)
         return "retry"
+
+    @staticmethod
+    def report(retries: list[Accepted], still_failing: str | None) -> None:
+        """Tell the officers whose retries led to this attempt how it went (None: it went through)."""
+        for accepted in retries:
+            if accepted.outcome is not None and not accepted.outcome.done():
+                accepted.outcome.set_result(still_failing)
+        retries.clear()
 
     def camera_timeout(self) -> float:
         """Ten simulated seconds, but never less than the real time a few OpenCV reads take: image

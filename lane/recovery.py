@@ -17,6 +17,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from lane.commands import Actor
 from lane.errors import DeviceError
 from lane.ports import BarrierGate, GatePosition
 from lane.visit import Visit
@@ -67,7 +68,8 @@ def recover(lane: LaneController) -> None:
             continue
         log.info("%s: %s's %s on %s, accepted before the restart, still applies", lane.name, action.actor,
                  action.action, waiting.id)
-        waiting.pending.append((action.action, {**action.params, "_action_id": action.id}))
+        assert action.id is not None
+        lane.desk.restore(waiting, action.id, action.action, action.params, Actor(action.actor, action.role))
     for visit in lane.visits.values():
         if visit.reshow and occupancy[visit.reshow[0]] not in (None, visit.id):
             visit.reshow = None  # someone else is there now: the old signal would mislead them

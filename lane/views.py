@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lane.commands import VISIT_COMMANDS
 from lane.persistence.models import VisitRow
 from lane.settings import LaneTiming
 from lane.visit import Visit
@@ -18,7 +19,8 @@ QUEUE_STAGES = frozenset(s.value for s in BEFORE_ENTRY)
 
 
 def visit_view(visit: Visit, now: float, timing: LaneTiming) -> dict[str, Any]:
-    """A visit in the lane now: where it is, how long it has taken against its budgets, what holds it."""
+    """A visit in the lane now: where it is, how long it has taken against its budgets, what holds it,
+    and which officer commands fit it now (the console offers those)."""
     s = visit.state
     return {
         "id": s.id, "lane": s.lane, "seq": s.seq, "plate": s.plate, "plate_confidence": s.plate_confidence,
@@ -27,7 +29,18 @@ def visit_view(visit: Visit, now: float, timing: LaneTiming) -> dict[str, Any]:
         "elapsed": round(s.elapsed(now), 1), "stage_elapsed": round(s.stage_elapsed(now), 1),
         "stage_budget": timing.budgets.get(s.stage.value), "visit_budget": timing.visit_budget,
         "queued_seconds": round(s.queued_seconds(now), 1), "door_to_door_seconds": round(s.door_to_door(now), 1),
+        "held_device": visit.held_device,
+        "commands": allowed_commands(visit),
+        "decision": visit.proposal.preview() if visit.proposal else None,
+        "needs_identity": visit.awaiting_decision and visit.card is None,
     }
+
+
+def allowed_commands(visit: Visit) -> list[str]:
+    """The visit commands that fit the visit now (before their values, reason and sender are checked)."""
+    if visit.state.finished:
+        return []
+    return [kind.model_fields["action"].default for kind in VISIT_COMMANDS if kind.refusal(visit) is None]
 
 
 def visit_summary(visit: Visit, now: float) -> dict[str, Any]:

@@ -87,6 +87,11 @@ ten-minute promise, which runs from the entry (the gate opening for it) to the e
 NOT_ADMITTED: frozenset[Stage] = frozenset({Stage.QUEUED, Stage.ARRIVING})
 """Stages the lane's entry task owns (one vehicle at a time); an abort here backs the car out."""
 
+PLATE_EDITABLE: frozenset[Stage] = frozenset({Stage.QUEUED, Stage.ARRIVING, Stage.VERIFYING, Stage.PAYING})
+"""Where a plate may still be corrected: until the car leaves window 1. The receipt printed there
+carries the plate, and from then on the signs call the car on by it (a driver waits for their own
+plate), so a later change could only strand the lane."""
+
 
 def station_of(stage: Stage) -> Station | None:
     spec = SPEC_BY_STAGE.get(stage)
@@ -214,19 +219,43 @@ class VisitState:
         self.advance(now, Stage.EXITING)
 
     def abort(self, now: float, reason: str) -> None:
-        """Officer ends the renewal: an admitted vehicle still leaves by the exit; one not yet let in
-        backs out of the entry and its visit ends there."""
+        """Officer ends the renewal. An admitted vehicle still has to leave by the exit (one already on
+        its way out just goes on, its renewal recorded as aborted); one not yet admitted backs out of
+        the entry, and its visit ends there."""
         if self.finished:
             raise WorkflowError(f"visit {self.id} is already finished")
         if not reason:
             raise WorkflowError("an abort needs a reason")
+        if self.outcome in (Outcome.REFUSED, Outcome.ABORTED):
+            raise WorkflowError(f"the visit is already {self.outcome.value}; the vehicle is on its way out")
         self.outcome = Outcome.ABORTED
         self.reason = reason
         self.held = None
-        if self.stage in NOT_ADMITTED:  # never let in: it backs out of the entry, nothing was done for it
+        if self.stage in NOT_ADMITTED:
             self.advance(now, Stage.DONE)
         elif self.stage is not Stage.EXITING:
             self.advance(now, Stage.EXITING)
+
+    def vehicle_gone(self, now: float, reason: str) -> None:
+        """The vehicle has left the lane without the loops seeing it (or the officer ends a stuck visit):
+        the visit ends where it is. A renewal not handed over by then counts as aborted."""
+        if self.finished:
+            raise WorkflowError(f"visit {self.id} is already finished")
+        if not reason:
+            raise WorkflowError("'vehicle left' needs a reason")
+        if self.outcome is None and self.stage is not Stage.EXITING:
+            self.outcome = Outcome.ABORTED
+            self.reason = f"vehicle left: {reason}"
+        self.held = None
+        self.advance(now, Stage.DONE)
+
+    def correct_plate(self, plate: str) -> str | None:
+        """The officer's plate replaces the read one (see PLATE_EDITABLE); returns the plate it replaced."""
+        if self.stage not in PLATE_EDITABLE:
+            raise WorkflowError(f"the plate cannot be changed while {self.stage.value}: it is on the receipt and "
+                                "the signs call the car on by it; correct it before the car leaves window 1")
+        before, self.plate, self.plate_confidence = self.plate, plate, 1.0
+        return before
 
     def hold(self, reason: str) -> None:
         if self.finished:

@@ -160,6 +160,8 @@ class OfficerAction(SQLModel, table=True):
     action: str = Field(max_length=32)
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     actor: str = Field(max_length=64)
+    role: str = Field(default="", max_length=16)
+    """The actor's role when the action was accepted (an approval kept over a restart is checked again)."""
     at: datetime
     taken_at: datetime | None = None
     """When the workflow acted on it (or set it aside); None while it waits."""

@@ -354,13 +354,14 @@ class Store(AlertRecords):
         return transitions, effects
 
     # ------------------------------------------------------------ officer actions (kept until taken)
-    def queue_action(self, *, lane: str, visit_id: str, action: str, params: dict[str, Any], actor: str) -> int:
+    def queue_action(self, *, lane: str, visit_id: str, action: str, params: dict[str, Any], actor: str,
+                     role: str = "") -> int:
         """Keep an accepted officer action until the workflow takes it; returns its id. Never
         journaled: an action the database cannot keep is refused, as its audit would be."""
         self._require_current(f"keeping action {action}")
         with self.session() as s:
             row = OfficerAction(lane=lane, visit_id=visit_id, action=action, params=_copy(params), actor=actor,
-                                at=utcnow())
+                                role=role, at=utcnow())
             s.add(row)
             s.flush()
             assert row.id is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lane.commands import ConfirmPlate
 from lane.ports import PlateRead, Signal
 from lane.recovery import gate_recovered
 from lane.visit import Visit
@@ -43,19 +44,23 @@ async def read_plate(lane: LaneController, visit: Visit) -> None:
                                     lambda: lane.devices.entry_camera.read_plate(timeout=lane.holds.camera_timeout()))
     if read is not None and getattr(read, "crop_jpeg", None):
         lane.plate_crops[visit.id] = read.crop_jpeg
-    if read is not None and read.plate and read.confidence >= timing.plate_min_confidence:
+    guess = read.plate if read else None
+    sure = read is not None and read.plate and read.confidence >= timing.plate_min_confidence
+    if sure and not visit.has_pending(ConfirmPlate):  # an officer's plate given meanwhile wins
+        assert read is not None
         visit.state.plate, visit.state.plate_confidence = read.plate, read.confidence
         lane.records.persist(visit, note=f"plate read {read.plate} ({read.confidence:.2f})")
         return
-    guess = read.plate if read else None
     visit.state.plate_confidence = read.confidence if read else 0.0
-    visit.state.hold("plate_unconfirmed")
-    lane.records.persist(visit, note="plate needs an officer")
-    lane.records.alert("plate_unconfirmed", f"plate read {guess or 'nothing'} with low confidence; confirm or type it",
-                       visit=visit)
-    await lane.waiter.wait(lambda: visit.has_pending("confirm_plate"), visit=visit)
-    params = lane.desk.take(visit, "confirm_plate") or {}
-    visit.state.plate = params["plate"]
+    if not visit.has_pending(ConfirmPlate):
+        visit.state.hold("plate_unconfirmed")
+        lane.records.persist(visit, note="plate needs an officer")
+        lane.records.alert("plate_unconfirmed", f"plate read {guess or 'nothing'} with low confidence; confirm or "
+                           "type it", visit=visit)
+        await lane.waiter.wait(lambda: visit.has_pending(ConfirmPlate), visit=visit)
+    accepted = lane.desk.take(visit, ConfirmPlate)
+    assert accepted is not None and isinstance(accepted.command, ConfirmPlate)
+    visit.state.plate = accepted.command.plate
     visit.state.plate_confidence = 1.0
     visit.state.resume()
     lane.records.persist(visit, note="plate confirmed by officer")

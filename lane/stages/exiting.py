@@ -44,9 +44,9 @@ async def match_exit_plate(lane: LaneController, visit: Visit) -> None:
     cam = lane.devices.exit_camera
     assert cam is not None
     read = await lane.holds.guarded(visit, "exit-camera", lambda: cam.read_plate(timeout=lane.holds.camera_timeout()))
-    if read and read.plate and read.plate == visit.state.plate:
-        return
-    visit.state.hold("exit_plate_mismatch")
+    if read is None or (read.plate and read.plate == visit.state.plate):
+        return  # matched, or the officer took the check over (looked at the plate, or opened the exit)
+    visit.state.hold("exit-camera: plate mismatch")
     lane.records.persist(visit, note=f"exit plate {read.plate if read else None} != {visit.state.plate}")
     lane.records.alert("exit_plate_mismatch", f"exit camera read {read.plate if read else 'nothing'}, "
                        f"expected {visit.state.plate}", visit=visit)

@@ -48,18 +48,22 @@ async def _charge(lane: LaneController, visit: Visit, fee: int) -> None:
         r.payment_reference = reference
         lane.records.persist(visit, note=f"charge {reference}")
         await lane.displays.show(Station.WINDOW_1, "pay", plate=plate, fee=fee)
+        retries, visit.retrying = visit.retrying, []  # a retry after a decline is told how the charge went
         result = await lane.holds.guarded(visit, "payment", lambda ref=reference: lane.devices.payment.charge(
             ref, fee, timeout=lane.clock.to_wall(human["payment"])))
         if result is None:  # officer confirmed payment by other means
             lane.effects.settle(reference, "done", {"by": "officer"})
             lane.records.clear_alert("payment_failed", visit)
+            lane.holds.report(retries, None)
             return
         if result.outcome is PaymentOutcome.PAID:
             lane.effects.settle(reference, "done", {"outcome": "paid"})
             lane.records.clear_alert("payment_failed", visit)
+            lane.holds.report(retries, None)
             return
+        lane.holds.report(retries, f"payment {result.outcome.value}")
         lane.effects.settle(reference, "failed", {"outcome": result.outcome.value, "detail": result.detail})
-        visit.state.hold(f"payment {result.outcome.value}")
+        visit.state.hold(f"payment: {result.outcome.value}")
         lane.records.persist(visit, note=f"payment {result.outcome.value}")
         lane.records.alert("payment_failed", f"payment {result.outcome.value} for {format_plate(plate or '')}",
                            visit=visit)

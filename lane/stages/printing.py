@@ -1,12 +1,14 @@
-"""Window 3: printing (the card job keyed by the renewal id, so a repeated job prints no second
-card) and handing over (the officer confirms the driver has the card).
+"""Window 3: printing (the card job keyed by the renewal id and copy, so a repeated job prints no
+second card) and handing over (the officer confirms the driver has the card, or has a spoiled card
+reprinted first: the next copy, a job of its own that the printer prints, once).
 
 The card is sent to the printer as soon as the photo is taken, while the vehicle waits for window 3
 to be free and drives up to it (``timing.print_ahead``, on by default): the driver then waits at
 window 3 only for what the printer has not finished yet. A lane may have more than one card printer
 (``card-printer-2``, ...): a card goes to a printer no other card is printing on, and stays with that
-printer for good (a retry or a restart asks the same printer, which knows the renewal id, so no
-second card comes out of another one).
+printer for good (a retry, a reprint or a restart asks the same printer, which knows the renewal id,
+so no second card comes out of another one). No card is printed without a name, a SIM number, a
+class and an expiry.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 from datetime import date
 from typing import TYPE_CHECKING
 
+from lane.commands import HandedOver, Reprint
 from lane.ports import CardJob, CardPrinter
 from lane.visit import Visit, VisitAborted
 from lane.workflow import Station
@@ -26,19 +29,17 @@ if TYPE_CHECKING:
 async def print_card(lane: LaneController, visit: Visit) -> None:
     key = f"{visit.id}-card"
     done = lane.store.side_effect(key)
-    reprint = lane.desk.take(visit, "reprint") is not None
-    needed = done is None or done.status != "done" or reprint
-    if not needed:
+    if done is not None and done.status == "done":
         await _to_window_3(lane, visit)
         return
     if not lane.settings.timing.print_ahead:
         await _to_window_3(lane, visit)
-        await _print(lane, visit, key)
+        await _print(lane, visit, key, copy=1)
         return
     # Both at once: the card prints while the vehicle waits for window 3 and drives up to it.
     try:
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(_print(lane, visit, key), name=f"{visit.id}:card")
+            tg.create_task(_print(lane, visit, key, copy=1), name=f"{visit.id}:card")
             tg.create_task(_to_window_3(lane, visit), name=f"{visit.id}:to-window-3")
     except BaseExceptionGroup as group:
         aborted = group.subgroup(VisitAborted)
@@ -47,18 +48,39 @@ async def print_card(lane: LaneController, visit: Visit) -> None:
         raise group.exceptions[0] from None
 
 
+async def hand_over(lane: LaneController, visit: Visit) -> None:
+    await lane.displays.show(Station.WINDOW_3, "handover", plate=visit.state.plate)
+    while True:
+        await lane.waiter.wait(lambda: visit.has_pending(HandedOver, Reprint), visit=visit)
+        if lane.desk.take(visit, HandedOver) is not None:
+            return
+        reprint = next(a for a in visit.pending if isinstance(a.command, Reprint))
+        await reprint_card(lane, visit)
+        lane.desk.discard(visit, reprint)  # taken once printed: a restart in between prints it then
+        await lane.displays.show(Station.WINDOW_3, "handover", plate=visit.state.plate)
+
+
+async def reprint_card(lane: LaneController, visit: Visit) -> None:
+    """Print the card again as the next copy (``CardJob.copy``), on the printer of the first copy: a
+    job of its own that the printer prints, where a retry of the same copy prints nothing; a restart
+    in the middle finishes that copy rather than printing another."""
+    prints = [e for e in lane.store.side_effects(visit.id) if e.kind == "card_print"]
+    unfinished = next((e for e in prints if e.status == "intended" and e.key != f"{visit.id}-card"), None)
+    copy = int(unfinished.detail.get("copy", len(prints))) if unfinished else len(prints) + 1
+    await lane.displays.show(Station.WINDOW_3, "printing", plate=visit.state.plate)
+    await _print(lane, visit, f"{visit.id}-card-{copy}", copy=copy)
+
+
 async def _to_window_3(lane: LaneController, visit: Visit) -> None:
     await lane.stations.go_to(visit, Station.WINDOW_3, "to_window_3")
     await lane.displays.show(Station.WINDOW_3, "printing", plate=visit.state.plate)
 
 
-async def _print(lane: LaneController, visit: Visit, key: str) -> None:
-    r = visit.row
-    name, printer = await _printer_for(lane, visit, key)
-    await lane.effects.intend(visit, key, kind="card_print", detail={"printer": name})
-    job = CardJob(renewal_id=visit.id, sim_number=r.sim_number or "", holder_name=r.holder_name or "",
-                  sim_class=r.sim_class or "A",
-                  expires=date.fromisoformat(r.new_expiry) if r.new_expiry else lane.clock.now().date())
+async def _print(lane: LaneController, visit: Visit, key: str, *, copy: int) -> None:
+    await _require_card_data(lane, visit)
+    name, printer = await _printer_for(lane, visit)
+    await lane.effects.intend(visit, key, kind="card_print", detail={"printer": name, "copy": copy})
+    job = card_job(lane, visit, copy=copy)
     lane.printing[name] = visit.id
     try:
         await lane.holds.guarded(visit, name, lambda: printer.print_card(job))
@@ -69,11 +91,19 @@ async def _print(lane: LaneController, visit: Visit, key: str) -> None:
     lane.effects.settle(key, "done", {"printer": name})
 
 
-async def _printer_for(lane: LaneController, visit: Visit, key: str) -> tuple[str, CardPrinter]:
+def card_job(lane: LaneController, visit: Visit, *, copy: int) -> CardJob:
+    """This renewal's card, as the printer's ``copy`` of it (1: the first card; more: reprints)."""
+    r = visit.row
+    return CardJob(renewal_id=visit.id, sim_number=r.sim_number or "", holder_name=r.holder_name or "",
+                   sim_class=r.sim_class or "", expires=date.fromisoformat(r.new_expiry) if r.new_expiry
+                   else lane.clock.now().date(), copy=copy)
+
+
+async def _printer_for(lane: LaneController, visit: Visit) -> tuple[str, CardPrinter]:
     """The printer this card was sent to before (after a retry, reprint or restart), else the first
     one no other card is printing on (waiting for one to finish when all are busy)."""
     printers = lane.devices.card_printers()
-    effect = lane.store.side_effect(key)
+    effect = lane.store.side_effect(f"{visit.id}-card")
     pinned = (effect.detail or {}).get("printer") if effect is not None else None
     if pinned is None and effect is not None:
         pinned = "card-printer"  # recorded before a lane had several printers
@@ -91,7 +121,16 @@ async def _printer_for(lane: LaneController, visit: Visit, key: str) -> tuple[st
     return name, printers[name]
 
 
-async def hand_over(lane: LaneController, visit: Visit) -> None:
-    await lane.displays.show(Station.WINDOW_3, "handover", plate=visit.state.plate)
-    await lane.waiter.wait(lambda: visit.has_pending("handed_over"), visit=visit)
-    lane.desk.take(visit, "handed_over")
+async def _require_card_data(lane: LaneController, visit: Visit) -> None:
+    """Never a card without a name, a SIM number, a class and an expiry: hold (only an abort or
+    "vehicle left" ends it) and tell the officers, loudly."""
+    r = visit.row
+    missing = [what for what, value in (("name", r.holder_name), ("SIM number", r.sim_number),
+                                        ("class", r.sim_class), ("expiry", r.new_expiry)) if not value]
+    if not missing:
+        return
+    visit.state.hold(f"card data missing: {', '.join(missing)}")
+    lane.records.persist(visit, note=f"not printed: no {', '.join(missing)}")
+    lane.records.alert("card_data_missing", f"visit {visit.id}: no card printed without its {', '.join(missing)}; "
+                       "abort the visit", level="critical", visit=visit)
+    await lane.waiter.wait(lambda: False, visit=visit)

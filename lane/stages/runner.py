@@ -14,12 +14,14 @@ import logging
 from datetime import UTC
 from typing import TYPE_CHECKING
 
-from lane.errors import PersistenceError, RecordRefused
+from lane.commands import Abort
+from lane.errors import PersistenceError, RecordRefused, WorkflowError
 from lane.persistence.models import VisitRow
 from lane.persistence.store import utcnow
 from lane.stages import HANDLERS
+from lane.stages.verifying import verify_by_hand
 from lane.visit import Visit, VisitAborted
-from lane.workflow import BEFORE_ENTRY, NOT_ADMITTED, Outcome, Stage, Station, VisitState
+from lane.workflow import BEFORE_ENTRY, NOT_ADMITTED, Stage, Station, VisitState
 
 if TYPE_CHECKING:
     from lane.controller import LaneController
@@ -118,25 +120,29 @@ async def _run_stage(lane: LaneController, visit: Visit, taken_over: bool) -> No
     """The handler of the visit's stage, then the next stage of the table; an officer's take-over of
     a held stage skips straight to the next one."""
     stage = visit.state.stage
-    if not taken_over:
+    if taken_over and stage is Stage.VERIFYING:
+        await verify_by_hand(lane, visit)  # the rules are never skipped: the decision form instead
+    elif not taken_over:
         await HANDLERS[stage](lane, visit)
     if visit.state.stage is stage and not visit.state.finished:
         lane.records.advance(visit, note="taken over by officer" if taken_over else None)
 
 
 async def handle_abort(lane: LaneController, visit: Visit) -> None:
-    params = lane.desk.take(visit, "abort") or {}
-    if visit.state.stage is Stage.EXITING and visit.state.outcome is Outcome.ABORTED:
+    """The officer's abort, taken where the stage stopped: the vehicle leaves by the exit, or backs
+    out of the entry if it was never admitted (nothing was done for it)."""
+    accepted = lane.desk.take(visit, Abort)
+    reason = (accepted.command.reason if accepted else None) or "aborted"
+    before = visit.state.stage
+    try:
+        visit.state.abort(lane.clock.monotonic(), reason)
+    except WorkflowError as exc:  # e.g. refused meanwhile: it is leaving anyway
+        log.info("%s: abort of %s set aside: %s", lane.name, visit.id, exc)
         return
-    if visit.state.stage in NOT_ADMITTED:
-        # Never admitted: it leaves backwards; nothing was done for it.
-        visit.state.outcome = Outcome.ABORTED
-        visit.state.reason = params.get("reason", "aborted")
-        visit.state.held = None
-        lane.records.advance(visit, Stage.DONE, note="aborted before admission")
+    if visit.state.finished:
+        lane.records.persist(visit, note="aborted before admission", transition_from=before)
         lane.stations.release(visit)
         lane.finish(visit)
         return
-    visit.state.abort(lane.clock.monotonic(), params.get("reason", "aborted"))
-    lane.records.persist(visit, note=f"aborted: {visit.state.reason}", transition_from=None)
-    log.info("%s: visit %s aborted at %s", lane.name, visit.id, visit.row.stage)
+    lane.records.persist(visit, note=f"aborted: {reason}", transition_from=before)
+    log.info("%s: visit %s aborted at %s", lane.name, visit.id, before)

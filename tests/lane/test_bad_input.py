@@ -11,6 +11,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
+from lane.commands import TakeOver
 from tests.lane.test_lane_end_to_end import Lane, running_lane
 
 pytestmark = pytest.mark.postgres
@@ -79,7 +80,7 @@ async def test_a_visit_record_the_database_refuses_is_held_and_abort_and_take_ov
             # take-over answers and acts: the step is done by hand; the record is refused again, held again
             stage = visit.state.stage
             await lane.ctl.act("take_over", actor="siti", role="officer", visit_id=visit.id, reason="by hand")
-            await _until(lambda: visit.state.stage is not stage or not visit.has_pending("take_over"), 30,
+            await _until(lambda: visit.state.stage is not stage or not visit.has_pending(TakeOver), 30,
                          "the take-over taken")
             await _until(lambda: visit.state.held and "database" in visit.state.held, 30, "held again")
             await lane.ctl.act("abort", actor="siti", role="officer", visit_id=visit.id, reason="record refused")

@@ -14,6 +14,7 @@ import pytest
 
 from cli.compose import Site
 from cli.run import settings_for_simulated_site
+from lane.actions import RetryFailed
 from lane.clock import ScaledClock
 from lane.settings import load_settings
 from simulators.ledger import Ledger
@@ -200,8 +201,13 @@ async def test_printer_fault_holds_the_stage_and_officer_retry_prints_one_card(l
     [held] = printer_held()
     assert "ribbon_out" in held.state.held and held.state.stage.value == "printing"
     assert any(a.kind == "device_fault" for a in lane.site.store.alerts("lane-1"))
+    # a retry with the fault still there says so (not a green "done"), and the visit stays held
+    with pytest.raises(RetryFailed, match="still fails.*ribbon_out"):
+        await lane.ctl.act("retry", actor="siti", role="officer", visit_id=held.id, reason="try once more")
+    assert "ribbon_out" in (held.state.held or "")
     await printer.inject("ribbon_out", False)
-    await lane.ctl.act("retry", actor="siti", role="officer", visit_id=held.id, reason="ribbon replaced")
+    result = await lane.ctl.act("retry", actor="siti", role="officer", visit_id=held.id, reason="ribbon replaced")
+    assert result["worked"] is True
     await asyncio.wait_for(drive, 60)
     await asyncio.wait_for(Lane._until(lambda: lane.finished), 30)
     assert lane.finished[0]["outcome"] == "completed"
@@ -255,8 +261,13 @@ async def test_a_plate_the_officer_corrects_after_admission_is_kept_with_the_las
                                                    for v in lane.ctl.visits.values())), 60)
     [visit] = list(lane.ctl.visits.values())
     assert visit.state.plate == driver.plate
-    await lane.ctl.act("confirm_plate", actor="siti", role="officer", visit_id=visit.id, plate="H 9999 ZZ")
-    await lane.ctl.act("confirm_plate", actor="siti", role="officer", visit_id=visit.id, plate=driver.plate)
+    await lane.ctl.act("confirm_plate", actor="siti", role="officer", visit_id=visit.id, plate="H 9999 ZZ",
+                       reason="read it off the windscreen")
+    assert lane.ctl.shown["window-1"].plate == "H 9999 ZZ", "the sign shows the plate the lane now expects"
+    [edit] = [a for a in lane.site.store.audit_log() if a.action == "confirm_plate"]
+    assert edit.detail["before"] == {"plate": driver.plate} and edit.detail["after"] == {"plate": "H9999ZZ"}
+    await lane.ctl.act("confirm_plate", actor="siti", role="officer", visit_id=visit.id, plate=driver.plate,
+                       reason="misread my own note")
     await asyncio.wait_for(drive, 60)
     [sample] = labelled_crops(lane.site.settings.plate_samples_dir)
     assert sample.plate == driver.plate

@@ -10,6 +10,7 @@ import asyncio
 
 import pytest
 
+from lane.actions import RetryFailed
 from lane.workflow import Stage
 from simulators.traffic import HumanTimes
 from tests.lane.test_lane_end_to_end import Lane
@@ -82,8 +83,9 @@ async def test_alerts_come_once_per_visit_and_cause_and_clear_when_it_ends(mqtt_
             [visit] = list(harness.ctl.visits.values())
             capturing = _alerts(harness, visit.id, "stage_over_budget", "capturing")
             assert len(capturing) == 1 and capturing[0].cleared_at is not None, "cleared when window 2 was left"
-            for _ in range(2):  # retried with the ribbon still out: held again, no second alert
-                await harness.ctl.act("retry", actor="siti", role="officer", visit_id=visit.id)
+            for _ in range(2):  # retried with the ribbon still out: it says so, held again, no second alert
+                with pytest.raises(RetryFailed, match="still fails"):
+                    await harness.ctl.act("retry", actor="siti", role="officer", visit_id=visit.id)
                 await _until(lambda: not visit.pending and "card-printer" in (visit.state.held or ""), 30,
                              "the retry to fail")
             [fault] = _alerts(harness, visit.id, "device_fault", "card-printer")
