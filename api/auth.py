@@ -42,6 +42,7 @@ SESSION_SECONDS = 12 * 3600  # one working day plus overtime
 # What each role may do. ``admin`` may do everything (it is the site's superuser).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "visit_action": frozenset({"officer", "supervisor", "admin"}),
+    "decision_approve": frozenset({"supervisor", "admin"}),  # never the officer who proposed it (lane rule)
     "gate_override": frozenset({"officer", "supervisor", "admin"}),  # technicians: device test commands
     "alert_ack": frozenset({"officer", "supervisor", "admin"}),
     "device_test": frozenset({"technician", "admin"}),

@@ -78,7 +78,4 @@ def lane_devices(ctl: LaneController) -> list[dict[str, Any]]:
 
 
 def find_device(ctl: LaneController, name: str) -> Any | None:
-    for d in [*ctl.devices.all_devices(), ctl.devices.entry_camera, ctl.devices.exit_camera]:
-        if d is not None and getattr(d, "name", None) == name:
-            return d
-    return None
+    return ctl.devices.named(name)

@@ -15,6 +15,7 @@ from lane.errors import (
     DeviceError,
     GateSafetyError,
     LajurError,
+    NotPermitted,
     PersistenceError,
     ValidationError,
     WorkflowError,
@@ -26,6 +27,8 @@ REASONS = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: 
 
 
 def status_for(exc: LajurError) -> tuple[int, str]:
+    if isinstance(exc, NotPermitted):
+        return 403, "forbidden"
     if isinstance(exc, GateSafetyError):
         return 409, "gate_safety"
     if isinstance(exc, DeviceError):

@@ -84,6 +84,18 @@ class Me(BaseModel):
 
 
 # ================================================================ lanes
+class DecisionPreview(BaseModel):
+    """What the rules made of a decision form (no personal data)."""
+
+    id: int | None = Field(default=None, description="the proposal's id, for the approval")
+    proposed_by: str | None = None
+    eligible: bool
+    refusal: str | None
+    sim_class: str | None
+    fee: int | None
+    message: str = ""
+
+
 class _Visit(BaseModel):
     id: str
     lane: str
@@ -106,6 +118,11 @@ class LiveVisit(_Visit):
     visit_budget: float = Field(description="the promise: seconds from the entry to the exit")
     queued_seconds: float = Field(0.0, description="seconds waiting before the entry")
     door_to_door_seconds: float = Field(0.0, description="seconds since joining the queue")
+    held_device: str | None = Field(default=None, description="the device whose step holds the visit")
+    commands: list[str] = Field(default_factory=list, description="the visit commands that fit it now")
+    decision: DecisionPreview | None = Field(default=None, description="a decision by hand awaiting approval")
+    needs_identity: bool = Field(default=False, description="the decision form needs the NIK and name typed "
+                                                            "(the e-KTP was not read)")
 
 
 class RoadQueue(BaseModel):
@@ -165,17 +182,16 @@ class VisitDetail(VisitOut):
 
 
 # ================================================================ actions
-class VisitAction(BaseModel):
-    action: Literal["confirm_plate", "retry", "take_over", "abort", "handed_over", "reprint"]
-    reason: Text(300, description="required for abort") | None = None  # type: ignore[valid-type]
-    plate: Plate | None = None
-
-
 class ActionResult(BaseModel):
     ok: bool
     lane: str
     visit_id: str
     action: str
+    detail: str = Field(default="", description="what happened, for the officer")
+    worked: bool | None = Field(default=True, description="a retry: whether the step went through (null: "
+                                                          "still trying; the console shows how it goes)")
+    decision_id: int | None = Field(default=None, description="decide: the proposal a supervisor approves")
+    decision: DecisionPreview | None = Field(default=None, description="decide: what the rules made of the form")
 
 
 class GateCommand(BaseModel):
@@ -188,6 +204,8 @@ class GateResult(BaseModel):
     lane: str
     gate: str
     command: str
+    detail: str = ""
+    released: str | None = Field(default=None, description="open: the visit whose vehicle was signalled through")
 
 
 # ================================================================ alerts, audit

@@ -22,8 +22,10 @@ from api.deps import (
     StoreDep,
     lane_or_404,
 )
-from api.devices import GATES, find_device, lane_devices
+from api.devices import find_device, lane_devices
 from api.models import DeviceEventOut, DeviceInfo, DeviceTest, DeviceTestResult, FaultBody, FaultResult
+from lane.commands import Actor
+from lane.commands import DeviceTest as DeviceTestCommand
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 
@@ -43,21 +45,15 @@ def device_events(_: CurrentUser, store: StoreDep, lane: LaneFilter = None,
 @router.post("/lanes/{lane}/devices/{device}/test", response_model=DeviceTestResult,
              response_model_exclude_unset=True, responses={401: {}, 403: {}, 404: {}})
 async def device_test(lane: LaneName, device: DeviceName, body: DeviceTest, who: DeviceTester,
-                      controllers: Controllers, store: StoreDep) -> dict[str, Any]:
+                      controllers: Controllers) -> dict[str, Any]:
     """A technician's test command: open/close a gate (a close is refused on a vehicle), or ask any
     device for its status. Audited."""
     ctl = lane_or_404(controllers, lane)
     dev = find_device(ctl, device)
     if dev is None:
         raise HTTPException(404, f"no device {device!r} in {ctl.name}")
-    if body.command in ("open", "close") and device not in GATES:
-        raise HTTPException(409, f"{device} has no {body.command} command (gates only)")
-    audit(store, who, "device_test", lane=ctl.name, reason=body.reason, device=device, command=body.command)
-    announce(ctl, who, "device_test", body.reason, device=device, command=body.command)
-    if body.command == "open":
-        await dev.open()
-    elif body.command == "close":
-        await dev.close()
+    await ctl.command(DeviceTestCommand(device=device, command=body.command, reason=body.reason),
+                      Actor(who.username, who.role))
     info = next(d for d in lane_devices(ctl) if d["name"] == device)
     status = getattr(dev, "status", None)
     if callable(status):

@@ -26,8 +26,9 @@ const Lajur = (() => {
   function toast(text, ok) {
     let t = document.getElementById("toast");
     if (!t) { t = document.createElement("div"); t.id = "toast"; document.body.appendChild(t); }
-    t.textContent = text; t.className = ok ? "ok" : ""; t.style.display = "block";
-    clearTimeout(toast._h); toast._h = setTimeout(() => { t.style.display = "none"; }, ok ? 2500 : 6000);
+    // ok: true (green, done), "info" (amber: accepted, not finished), false (red: refused or failed)
+    t.textContent = text; t.className = ok === true ? "ok" : (ok || ""); t.style.display = "block";
+    clearTimeout(toast._h); toast._h = setTimeout(() => { t.style.display = "none"; }, ok === true ? 2500 : 6000);
   }
 
   function el(tag, attrs, ...children) {

@@ -67,31 +67,100 @@
     });
   }
 
+  // The visit commands the console offers. Whether one fits a visit now is the lane's own rule: the
+  // live view lists them (v.commands); approvals are for supervisors, never the proposing officer.
+  const canApprove = me.permissions.includes("decision_approve");
+  const mine = (v) => v.decision && v.decision.proposed_by === me.username;
   const ACTIONS = [
-    ["confirm_plate", "Plate", "Confirm or correct the plate", (v) => true, { needPlate: true }],
-    ["retry", "Retry", "Retry the held step", (v) => !!v.held, {}],
-    ["take_over", "Take over", "Do the held step by hand", (v) => !!v.held, { needReason: true }],
-    ["reprint", "Reprint", "Reprint the card", (v) => v.stage === "printing" || v.stage === "handing_over", { needReason: true }],
-    ["handed_over", "Handed over", "The card was handed over", (v) => v.stage === "handing_over", {}],
-    ["abort", "Abort", "Stop this renewal; the vehicle leaves by the exit", (v) => v.stage !== "exiting" && !v.outcome, { needReason: true }],
+    ["confirm_plate", "Plate", "Confirm, type or correct the plate (until the car leaves window 1)", { plate: true }],
+    ["retry", "Retry", "Try the held step again", {}],
+    ["take_over", "Take over", "Do the held step by hand (the e-KTP reader or the registry: the decision form follows)", { reason: true }],
+    ["decide", "Decide", "The decision form", { form: true }],
+    ["approve_decision", "Approve", "Approve the officer's decision", { approve: true }],
+    ["reject_decision", "Send back", "Send the decision back to the officer", { reason: true, approve: true }],
+    ["reprint", "Reprint", "The card came out spoiled: print it again", { reason: true }],
+    ["handed_over", "Handed over", "The card was handed over", {}],
+    ["abort", "Abort", "Stop this renewal; the vehicle leaves by the exit", { reason: true }],
+    ["vehicle_left", "Vehicle left", "The vehicle is gone (or stuck for good): end the visit and free its stations", { reason: true }],
   ];
+  function offered(v, action, opts) {
+    if (!(v.commands || []).includes(action)) return false;
+    if (opts.approve) return canApprove && !mine(v);
+    return true;
+  }
 
-  async function visitAction(v, [action, label, what, , opts]) {
-    const ans = await ask(label + " — " + plate(v.plate), what + " (visit " + v.id + ")", { ...opts, plateValue: v.plate });
-    if (!ans) return;
+  function report(label, res) {
+    if (res.worked === false) toast(label + ": did not work — " + (res.detail || ""));
+    else if (res.worked === null) toast(label + ": " + (res.detail || "still trying"), "info");
+    else toast(label + ": done" + (res.detail ? " — " + res.detail : ""), true);
+  }
+
+  async function send(v, action, label, body) {
     try {
-      await api("POST", "/api/v1/visits/" + encodeURIComponent(v.id) + "/actions", { action, reason: ans.reason, plate: ans.plate });
-      toast(label + ": done", true);
+      const res = await api("POST", "/api/v1/visits/" + encodeURIComponent(v.id) + "/actions", { action, ...body });
+      report(label, res);
       loadAudit();
-    } catch (e) { toast(label + " refused: " + e.message); }
+      return res;
+    } catch (e) { toast(label + " refused: " + e.message); return null; }
+  }
+
+  async function visitAction(v, [action, label, what, opts]) {
+    if (opts.form) return decide(v);
+    const body = {};
+    if (action === "approve_decision" || action === "reject_decision") {
+      if (!v.decision) return;
+      body.decision_id = v.decision.id;
+      const d = v.decision;
+      what += ` — ${d.proposed_by}: ${d.eligible ? "eligible, SIM " + d.sim_class + ", Rp " + (d.fee || 0).toLocaleString("id-ID") : "refused (" + d.refusal + ")"}`;
+    }
+    const correction = action === "confirm_plate" && v.plate && v.held !== "plate_unconfirmed";
+    const needReason = !!opts.reason || correction;
+    if (opts.plate || needReason || opts.approve) {
+      const ans = await ask(label + " — " + plate(v.plate), what + " (visit " + v.id + ")",
+        { needPlate: !!opts.plate, plateValue: v.plate, needReason });
+      if (!ans) return;
+      if (ans.reason) body.reason = ans.reason;
+      if (opts.plate) body.plate = ans.plate;
+    }
+    await send(v, action, label, body);
+  }
+
+  // ---------------------------------------------------------------- the decision form
+  const ddlg = document.getElementById("decide-dialog");
+  const field = (id) => document.getElementById(id);
+  function decide(v) {
+    field("decide-title").textContent = "Decision by hand — " + plate(v.plate);
+    field("identity-rows").style.display = v.needs_identity ? "" : "none";
+    for (const id of ["d-nik", "d-name", "d-expires", "d-sim", "d-health", "d-health-nik", "d-psych", "d-psych-nik", "d-reason"]) field(id).value = "";
+    const done = () => { field("decide-ok").onclick = field("decide-cancel").onclick = null; ddlg.close(); };
+    field("decide-cancel").onclick = done;
+    field("decide-ok").onclick = async (ev) => {
+      ev.preventDefault();
+      const val = (id) => field(id).value.trim() || null;
+      const body = { sim_class: field("d-class").value, sim_number: val("d-sim"), sim_expires: val("d-expires"),
+        health_issued: val("d-health"), health_nik: val("d-health-nik"), psychology_issued: val("d-psych"),
+        psychology_nik: val("d-psych-nik"), reason: val("d-reason") };
+      if (v.needs_identity) { body.nik = val("d-nik"); body.holder_name = val("d-name"); }
+      if (!body.sim_number || !body.sim_expires) { toast("Type the old SIM's number and expiry."); return; }
+      if (!body.reason || body.reason.length < 3) { toast("Please give a reason (at least 3 characters)."); return; }
+      const res = await send(v, "decide", "Decision", body);
+      if (res) {
+        done();
+        const d = res.decision || {};
+        toast("Decision proposed: " + (d.eligible ? "eligible, SIM " + d.sim_class : "refused (" + d.refusal + ")") +
+          " — a supervisor approves it", "info");
+      }
+    };
+    ddlg.showModal();
+    field(v.needs_identity ? "d-nik" : "d-sim").focus();
   }
 
   async function gateAction(lane, gate, command) {
     const ans = await ask((command === "open" ? "Open " : "Close ") + gate, lane + ": manual gate override (audited)", { needReason: true });
     if (!ans) return;
     try {
-      await api("POST", `/api/v1/lanes/${lane}/gates/${gate}`, { command, reason: ans.reason });
-      toast(gate + " " + command + ": done", true);
+      const res = await api("POST", `/api/v1/lanes/${lane}/gates/${gate}`, { command, reason: ans.reason });
+      toast(gate + " " + command + ": done" + (res.detail ? " — " + res.detail : ""), true);
       loadAudit();
     } catch (e) { toast(gate + " " + command + " refused: " + e.message); }
   }
@@ -180,7 +249,8 @@
         const buttons = {};
         const box = el("div", { class: "actions" });
         if (canAct) for (const a of ACTIONS) {
-          buttons[a[0]] = el("button", { class: "small" + (a[0] === "abort" ? " danger" : ""), "data-action": a[0],
+          const danger = a[0] === "abort" || a[0] === "vehicle_left";
+          buttons[a[0]] = el("button", { class: "small" + (danger ? " danger" : ""), "data-action": a[0],
             onclick: (ev) => { ev.stopPropagation(); visitAction(state.lanes[name].visits[v.id] || v, a); } }, a[1]);
           box.appendChild(buttons[a[0]]);
         }
@@ -201,7 +271,9 @@
           el("span", { class: "conf" + (confLow ? " low" : "") }, v.plate_confidence === null || v.plate_confidence === undefined ? "" : Math.round(v.plate_confidence * 100) + "%"));
       }
       r.cells.stage.replaceChildren(el("span", { class: "stage" }, v.stage), v.outcome ? " " + v.outcome : "",
-        v.held ? el("div", { class: "held-tag" }, "held: " + v.held) : "");
+        v.held ? el("div", { class: "held-tag" }, "held: " + v.held) : "",
+        v.decision ? el("div", { class: "decision-tag", "data-decision": v.decision.id },
+          `decision by ${v.decision.proposed_by}: ` + (v.decision.eligible ? `eligible, SIM ${v.decision.sim_class}` : `refused (${v.decision.refusal})`)) : "");
       const ls = level(t.stage, v.stage_budget), lv = level(t.elapsed, v.visit_budget);
       r.cells.stageT.replaceChildren(el("span", { class: "time " + ls }, fmt(t.stage) + " / " + fmt(v.stage_budget)), " ",
         el("span", { class: "bar " + ls }, el("i", { style: `width:${Math.min(100, 100 * t.stage / (v.stage_budget || 1))}%` })));
@@ -211,7 +283,11 @@
         r.cells.visitT.replaceChildren(el("span", { class: "time " + lv }, fmt(t.elapsed) + " / " + fmt(v.visit_budget)),
           t.queued >= 1 ? el("div", { class: "muted", style: "font-size:11px" }, "+ queued " + fmt(t.queued)) : "");
       }
-      for (const a of ACTIONS) if (r.buttons[a[0]]) r.buttons[a[0]].disabled = !a[3](v);
+      for (const a of ACTIONS) if (r.buttons[a[0]]) {
+        const on = offered(v, a[0], a[3]);
+        r.buttons[a[0]].disabled = !on;
+        r.buttons[a[0]].style.display = on || ["confirm_plate", "retry", "take_over", "abort"].includes(a[0]) ? "" : "none";
+      }
       r.tr.classList.toggle("selected", state.selected === v.id);
     }
   }
@@ -245,6 +321,15 @@
     } catch (e) { toast(e.message); }
   };
 
+  // "plate G 1234 AB → G 9999 ZZ": what a command changed, from the audit line's before and after
+  function change(detail) {
+    if (!detail || !detail.before || !detail.after) return "";
+    const show = (k, x) => x === null || x === undefined ? "—" : (k === "plate" ? plate(x) : typeof x === "object" ? JSON.stringify(x) : String(x));
+    const keys = Object.keys(detail.after).filter((k) => JSON.stringify(detail.before[k]) !== JSON.stringify(detail.after[k]));
+    if (!keys.length) return "";
+    return el("span", { class: "change" }, " · " + keys.map((k) => `${k} ${show(k, detail.before[k])} → ${show(k, detail.after[k])}`).join(", "));
+  }
+
   async function loadAudit() {
     try {
       const rows = await api("GET", "/api/v1/audit?limit=25");
@@ -252,7 +337,7 @@
         new Date(a.at).toLocaleTimeString(), " ", el("b", {}, a.actor), ` (${a.role}) `, el("strong", {}, a.action),
         a.lane ? " " + a.lane : "", a.visit_id ? " " + a.visit_id : "", a.detail && a.detail.gate ? " " + a.detail.gate : "", a.detail && a.detail.target ? " " + a.detail.target : "",
         a.detail && a.detail.device ? " " + a.detail.device + (a.detail.fault ? ":" + a.detail.fault : "") : "",
-        a.reason ? " — " + a.reason : "")));
+        change(a.detail), a.reason ? " — " + a.reason : "")));
     } catch (e) { /* the next event retries */ }
   }
 

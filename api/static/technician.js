@@ -15,8 +15,26 @@
     "exit-camera": ["blurred", "blank", "no_plate", "down"] };
   const rows = {};
 
+  // A reason, in a form of the page's own (never the browser's prompt).
+  function askReason(title) {
+    const dlg = document.getElementById("test-dialog"), input = document.getElementById("test-reason");
+    const ok = document.getElementById("test-ok"), cancel = document.getElementById("test-cancel");
+    document.getElementById("test-title").textContent = title;
+    return new Promise((resolve) => {
+      const done = (v) => { ok.onclick = cancel.onclick = null; dlg.close(); resolve(v); };
+      cancel.onclick = () => done(null);
+      ok.onclick = (ev) => {
+        ev.preventDefault();
+        if (input.value.trim().length < 3) { toast("Please give a reason (at least 3 characters)."); return; }
+        done(input.value.trim());
+      };
+      dlg.showModal();
+      input.select();
+    });
+  }
+
   async function test(d, command) {
-    const reason = window.prompt(`${command} ${d.name} on ${d.lane}: reason (audited)`, "technician test");
+    const reason = await askReason(`${command} ${d.name} on ${d.lane} (audited)`);
     if (!reason) return;
     try { const r = await api("POST", `/api/v1/lanes/${d.lane}/devices/${d.name}/test`, { command, reason });
       toast(`${d.name} ${command}: ok` + (r.device.status ? " · " + JSON.stringify(r.device.status) : ""), true); loadEvents(); }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+from datetime import timedelta
 
 import pytest
 
@@ -205,3 +206,82 @@ async def test_reports_and_technician_pages_render_in_the_browser(live, browser)
     await page.wait_for_selector(".opblock", timeout=15_000)
     assert not outside, outside
     assert not errors, errors
+
+
+async def _log_in(browser, url: str, username: str):
+    page = await browser.new_page(viewport={"width": 1500, "height": 950})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(url + "/login")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-submit")
+    await page.wait_for_url(url + "/")
+    await page.wait_for_selector("section.lane[data-lane='lane-1']")
+    return page, errors
+
+
+async def test_a_decision_by_hand_is_proposed_in_the_form_and_approved_by_a_supervisor(live, browser):
+    """The e-KTP reader fails. An officer takes it over and fills in the decision form: a SIM number
+    that is no SIM number is refused with the reason shown; the old SIM C, expired, is proposed and the
+    rules refuse it. The officer has no Approve button; a supervisor, in their own session, approves:
+    the driver leaves with a referral slip, not charged, no card."""
+    url, site, traffic, driver = live
+    add_user(site.store, "budi", "officer", PASSWORD)
+    sim_lane = site.controllers["lane-1"]
+    await traffic.lane.card_reader.inject("unreadable")
+    officer, errors = await _log_in(browser, url, "budi")
+    drive = asyncio.create_task(traffic.drive(driver))
+    try:
+        row = officer.locator("tr[data-visit]").first
+        await row.wait_for(timeout=20_000)
+        visit_id = await row.get_attribute("data-visit")
+        take_over = f"tr[data-visit='{visit_id}'] button[data-action='take_over']:not([disabled])"
+        await officer.click(take_over, timeout=30_000)
+        await officer.fill("#act-reason", "reader cannot read the card")
+        await officer.click("#act-ok")
+        await officer.wait_for_selector("#toast:has-text('decision form')")
+
+        await officer.click(f"tr[data-visit='{visit_id}'] button[data-action='decide']:not([disabled])",
+                            timeout=20_000)
+        today = sim_lane.clock.now().date()
+        person = driver.person
+        await officer.fill("#d-nik", person.nik)
+        await officer.fill("#d-name", person.name)
+        await officer.select_option("#d-class", "C")
+        await officer.fill("#d-expires", (today - timedelta(days=3)).isoformat())
+        await officer.fill("#d-sim", "12345")  # not a SIM number: the lane says why
+        for field_id, value in (("#d-health", today - timedelta(days=2)), ("#d-psych", today - timedelta(days=30))):
+            await officer.fill(field_id, value.isoformat())
+        await officer.fill("#d-health-nik", person.nik)
+        await officer.fill("#d-psych-nik", person.nik)
+        await officer.fill("#d-reason", "read from the old SIM by eye")
+        await officer.click("#decide-ok")
+        await officer.wait_for_selector("#toast:has-text('Decision refused')")
+        assert "sim_number" in await officer.inner_text("#toast")
+        await officer.fill("#d-sim", person.sim_number)
+        await officer.click("#decide-ok")
+        await officer.wait_for_selector("#toast:has-text('refused (sim_expired)')")
+        await officer.wait_for_selector(f"tr[data-visit='{visit_id}'] .decision-tag:has-text('sim_expired')")
+        assert await officer.locator(f"tr[data-visit='{visit_id}'] button[data-action='approve_decision']"
+                                     ).is_hidden(), "an officer cannot approve"
+
+        supervisor, errors2 = await _log_in(browser, url, "siti")
+        await supervisor.click(f"tr[data-visit='{visit_id}'] button[data-action='approve_decision']:not([disabled])",
+                               timeout=20_000)
+        assert "budi" in await supervisor.inner_text("#act-what")
+        await supervisor.click("#act-ok")
+        await supervisor.wait_for_selector("#toast:has-text('Approve: done')")
+        await asyncio.wait_for(drive, 60)
+    finally:
+        if not drive.done():
+            drive.cancel()
+    row_db = site.store.get_visit(visit_id)
+    assert row_db.outcome == "refused" and row_db.reason == "sim_expired"
+    kinds = {e.kind for e in site.store.side_effects(visit_id)}
+    assert "charge" not in kinds and "card_print" not in kinds and "referral" in kinds
+    assert not [job for job in traffic.lane.card_printer.printed if job[0] == visit_id]
+    actions = [(a.actor, a.action) for a in site.store.audit_log()]
+    assert ("budi", "take_over") in actions and ("budi", "decide") in actions
+    assert ("siti", "approve_decision") in actions
+    assert not errors and not errors2, errors + errors2
