@@ -54,6 +54,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default=None, help="optional TOML settings file")
     p.add_argument("--broker-port", type=int, default=None,
                    help="port of the demo's own broker (default 1883 when free, else any free port; 0: any)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start from an empty demo database (default: keep var/demo.db from the last demo)")
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:

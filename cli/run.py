@@ -13,9 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from cli.broker import watch_command
 from cli.compose import Site
 from lane.clock import ScaledClock, SystemClock
+from lane.commands import Actor, VehicleLeft
 from lane.errors import ConfigError
 from lane.settings import LaneConfig, MqttSettings, Settings, load_settings
 from simulators.ledger import Ledger
@@ -112,18 +115,44 @@ def alerts_raised(site: Site, since: datetime) -> dict[str, int]:
     return counts
 
 
-async def run_demo(args: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = {}
-    base = load_settings(args.config)
-    if "database_url" not in base.model_fields_set and not args.config:
-        demo_db = Path("var/demo.db")
+DEMO_DB = Path("var/demo.db")
+DEMO_ACTOR = Actor("demo", "system")
+
+
+def demo_database(base: Settings, fresh: bool, configured: bool = False) -> tuple[Settings, str]:
+    """The demo's database: ``var/demo.db`` unless the settings name one (or a settings file is given),
+    kept from the last demo unless ``fresh``; and the line that says which, for the start of the run."""
+    if configured or "database_url" in base.model_fields_set:
+        url = make_url(base.database_url).render_as_string(hide_password=True)
+        return base, f"database: {url} (from the settings; --fresh empties only var/demo.db)"
+    existed = DEMO_DB.exists()
+    if fresh:
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
-                Path(f"{demo_db}{suffix}").unlink()
-        overrides["database_url"] = f"sqlite:///{demo_db}"
-    base = base.model_copy(update=overrides)
+                Path(f"{DEMO_DB}{suffix}").unlink()
+    base = base.model_copy(update={"database_url": f"sqlite:///{DEMO_DB}"})
+    if fresh:
+        return base, f"database: {DEMO_DB} started fresh" + (" (the last demo's deleted: --fresh)" if existed else "")
+    if existed:
+        return base, f"database: {DEMO_DB} kept from the last demo (lajur demo --fresh starts an empty one)"
+    return base, f"database: {DEMO_DB} new"
+
+
+async def end_leftover_visits(site: Site, out: Any) -> None:
+    """Visits a previous demo left open have no simulated car any more (the simulators start empty):
+    end them as "vehicle left", audited, so the lanes start free."""
+    for ctl in site.controllers.values():
+        for visit_id in list(ctl.visits):
+            await ctl.command(VehicleLeft(reason="the last demo's simulated vehicle is gone"), DEMO_ACTOR, visit_id)
+            print(f"  {ctl.name}: visit {visit_id} left open by the last demo ended (vehicle left)", file=out,
+                  flush=True)
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    base, which_database = demo_database(load_settings(args.config), args.fresh, configured=bool(args.config))
     clock = ScaledClock(args.speed)
     out = sys.stderr if args.json else sys.stdout
+    print(which_database, file=out, flush=True)
     sim = simulated_site(base, args, clock, Path("var/demo-broker"), Ledger(Path("var/demo-ledger.jsonl")))
     site: Site | None = None
     traffic: TrafficSimulator | None = None
@@ -138,6 +167,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         settings = settings_for_simulated_site(base, sim)
         site = Site(settings, clock, poll_interval=poll_interval_for(args.speed, settings.gate_poll_interval))
         await site.start()
+        await end_leftover_visits(site, out)
         url = site.serve_api(args.host, args.port)
         print(f"Lajur console: {url}/  (API {url}/api/v1/lanes, docs {url}/docs)", file=out, flush=True)
         print_plate_models(site, out)

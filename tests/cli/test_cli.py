@@ -203,3 +203,23 @@ def test_a_plate_models_directory_that_cannot_be_read_with_is_one_clear_line(tmp
               env={"LAJUR_MQTT_URL": mqtt_broker.url, "LAJUR_PLATE_MODELS_DIR": str(site)}, cwd=tmp_path, timeout=90)
     assert r.returncode == 0, r.stderr[-3000:]
     assert f"plate reader: the site's own files from {site}: recognizer_id.npz, calibration.json" in r.stdout
+
+
+def test_the_demo_keeps_its_database_unless_told_to_start_fresh_and_says_which(tmp_path, monkeypatch):
+    from cli.run import DEMO_DB, demo_database
+    from lane.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LAJUR_DATABASE_URL", raising=False)
+    settings, said = demo_database(load_settings(), fresh=False)
+    assert settings.database_url == f"sqlite:///{DEMO_DB}" and said.endswith("new")
+    DEMO_DB.parent.mkdir(parents=True)
+    DEMO_DB.write_bytes(b"the last demo's visits")
+    settings, said = demo_database(load_settings(), fresh=False)
+    assert "kept from the last demo" in said and "--fresh" in said
+    assert DEMO_DB.read_bytes() == b"the last demo's visits"
+    settings, said = demo_database(load_settings(), fresh=True)
+    assert "started fresh" in said and not DEMO_DB.exists()
+    monkeypatch.setenv("LAJUR_DATABASE_URL", "postgresql+psycopg://lajur:secret@db/lajur")
+    settings, said = demo_database(load_settings(), fresh=True)
+    assert "from the settings" in said and "secret" not in said
