@@ -28,6 +28,7 @@ from api.live import LiveSockets
 from api.metrics import Metrics
 from api.routes import ROUTERS
 from api.routes.visits import visit_json
+from api.status import LookupLimiter
 from lane.controller import LaneController
 from lane.events import EventBus
 from lane.persistence import Store
@@ -57,6 +58,7 @@ def create_app(store: Store, controllers: dict[str, LaneController], *, fault_in
     app.state.fault_injector = fault_injector
     app.state.metrics = Metrics(controllers)
     app.state.live_sockets = LiveSockets()
+    app.state.status_limiter = LookupLimiter()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     errors.install(app)
     app.state.metrics.install(app)

@@ -152,7 +152,9 @@ class Metrics:
             try:
                 response = await call_next(request)
             except Exception:
-                log.exception("unhandled error on %s %s", request.method, request.url.path)
+                # the route's template, not the path: a status page's token stays out of the log
+                where = getattr(request.scope.get("route"), "path", None) or "(no route)"
+                log.exception("unhandled error on %s %s", request.method, where)
                 response = JSONResponse({"detail": "internal error (logged)", "reason": "internal"}, 500)
             route = request.scope.get("route")
             path = getattr(route, "path", "unmatched")

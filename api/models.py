@@ -123,6 +123,8 @@ class LiveVisit(_Visit):
     decision: DecisionPreview | None = Field(default=None, description="a decision by hand awaiting approval")
     needs_identity: bool = Field(default=False, description="the decision form needs the NIK and name typed "
                                                             "(the e-KTP was not read)")
+    status_url: str | None = Field(None, description="the driver's status page (the QR on the receipt): no "
+                                   "login, no personal data")
 
 
 class RoadQueue(BaseModel):
@@ -394,6 +396,25 @@ class AccountOut(BaseModel):
 class UserDeleted(BaseModel):
     ok: bool
     username: str
+
+
+# ================================================================ drivers' status pages
+class DriverStatus(BaseModel):
+    """Where one renewal stands, for its driver (no personal data; the plate masked)."""
+
+    lane: str
+    plate: str | None = Field(description="masked: G ••34 AB")
+    stage: str
+    stage_text: str = Field(description="the stage in the driver's language")
+    note: str = Field(description="what to do now, in the driver's language")
+    held: bool
+    finished: bool
+    outcome: str | None
+    queue_position: int | None = Field(description="1 = next to be let in; null once in the lane")
+    cars_ahead: int | None = Field(description="vehicles ahead in the lane and its queue")
+    expected_seconds_to_card: float | None = Field(description="until the new card is in the officer's hand")
+    expected_card_at: str | None = Field(description="the same as a site time, HH:MM")
+    updated_at: str
 
 
 # ================================================================ driver displays

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +29,12 @@ QUEUE_STAGES = [s.value for s in STAGE_ORDER if s in BEFORE_ENTRY]
 def site_timezone(settings: Settings | None = None) -> ZoneInfo:
     """The site's local time for "today" and hours (WIB unless the ``timezone`` setting says otherwise)."""
     return ZoneInfo((settings or Settings()).timezone)
+
+
+def lane_now(settings: Settings, controllers: Mapping[str, Any]) -> datetime:
+    """Now by the lanes' clock (a demo's day runs fast), in the site's time zone."""
+    first = next(iter(controllers.values()), None)
+    return (first.clock.now() if first else datetime.now(site_timezone(settings))).astimezone(site_timezone(settings))
 
 
 def local_today(settings: Settings, now: datetime | None = None) -> date:

@@ -282,6 +282,10 @@ class Site:
         app = create_app(self.store, self.controllers, settings=s, bus=self.bus, secret=secret)
         self.server = ApiServer(app, host, port)
         self.server.start()
+        if s.public_url is None:
+            # The QR on a receipt needs a full address: without the site's public one (set it where
+            # drivers' phones reach the console), the address this console answers at.
+            s.public_url = self.server.url
         return self.server.url
 
     async def stop(self) -> None:

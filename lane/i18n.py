@@ -32,6 +32,24 @@ DEFAULT_LANGUAGE = "id"
 LANGUAGE_NAMES = {"id": "Bahasa Indonesia", "en": "English"}
 _lock = threading.Lock()
 
+STAGE_WORDS: dict[str, str] = {
+    "queued": "Waiting to enter",
+    "arriving": "Arrival",
+    "verifying": "Verification",
+    "paying": "Payment",
+    "capturing": "Photo and fingerprint",
+    "printing": "Card printing",
+    "handing_over": "Card hand-over",
+    "exiting": "Leaving",
+    "done": "Done",
+}
+"""Each stage in the words officers and drivers use (message ids; Bahasa: Antre, Kedatangan,
+Verifikasi, Pembayaran, Perekaman, Pencetakan, Penyerahan, Keluar, Selesai)."""
+
+
+def stage_word(lang: str, stage: str) -> str:
+    return gettext(lang, STAGE_WORDS.get(stage, stage))
+
 
 def language(lang: str | None) -> str:
     """A supported language code; anything else (None, "fr", "id-ID") falls back sensibly."""

@@ -205,6 +205,11 @@ class Settings(BaseSettings):
     plate_models_dir: Path | None = None
     """A site's own learned files for the plate reader (networks retrained on the kept crops, with their
     calibration), read before the shipped ones (``vision/models.py``). Unset: the shipped files."""
+    public_url: str | None = None
+    """The address drivers' phones reach this console at (e.g. ``https://sim.mpp-batang.go.id``), for the
+    status page's QR on the receipt. Unset: ``http://<host>:<port>`` (reachable only on the site's network)."""
+    status_link_minutes: float = Field(default=60.0, ge=0, le=24 * 60)
+    """How long a driver's status page still answers after the visit ended; then the link has expired."""
     timezone: str = "Asia/Jakarta"
     """The site's time zone (IANA name): what "today" and the hours of the reports mean (WIB by default)."""
     secret_key: SecretStr | None = None

@@ -33,6 +33,7 @@ def visit_view(visit: Visit, now: float, timing: LaneTiming) -> dict[str, Any]:
         "commands": allowed_commands(visit),
         "decision": visit.proposal.preview() if visit.proposal else None,
         "needs_identity": visit.awaiting_decision and visit.card is None,
+        "status_path": status_path(visit.row.status_token),
     }
 
 
@@ -41,6 +42,11 @@ def allowed_commands(visit: Visit) -> list[str]:
     if visit.state.finished:
         return []
     return [kind.model_fields["action"].default for kind in VISIT_COMMANDS if kind.refusal(visit) is None]
+
+
+def status_path(token: str | None) -> str | None:
+    """Where the driver's status page of a visit lives (``/s/<token>``; the QR adds the site's address)."""
+    return f"/s/{token}" if token else None
 
 
 def visit_summary(visit: Visit, now: float) -> dict[str, Any]:

@@ -14,11 +14,12 @@ from api.routes import (
     live,
     pages,
     reports,
+    status,
     users,
     visits,
 )
 
 ROUTERS = [health.router, auth.router, lanes.router, visits.router, actions.router, alerts.router, audit.router,
-           devices.router, reports.router, users.router, displays.router, live.router, pages.router]
+           devices.router, reports.router, users.router, displays.router, live.router, status.router, pages.router]
 
 __all__ = ["ROUTERS"]

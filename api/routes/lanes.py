@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.deps import Controllers, CurrentUser, Lane, SettingsDep
 from api.models import LaneSnapshot, StageInfo
@@ -13,14 +13,23 @@ from lane.workflow import STAGES
 router = APIRouter(prefix="/api/v1", tags=["lanes"])
 
 
+def with_status_urls(snapshot: dict[str, Any], request: Request, settings: Any) -> dict[str, Any]:
+    """Each visit's status page as a full address: the site's public one, else the one asked at."""
+    base = (settings.public_url or str(request.base_url)).rstrip("/")
+    for v in snapshot["visits"]:
+        v["status_url"] = base + v["status_path"] if v.get("status_path") else None
+    return snapshot
+
+
 @router.get("/lanes", response_model=list[LaneSnapshot])
-async def lanes(_: CurrentUser, controllers: Controllers) -> list[dict[str, Any]]:
-    return [c.snapshot() for c in controllers.values()]
+async def lanes(_: CurrentUser, request: Request, controllers: Controllers, settings: SettingsDep) -> list[dict[str, Any]]:
+    """Every lane now; each visit carries its ``status_url`` (the driver's status page)."""
+    return [with_status_urls(c.snapshot(), request, settings) for c in controllers.values()]
 
 
 @router.get("/lanes/{lane}", response_model=LaneSnapshot)
-async def lane(_: CurrentUser, ctl: Lane) -> dict[str, Any]:
-    return ctl.snapshot()
+async def lane(_: CurrentUser, request: Request, ctl: Lane, settings: SettingsDep) -> dict[str, Any]:
+    return with_status_urls(ctl.snapshot(), request, settings)
 
 
 @router.get("/stages", response_model=list[StageInfo])

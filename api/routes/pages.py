@@ -13,8 +13,8 @@ from api.auth import PERMISSIONS
 from api.deps import STATIONS, Controllers, Day, Lane, LaneFilter, LaneStation, SettingsDep, StoreDep
 from api.edge import PAGE_CSP
 from api.rendering import render
-from api.reports import hours_svg
-from api.routes.reports import lane_now, report_of
+from api.reports import hours_svg, lane_now
+from api.routes.reports import report_of
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -10,15 +10,9 @@ from fastapi.responses import PlainTextResponse
 
 from api.deps import Controllers, CurrentUser, Day, LaneFilter, SettingsDep, StoreDep
 from api.models import DailyReport
-from api.reports import daily_report, local_today, site_timezone, summary_csv, visits_csv, visits_of_day
+from api.reports import daily_report, lane_now, local_today, summary_csv, visits_csv, visits_of_day
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
-
-
-def lane_now(settings: Any, controllers: dict[str, Any]) -> datetime:
-    """Now by the lanes' clock (a demo's day runs fast), in the site's time zone."""
-    first = next(iter(controllers.values()), None)
-    return (first.clock.now() if first else datetime.now(site_timezone(settings))).astimezone(site_timezone(settings))
 
 
 def _day(day: date | None, settings: Any, controllers: Controllers) -> date:

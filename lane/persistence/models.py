@@ -69,6 +69,9 @@ class VisitRow(SQLModel, table=True):
     sim_ended: float | None = None
     stage_seconds: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime
+    status_token: str | None = Field(default=None, max_length=32, index=True, unique=True)
+    """The driver's status page (``/s/<token>``, the QR on the receipt): unguessable, no login, no
+    personal data; it stops answering a while after the visit ended (``status_link_minutes``)."""
 
 
 class StageTransition(SQLModel, table=True):

@@ -258,6 +258,10 @@ class Store(AlertRecords):
 
         self._record(f"visit {row.id}", op)
 
+    def visit_by_status_token(self, token: str) -> VisitRow | None:
+        with self.session() as s:
+            return s.exec(select(VisitRow).where(VisitRow.status_token == token)).scalars().first()
+
     def get_visit(self, visit_id: str) -> VisitRow | None:
         with self.session() as s:
             return s.get(VisitRow, visit_id)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lane.i18n import both
 from lane.messages import format_rupiah
 from lane.ports import PaymentOutcome, PrintDocument
 from lane.rules import format_plate
+from lane.status import new_token, status_url
 from lane.visit import Visit
 from lane.workflow import Station
 
@@ -26,11 +28,15 @@ async def pay(lane: LaneController, visit: Visit) -> None:
         r.paid = True
         lane.records.persist(visit, note="paid")
     await lane.displays.show(Station.WINDOW_1, "receipt", plate=plate)
+    if not r.status_token:  # a visit from before status pages existed
+        r.status_token = new_token()
+        lane.records.persist(visit)
+    scan_id, scan_en = both("Scan the QR code: where your renewal stands, live")
     await lane.effects.print_once(visit, "receipt", PrintDocument(
         kind="receipt", reference=r.payment_reference or visit.id, title="BUKTI PEMBAYARAN PNBP SIM",
         lines=[f"Plat: {format_plate(plate or '')}", f"SIM {r.sim_class}: perpanjangan",
-               f"PNBP: {format_rupiah(fee)}", f"Ref: {r.payment_reference}"],
-        qr=f"LAJUR:{r.payment_reference}:{fee}"))
+               f"PNBP: {format_rupiah(fee)}", f"Ref: {r.payment_reference}", scan_id, scan_en],
+        qr=status_url(lane.settings, r.status_token)))
 
 
 async def _charge(lane: LaneController, visit: Visit, fee: int) -> None:

@@ -20,6 +20,7 @@ from lane.persistence.models import VisitRow
 from lane.persistence.store import utcnow
 from lane.stages import HANDLERS
 from lane.stages.verifying import verify_by_hand
+from lane.status import new_token
 from lane.visit import Visit, VisitAborted
 from lane.workflow import BEFORE_ENTRY, NOT_ADMITTED, Stage, Station, VisitState
 
@@ -78,7 +79,7 @@ def new_visit(lane: LaneController) -> Visit:
     state = VisitState(id=visit_id, lane=lane.name, seq=seq, started=lane.clock.monotonic(), started_at=now_dt)
     row = VisitRow(id=visit_id, lane=lane.name, seq=seq, stage=state.stage.value,
                    started_at=now_dt.astimezone(UTC),
-                   sim_started=state.started, updated_at=utcnow(), stage_seconds={})
+                   sim_started=state.started, updated_at=utcnow(), stage_seconds={}, status_token=new_token())
     visit = Visit(state, row)
     lane.visits[visit_id] = visit
     lane.stations.occupancy[Station.ENTRY] = visit_id
