@@ -168,6 +168,7 @@ class LaneController:
     async def stop(self) -> None:
         """Stop work; gates are left as they are (a gate is never commanded closed on the way out)."""
         self.running = False
+        self.displays.cancel()  # a message waiting for a one-shot's hold to end
         tasks = [*self._tasks, self._entry, *(v.task for v in self.visits.values() if v.task)]
         await cancel_all(tasks)
         self._tasks.clear()

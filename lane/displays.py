@@ -2,10 +2,17 @@
 
 The last message per station is kept (``shown``) for the console and the web driver displays, and
 published as a ``display`` event. A dark display never stops the lane: its error is logged.
+
+A one-shot message (a refusal, "payment received, take your receipt", "collect your card", a stop
+by the officer) stays at least ``timing.display_hold_seconds`` before another message *for the same
+car* replaces it: a driver needs a few seconds to read it, and "please wait, the window is busy" a
+moment later must not wipe it out. The car moving on ends the hold at once: a green "drive on", or
+a message for another car (or none: the car has gone) is shown straight away.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from typing import TYPE_CHECKING
@@ -22,20 +29,59 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+ONE_SHOT = frozenset({"refused", "aborted", "receipt", "handover"})
+"""Messages a driver must have time to read (see the module's docstring)."""
+
 
 class Displays:
     def __init__(self, lane: LaneController) -> None:
         self.lane = lane
         self.shown: dict[str, DisplayMessage] = {}
         """The last message shown per station (the console's and the web driver display's copy)."""
+        self._since: dict[str, float] = {}
+        """Station -> lane-clock time its message was shown."""
+        self._pending: dict[str, asyncio.Task[None]] = {}
+        """Station -> the message waiting for a one-shot's hold to end."""
 
     async def show(self, station: Station, step: str, *, plate: str | None = None, fee: int | None = None,
                    signal: Signal = Signal.RED, queue_length: int | None = None,
                    expected_wait: int | None = None) -> None:
+        msg = message(station.value, step, plate=format_plate(plate) if plate else None, fee=fee, signal=signal,
+                      queue_length=queue_length, expected_wait=expected_wait)
+        key = station.value
+        left = self._hold_left(key, msg)
+        self.cancel(key)
+        if left > 0:
+            self._pending[key] = asyncio.create_task(self._later(station, msg, left),
+                                                     name=f"{self.lane.name}:display-{key}")
+            return
+        await self._put(station, msg)
+
+    def _hold_left(self, key: str, msg: DisplayMessage) -> float:
+        """Simulated seconds the station's one-shot message still holds against ``msg`` (0: none)."""
+        current = self.shown.get(key)
+        if (current is None or current.step not in ONE_SHOT or current.step == msg.step
+                or msg.signal is not Signal.RED or msg.plate is None or msg.plate != current.plate):
+            return 0.0
+        hold = self.lane.settings.timing.display_hold_seconds
+        return self._since.get(key, 0.0) + hold - self.lane.clock.monotonic()
+
+    async def _later(self, station: Station, msg: DisplayMessage, delay: float) -> None:
+        await self.lane.clock.sleep(delay)
+        self._pending.pop(station.value, None)
+        await self._put(station, msg)
+
+    def cancel(self, key: str | None = None) -> None:
+        """Drop the message waiting at ``key`` (every station's: None), e.g. when the lane stops."""
+        for k in [key] if key is not None else list(self._pending):
+            task = self._pending.pop(k, None)
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+
+    async def _put(self, station: Station, shown: DisplayMessage) -> None:
         lane = self.lane
-        shown = message(station.value, step, plate=format_plate(plate) if plate else None, fee=fee, signal=signal,
-                        queue_length=queue_length, expected_wait=expected_wait)
         self.shown[station.value] = shown
+        self._since[station.value] = lane.clock.monotonic()
         lane.bus.publish(LaneEvent(lane.name, "display", dataclasses.asdict(shown)))
         display = lane.devices.displays.get(station.value)
         if display is None:

@@ -82,6 +82,9 @@ class LaneTiming(BaseModel):
     while between 0.6 and 0.9 real plates were read wrong (``lajur bench binding``). Lower
     values bind more plates without an officer and more of them wrongly."""
     exit_plate_match: bool = False
+    display_hold_seconds: float = Field(default=8.0, ge=0, le=120)
+    """Simulated seconds a one-shot message (refusal, payment received, collect your card) stays on a
+    driver display at least, unless the car moves on (``lane/displays.py``)."""
     print_ahead: bool = True
     """Send the card to the printer as soon as the photo is taken, while the vehicle drives up to window
     3 (off: only once it stands there). The driver then waits at window 3 only for the rest of the print."""
