@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from lane.errors import ValidationError
-from lane.rules import check_text, validate_plate
+from lane.rules import check_text
 
 
 def _checked(check: Callable[[str], str]) -> AfterValidator:
@@ -40,8 +40,6 @@ Role = Literal["officer", "supervisor", "technician", "admin"]
 Reason = Text(300, 3, "why (goes to the audit log)")
 Password = Text(200, 8)
 FullName = Text(200)
-Plate = Annotated[str, Field(max_length=16, description="for confirm_plate (typed or corrected)"),
-                  _checked(validate_plate)]
 
 
 class Ok(BaseModel):

@@ -41,6 +41,7 @@ from lane.controller import LaneController, LaneDevices
 from lane.errors import ConfigError, PersistenceError
 from lane.events import EventBus
 from lane.persistence import Store, upgrade_database
+from lane.privacy import purge_loop
 from lane.settings import DeviceConfig, LaneConfig, Settings
 from lane.workflow import Station
 from vision.models import ModelDirectoryError, use_directory
@@ -95,6 +96,7 @@ class Site:
         self._renewed: dict[str, float] = {}
         self._lease_task: asyncio.Task[None] | None = None
         self._journal_task: asyncio.Task[None] | None = None
+        self._purge_task: asyncio.Task[None] | None = None
         self._lease_lock = asyncio.Lock()
         self.mqtt: MqttClient | None = None
         self.registry: HttpLicenceRegistry | None = None
@@ -139,6 +141,8 @@ class Site:
         await self._leases(starting=True)
         self._lease_task = asyncio.create_task(self._lease_loop(), name="lane-leases")
         self._journal_task = asyncio.create_task(self._journal_loop(), name="database-journal")
+        # personal data kept personal_data_days after a visit, then erased (lane/privacy.py)
+        self._purge_task = asyncio.create_task(purge_loop(self.store, self.clock, s), name="personal-data-purge")
         # What is alive now (modules, the plate model, drivers, settings) lives as long as the process:
         # out of the collector's sight, so a full collection no longer walks it. At 32 lanes such a
         # collection stopped the event loop for ~100 ms (`lajur bench load` reports the pauses).
@@ -289,7 +293,7 @@ class Site:
         return self.server.url
 
     async def stop(self) -> None:
-        for task in (self._lease_task, self._journal_task):
+        for task in (self._lease_task, self._journal_task, self._purge_task):
             if task:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -1,4 +1,5 @@
-"""``lajur db backup`` and ``lajur db restore``: a site's database to a file and back (docs/recovery.md).
+"""``lajur db backup`` and ``lajur db restore``: a site's database to a file and back (docs/recovery.md);
+``lajur db purge``: personal data erased after ``personal_data_days`` (docs/security.md).
 
 PostgreSQL goes through its own tools: ``pg_dump --format=custom`` (compressed, consistent while the
 controllers write) and ``pg_restore`` in one transaction (a restore that fails leaves the database
@@ -26,6 +27,7 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
 from lane.errors import ConfigError, LajurError, PersistenceError
+from lane.settings import Settings
 
 SUFFIX = {"postgresql": ".dump", "sqlite": ".sqlite"}
 
@@ -156,13 +158,49 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--config", default=None, help="the site's TOML (its database_url)")
     r.add_argument("--url", default=None, help="database URL (default: settings / LAJUR_DATABASE_URL)")
     r.add_argument("--replace", action="store_true", help="overwrite a database that already holds a site")
+    p = sub.add_parser("purge", help="erase personal data of visits older than personal_data_days",
+                       description="Erase the NIK, name, SIM number and plate of every visit that ended more "
+                                   "than personal_data_days ago (default 30), keeping anonymised figures for "
+                                   "the reports. The controller does it every hour by itself; this is for a "
+                                   "site that wants it now, or has no controller running.")
+    p.add_argument("--config", default=None, help="the site's TOML (its database_url, personal_data_days)")
+    p.add_argument("--url", default=None, help="database URL (default: settings / LAJUR_DATABASE_URL)")
+    p.add_argument("--days", type=_days, default=None, help="override personal_data_days for this run")
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def purge(url: str, settings: Settings) -> int:
+    """Erase what ``personal_data_days`` says must go, now; how many visits were anonymised (audited)."""
+    from lane.persistence import Store, upgrade_database
+    from lane.privacy import purge_once
+
+    upgrade_database(url)
+    store = Store(url)
+    try:
+        n = purge_once(store, datetime.now(UTC), settings)
+        if n:
+            store.audit(actor="cli", role="cli", action="purge_personal_data",
+                        detail={"visits": n, "days": settings.personal_data_days})
+        return n
+    finally:
+        store.close()
 
 
 def db_main(args: argparse.Namespace) -> int:
     from lane.persistence import upgrade_database
     from lane.settings import load_settings
 
-    url = args.url or load_settings(args.config).database_url
+    settings = load_settings(args.config, personal_data_days=getattr(args, "days", None))
+    url = args.url or settings.database_url
     if args.db_cmd == "upgrade":
         upgrade_database(url)
         print(f"database at {shown(url)} is up to date")
@@ -174,6 +212,10 @@ def db_main(args: argparse.Namespace) -> int:
     elif args.db_cmd == "restore":
         restore(Path(args.backup), url, replace=args.replace)
         print(f"{args.backup} restored into {shown(url)}; schema up to date")
-    else:  # pragma: no cover - argparse allows only the three
+    elif args.db_cmd == "purge":
+        n = purge(url, settings)
+        print(f"personal data of {n} visits that ended more than {settings.personal_data_days:g} days ago erased "
+              "(anonymised figures kept)")
+    else:  # pragma: no cover - argparse allows only these
         raise LajurError(f"unknown db command {args.db_cmd}")
     return 0

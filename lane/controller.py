@@ -16,6 +16,7 @@ each in a module of its own:
   audited before they take effect; :mod:`lane.decisions` — a decision by hand and its approval;
   :mod:`lane.overrides` — gates by hand, device tests, a vehicle that is gone;
 - :mod:`lane.refusals` — device messages the drivers refused, counted and alerted;
+- :mod:`lane.privacy` — biometric captures deleted from the station once the visit is over;
 - :mod:`lane.views` — the console's read models; :mod:`lane.budgets` — stage and visit budget alerts.
 
 Rules kept across them (spec/workflow.md, invariants): every state change is persisted before the
@@ -53,6 +54,7 @@ from lane.ports import (
     PlateCamera,
     ReceiptPrinter,
 )
+from lane.privacy import CaptureDeletions
 from lane.queue import RoadQueue
 from lane.records import Records
 from lane.recovery import recover, secure_gates
@@ -64,7 +66,7 @@ from lane.stations import Stations
 from lane.views import lane_snapshot, visit_summary, visit_view
 from lane.visit import TakenOver, Visit, VisitAborted
 from lane.waiting import Waiter
-from lane.workflow import Station
+from lane.workflow import Stage, Station
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +145,7 @@ class LaneController:
         self.desk = OfficerDesk(self)
         self.refused = RefusedMessages(self)
         self.queue = RoadQueue(self)
+        self.captures = CaptureDeletions(self)
         self._tasks: set[asyncio.Task[None]] = set()
         self._entry: asyncio.Task[None] | None = None
         self._removers: list[Callable[[], None]] = []
@@ -163,6 +166,7 @@ class LaneController:
         self.start_entry()
         self.spawn(watch_budgets(self), "budgets")
         self.spawn(secure_gates(self), "secure-gates")
+        self.spawn(self.captures.run(), "capture-deletions")
         await self.displays.show_idle_all()
 
     async def stop(self) -> None:
@@ -200,6 +204,9 @@ class LaneController:
         """The visit has left the lane: forget it here, tell whoever counts finished visits."""
         self.desk.set_aside(visit)
         self.records.clear_visit_alerts(visit)
+        if "capturing" in (visit.row.stage_seconds or {}) or any(t.stage is Stage.CAPTURING
+                                                                 for t in visit.state.timings):
+            self.captures.request(visit.id)  # its photo, fingerprint and signature leave the station
         summary = visit_summary(visit, self.clock.monotonic())
         self.finished.append(summary)
         self.visits.pop(visit.id, None)

@@ -200,6 +200,12 @@ class CaptureResult:
 class BiometricStation(Device, Protocol):
     async def capture(self, renewal_id: str, *, timeout: float) -> CaptureResult: ...
 
+    async def delete(self, renewal_id: str, *, timeout: float) -> None:
+        """Delete the photo, fingerprint and signature taken for ``renewal_id`` from the station: once
+        the card is printed they are not needed there (UU 27/2022, personal data kept no longer than
+        its purpose). Idempotent: deleting what is gone is no error. Raises DeviceOffline,
+        DeviceTimeout or DeviceFault like any command."""
+
 
 # ---------------------------------------------------------------- displays and signals
 class Signal(StrEnum):

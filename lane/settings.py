@@ -222,6 +222,10 @@ class Settings(BaseSettings):
     data_dir: Path | None = None
     """Where the service keeps its private files (the console's secret key): a 0700 directory of the
     service's user. Unset: the SQLite database's directory, or ``var`` with another database."""
+    personal_data_days: float = Field(default=30.0, ge=0, le=3650)
+    """Days a visit's personal data (NIK, name, SIM number, plate) are kept after it ended; then the
+    controller erases them (hourly, and ``lajur db purge``), keeping anonymised figures for the
+    reports (UU 27/2022). 0: erased at the next purge after the visit."""
     lease_seconds: float = Field(default=15.0, gt=0, le=3600)
     """How long a controller's hold on a lane lasts unrenewed: after that another controller process may
     take the lane over (it is renewed every third of this)."""

@@ -2,7 +2,9 @@
 
 A pluggable ``capturer`` — ``async (renewal_id) -> None`` — stands for the human at window 2
 (default: ``capture_delay`` seconds of clock time, ~60 s). Faults: ``fail`` (the capture fails:
-event ``capture_failed``), ``timeout``, ``offline``. A renewal already captured is re-announced.
+event ``capture_failed``), ``timeout``, ``offline``. A renewal already captured is re-announced. A
+``delete`` forgets a renewal's captures, as a real station must once the card is printed (ledger
+``biometrics_deleted``; ``captured`` holds only what the station still keeps).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class BiometricSimulator(MqttDeviceSimulator):
         self.capturer: Capturer = capturer or self._default_capturer
         self.capture_delay = capture_delay
         self.captured: dict[str, CaptureResult] = {}
+        """Captures the station holds now, by renewal id (gone once the controller deletes them)."""
+        self.deleted: set[str] = set()
         self._busy: dict[str, str] = {}
         """renewal id -> the id of the latest capture command for it: the result answers it."""
 
@@ -54,6 +58,9 @@ class BiometricSimulator(MqttDeviceSimulator):
         await self.clock.sleep(self.capture_delay)
 
     async def handle_command(self, cmd: dict[str, Any]) -> None:
+        if cmd["op"] == codec.OP_DELETE:
+            self._delete(codec.parse_capture(cmd))
+            return
         if cmd["op"] != codec.OP_CAPTURE:
             raise CommandRejected(f"unknown op {cmd['op']!r}")
         renewal_id = codec.parse_capture(cmd)
@@ -64,6 +71,13 @@ class BiometricSimulator(MqttDeviceSimulator):
         self._busy[renewal_id] = cmd["id"]
         if not capturing:
             self.spawn(self._capture(renewal_id))
+
+    def _delete(self, renewal_id: str) -> None:
+        """The station forgets the captures (a capture under way is not touched: it is not done)."""
+        if self.captured.pop(renewal_id, None) is not None:
+            self.deleted.add(renewal_id)
+            if self.ledger is not None:
+                self.ledger.record(self.lane, self.name, "biometrics_deleted", renewal_id=renewal_id)
 
     async def _capture(self, renewal_id: str) -> None:
         await self.publish_state(status="capturing", renewal_id=renewal_id)

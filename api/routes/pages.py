@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.auditing import audit
 from api.auth import PERMISSIONS
 from api.deps import STATIONS, Controllers, Day, Lane, LaneFilter, LaneStation, SettingsDep, StoreDep
 from api.edge import PAGE_CSP
@@ -55,6 +56,7 @@ def report_print_page(request: Request, store: StoreDep, settings: SettingsDep, 
     if who is None:
         return RedirectResponse(f"/login?next={quote(str(request.url.path))}", 303)
     report = report_of(store, settings, controllers, day, lane)
+    audit(store, who, "export_report", lane=lane, format="print", day=report["day"])  # it leaves the building
     account = request.app.state.auth.accounts.get(who.username)
     body = render("report_print.html", lang or request.cookies.get("lajur_lang"), report=report,
                   day=date.fromisoformat(report["day"]), lane=lane, site_name=settings.site_name or settings.site,

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import PlainTextResponse
 
+from api.auditing import audit
 from api.deps import Controllers, CurrentUser, Day, LaneFilter, SettingsDep, StoreDep
 from api.models import DailyReport
 from api.reports import daily_report, lane_now, local_today, summary_csv, visits_csv, visits_of_day
@@ -37,18 +38,23 @@ def report(_: CurrentUser, store: StoreDep, settings: SettingsDep, controllers: 
 
 
 @router.get("/daily-summary.csv", response_class=PlainTextResponse)
-def report_summary_csv(_: CurrentUser, store: StoreDep, settings: SettingsDep, controllers: Controllers,
+def report_summary_csv(who: CurrentUser, store: StoreDep, settings: SettingsDep, controllers: Controllers,
                        day: Day = None, lane: LaneFilter = None) -> Response:
-    """The day's accounts (classes, PNBP, refusals, the promise, hours) as CSV, no visit details."""
+    """The day's accounts (classes, PNBP, refusals, the promise, hours) as CSV, no visit details.
+    Audited as an export."""
     r = report_of(store, settings, controllers, day, lane)
+    audit(store, who, "export_report", lane=lane, format="summary_csv", day=r["day"])
     return Response(summary_csv(r), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="lajur-day-{r["day"]}.csv"'})
 
 
 @router.get("/daily.csv", response_class=PlainTextResponse)
-def report_csv(_: CurrentUser, store: StoreDep, settings: SettingsDep, controllers: Controllers,
+def report_csv(who: CurrentUser, store: StoreDep, settings: SettingsDep, controllers: Controllers,
                day: Day = None, lane: LaneFilter = None) -> Response:
+    """The day's visits, one line each (no personal data beyond the plate). Who exported which day
+    goes to the audit log."""
     d = _day(day, settings, controllers)
     body = visits_csv(visits_of_day(store, d, lane, settings), settings)
+    audit(store, who, "export_report", lane=lane, format="csv", day=d.isoformat())
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="lajur-visits-{d}.csv"'})

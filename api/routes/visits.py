@@ -6,13 +6,23 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
+from api.auditing import audit
+from api.auth import Principal
 from api.deps import Controllers, CurrentUser, Day, LaneFilter, StoreDep, VisitId
 from api.models import VisitDetail, VisitOut
-from lane.persistence import VisitRow
+from lane.persistence import Store, VisitRow
 from lane.rules import mask_name, mask_nik
 from lane.views import stored_times
 
 router = APIRouter(prefix="/api/v1/visits", tags=["visits"])
+
+
+def audit_unmasked(store: Store, who: Principal, rows: list[VisitRow]) -> None:
+    """Who saw which driver's NIK and name in full goes to the audit log, before they see it."""
+    shown = [r.id for r in rows if who.sees_personal_data and (r.nik or r.holder_name)]
+    if shown:
+        audit(store, who, "view_personal_data", visit_id=shown[0] if len(shown) == 1 else None,
+              visits=shown[:50], count=len(shown))
 
 
 def visit_json(row: VisitRow, unmask: bool = False) -> dict[str, Any]:
@@ -22,8 +32,8 @@ def visit_json(row: VisitRow, unmask: bool = False) -> dict[str, Any]:
         "id": row.id, "lane": row.lane, "seq": row.seq, "plate": row.plate,
         "plate_confidence": row.plate_confidence, "stage": row.stage, "outcome": row.outcome,
         "reason": row.reason, "held": row.held,
-        "nik": row.nik if unmask else mask_nik(row.nik),
-        "holder_name": row.holder_name if unmask else mask_name(row.holder_name),
+        "nik": (row.nik or "") if unmask else mask_nik(row.nik),  # "": not read yet, or erased
+        "holder_name": (row.holder_name or "") if unmask else mask_name(row.holder_name),
         "sim_class": row.sim_class, "fee": row.fee, "paid": row.paid,
         "started_at": row.started_at.isoformat() if row.started_at else None,
         "ended_at": row.ended_at.isoformat() if row.ended_at else None,
@@ -37,6 +47,7 @@ def visits(who: CurrentUser, store: StoreDep, lane: LaneFilter = None, day: Day 
            limit: int = Query(200, ge=1, le=1000),
            offset: int = Query(0, ge=0, le=10_000_000)) -> list[dict[str, Any]]:
     rows = store.visits(lane=lane, day=day, limit=limit, offset=offset)
+    audit_unmasked(store, who, rows)
     return [visit_json(v, who.sees_personal_data) for v in rows]
 
 
@@ -45,6 +56,7 @@ def visit(visit_id: VisitId, who: CurrentUser, store: StoreDep) -> dict[str, Any
     row = store.get_visit(visit_id)
     if row is None:
         raise HTTPException(404, f"no visit {visit_id!r}")
+    audit_unmasked(store, who, [row])
     out = visit_json(row, who.sees_personal_data)
     out["transitions"] = [{"from": t.from_stage, "to": t.to_stage, "at": t.at.isoformat(), "sim_at": t.sim_at,
                            "note": t.note} for t in store.transitions(visit_id)]

@@ -1,5 +1,8 @@
 """Biometric station (window 2) messages on top of the shared MQTT envelope.
 
+cmd ``{"op": "delete", "id", "renewal_id"}`` → ack: the station has deleted that renewal's photo,
+fingerprint and signature (the card is printed); deleting what is gone acks ``ok`` too.
+
 cmd ``{"op": "capture", "id", "renewal_id"}`` → ack → event
 ``{"type": "captured", "command": <the capture's id>, "renewal_id", "photo_ref", "fingerprint_ref",
 "signature_ref"}`` or ``{"type": "capture_failed", "command", "renewal_id", "error"}``. A repeated
@@ -17,6 +20,7 @@ from lane.ports import CaptureResult
 
 DEVICE = "biometric"
 OP_CAPTURE = "capture"
+OP_DELETE = "delete"
 EVENT_CAPTURED = "captured"
 EVENT_FAILED = "capture_failed"
 
@@ -37,9 +41,10 @@ def failed_event(command: str, renewal_id: str, error: str) -> dict[str, Any]:
 
 
 def parse_capture(cmd: dict[str, Any]) -> str:
+    """The renewal id of a capture or a delete command."""
     renewal_id = field_str(cmd, "renewal_id")
     if not renewal_id:
-        raise ProtocolError("capture needs a renewal_id")
+        raise ProtocolError(f"{cmd.get('op', 'a command')} needs a renewal_id")
     return renewal_id
 
 

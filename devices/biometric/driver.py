@@ -40,6 +40,10 @@ class MqttBiometricStation(MqttDeviceDriver):
             raise DeviceFault(self.name, f"capture for {renewal_id} failed: {error}", fault=error)
         return codec.parse_captured(body)
 
+    async def delete(self, renewal_id: str, *, timeout: float) -> None:
+        """Have the station delete the captures of ``renewal_id`` (acked once they are gone)."""
+        await self.send_command(codec.OP_DELETE, timeout=timeout, renewal_id=renewal_id)
+
     def validate_event(self, body: dict[str, Any]) -> None:
         if body["type"] == codec.EVENT_CAPTURED:
             codec.parse_captured(body)

@@ -64,7 +64,7 @@ class VisitRow(SQLModel, table=True):
     paid: bool = False
     new_expiry: str | None = Field(default=None, max_length=10)
     started_at: datetime = Field(index=True)
-    ended_at: datetime | None = None
+    ended_at: datetime | None = Field(default=None, index=True)
     sim_started: float = 0.0
     sim_ended: float | None = None
     stage_seconds: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -72,6 +72,9 @@ class VisitRow(SQLModel, table=True):
     status_token: str | None = Field(default=None, max_length=32, index=True, unique=True)
     """The driver's status page (``/s/<token>``, the QR on the receipt): unguessable, no login, no
     personal data; it stops answering a while after the visit ended (``status_link_minutes``)."""
+    purged_at: datetime | None = None
+    """When its personal data (NIK, name, SIM number, plate) were erased (``personal_data_days`` after
+    it ended): what is left are anonymised figures, which the reports still count."""
 
 
 class StageTransition(SQLModel, table=True):

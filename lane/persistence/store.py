@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -44,14 +45,32 @@ from lane.persistence.models import (
     fit,
     utcnow,
 )
+from lane.settings import sqlite_path
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def _prepare_sqlite_path(url: str) -> None:
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    """A SQLite database holds NIKs and names: its file is the service user's alone (0600, in a 0700
+    directory when we make it; SQLite gives its -wal and -shm files the database file's mode). A file
+    found readable by others is made private, and the log says so."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # an empty file is a new database
+        return
+    except FileExistsError:
+        pass
+    for f in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        try:
+            if f.stat().st_mode & 0o077:
+                f.chmod(0o600)
+                log.warning("%s was readable by other users; made private (0600)", f)
+        except FileNotFoundError:
+            continue
 
 
 def make_engine(url: str) -> Engine:
@@ -356,6 +375,12 @@ class Store(AlertRecords):
                                       .order_by(StageTransition.id)).scalars()
                 effects += s.exec(select(SideEffect).where(SideEffect.visit_id.in_(chunk))).scalars()
         return transitions, effects
+    def pending_effects(self, lane: str, kind: str) -> list[SideEffect]:
+        """This lane's side effects of ``kind`` asked for and not yet done, oldest first."""
+        with self.session() as s:
+            q = select(SideEffect).where(SideEffect.lane == lane, SideEffect.kind == kind,
+                                         SideEffect.status == "intended")
+            return list(s.exec(q.order_by(SideEffect.created_at)).scalars())
 
     # ------------------------------------------------------------ officer actions (kept until taken)
     def queue_action(self, *, lane: str, visit_id: str, action: str, params: dict[str, Any], actor: str,

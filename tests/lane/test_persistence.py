@@ -106,3 +106,19 @@ def test_postgresql_stores_our_own_text_and_a_refused_record_is_never_journaled(
     finally:
         s.close()
         admin.dispose()
+
+
+def test_the_migrations_build_exactly_the_tables_the_models_describe(sqlite_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import lane.persistence.accounts  # noqa: F401 - registers the accounts and sessions tables
+
+    upgrade_database(sqlite_url)
+    s = Store(sqlite_url)
+    try:
+        with s.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+    finally:
+        s.close()
