@@ -22,6 +22,7 @@ from lane.events import LaneEvent
 from lane.messages import message
 from lane.ports import DisplayMessage, Signal
 from lane.rules import format_plate
+from lane.visit import Visit
 from lane.workflow import Station
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ class Displays:
         """Station -> lane-clock time its message was shown."""
         self._pending: dict[str, asyncio.Task[None]] = {}
         """Station -> the message waiting for a one-shot's hold to end."""
+        self._before_hold: dict[str, DisplayMessage] = {}
+        """What a station said before a hold replaced it with "an officer is coming"."""
 
     async def show(self, station: Station, step: str, *, plate: str | None = None, fee: int | None = None,
                    signal: Signal = Signal.RED, queue_length: int | None = None,
@@ -49,6 +52,7 @@ class Displays:
         msg = message(station.value, step, plate=format_plate(plate) if plate else None, fee=fee, signal=signal,
                       queue_length=queue_length, expected_wait=expected_wait)
         key = station.value
+        self._before_hold.pop(key, None)
         left = self._hold_left(key, msg)
         self.cancel(key)
         if left > 0:
@@ -77,6 +81,28 @@ class Displays:
             task = self._pending.pop(k, None)
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
+
+    async def hold(self, visit: Visit) -> None:
+        """The visit is held: the driver, where they stand, reads that an officer is coming (red)."""
+        station = self.lane.stations.where(visit)
+        if station is None:
+            return
+        before = self.shown.get(station.value)
+        if before is not None and before.step == "held":
+            return  # held again after a retry: what it said before the first hold is kept
+        await self.show(station, "held", plate=visit.state.plate)
+        if before is not None and before.step != "held":
+            self._before_hold[station.value] = before
+
+    async def unhold(self, visit: Visit) -> None:
+        """The hold is over: the station says again what it said before, unless it has moved on since."""
+        station = self.lane.stations.where(visit)
+        if station is None:
+            return
+        before = self._before_hold.pop(station.value, None)
+        now = self.shown.get(station.value)
+        if before is not None and now is not None and now.step == "held":
+            await self._put(station, before)
 
     async def _put(self, station: Station, shown: DisplayMessage) -> None:
         lane = self.lane

@@ -59,6 +59,13 @@ class DeviceTimeout(DeviceError):
     """The device did not answer or finish in time."""
 
 
+class WatchdogExpired(DeviceTimeout):
+    """Something the lane waits for from the road did not happen in time: a loop edge (a vehicle
+    passing under a boom, arriving at the exit) the lane was told to expect. The visit is held with an
+    alert saying what is missing and the ways out (it went through: take over; it is gone: vehicle
+    left; retry: look again), instead of waiting for ever."""
+
+
 class DeviceFault(DeviceError):
     """The device reports a fault (ribbon out, jam, paper out, gate fault...). ``fault`` is its code."""
 

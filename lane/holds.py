@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from lane.commands import Abort, Accepted, Retry, TakeOver
-from lane.errors import DeviceError, DeviceFault, PersistenceError, RecordRefused
+from lane.errors import DeviceError, DeviceFault, PersistenceError, RecordRefused, WatchdogExpired
 from lane.visit import Visit
 from lane.waiting import check_abort
 
@@ -27,9 +27,12 @@ class Holds:
     def __init__(self, lane: LaneController) -> None:
         self.lane = lane
 
-    async def guarded(self, visit: Visit, device: str, step: Callable[[], Awaitable[Any]]) -> Any:
+    async def guarded(self, visit: Visit, device: str, step: Callable[[], Awaitable[Any]],
+                      settled: Callable[[], bool] | None = None) -> Any:
         """Run one device step; on a device failure hold the visit and retry when the device is back
         or the officer says so. Returns the step's result, or None when the officer took it over.
+        ``settled``: for a step that waits for the road (a watchdog), what makes it worth trying again
+        by itself; the visit stays held until then, instead of being retried on a back-off.
 
         After a restart, an officer's retry or take-over of this very step that the dead process had
         accepted applies first: a payment the officer already took by other means is not charged
@@ -44,6 +47,8 @@ class Holds:
                         return None
                     break
         attempt = 0
+        kinds: set[str] = set()
+        """The alert kinds this step raised (a device fault, a watchdog): cleared when it is over."""
         while True:
             check_abort(visit)
             try:
@@ -57,14 +62,18 @@ class Holds:
                 if not visit.state.held:
                     visit.state.hold(reason)
                     lane.records.persist(visit, note=f"held: {reason}")
-                    lane.records.alert("device_fault", f"{device}: {exc} (visit {visit.id})", visit=visit,
+                    kind = "watchdog" if isinstance(exc, WatchdogExpired) else "device_fault"
+                    kinds.add(kind)
+                    lane.records.alert(kind, f"{exc} (visit {visit.id})" if kind == "watchdog"
+                                       else f"{device}: {exc} (visit {visit.id})", visit=visit,
                                        level="critical" if isinstance(exc, DeviceFault) else "warning", cause=device)
+                    await lane.displays.hold(visit)
                 auto = not isinstance(exc, DeviceFault)
-                action = await self.await_resolution(visit, device, auto_retry=auto, attempt=attempt)
+                action = await self.await_resolution(visit, device, auto_retry=auto, attempt=attempt, until=settled)
                 if action == "take_over":
                     visit.state.resume()
                     lane.records.persist(visit, note=f"{device} step taken over by officer")
-                    lane.records.clear_alert("device_fault", visit, cause=device)
+                    await self._over(visit, device, kinds)
                     return None
                 visit.state.resume()
                 lane.records.persist(visit, note=f"retry {device}")
@@ -73,8 +82,14 @@ class Holds:
             if visit.state.held:
                 visit.state.resume()
                 lane.records.persist(visit, note=f"{device} back")
-            lane.records.clear_alert("device_fault", visit, cause=device)
+            await self._over(visit, device, kinds)
             return result
+
+    async def _over(self, visit: Visit, device: str, kinds: set[str]) -> None:
+        """The held step is done (by the device or by hand): its alerts end, the driver's sign comes back."""
+        for kind in kinds or {"device_fault"}:
+            self.lane.records.clear_alert(kind, visit, cause=device)
+        await self.lane.displays.unhold(visit)
 
     async def stuck(self, visit: Visit, exc: Exception) -> str:
         """A stage failed on something no device coming back fixes: the database refused the visit's
@@ -103,8 +118,10 @@ class Holds:
             lane.records.persist(visit, note=f"{action} by officer")
         return action
 
-    async def await_resolution(self, visit: Visit, device: str, *, auto_retry: bool, attempt: int) -> str:
-        """Held: wait for an officer (retry / take_over / abort) or, for outages, a back-off retry."""
+    async def await_resolution(self, visit: Visit, device: str, *, auto_retry: bool, attempt: int,
+                               until: Callable[[], bool] | None = None) -> str:
+        """Held: wait for an officer (retry / take_over / abort) or, for outages, a back-off retry
+        (``until``: a retry as soon as that holds, and no back-off)."""
         lane = self.lane
         backoff = min(30.0, 2.0 * attempt)
         deadline = lane.clock.monotonic() + backoff
@@ -112,6 +129,8 @@ class Holds:
         def ready() -> bool:
             if visit.has_pending(Retry, TakeOver, Abort):
                 return True
+            if until is not None:
+                return until()
             return auto_retry and lane.clock.monotonic() >= deadline and self.device_online(device)
 
         while not ready():

@@ -25,7 +25,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "exit_open": ("Terima kasih, selamat jalan", "Thank you, drive safely"),
     "refused": ("Perpanjangan tidak dapat diproses, ambil surat rujukan", "Renewal refused, take your referral slip"),
     "aborted": ("Layanan dihentikan petugas, silakan keluar", "Service stopped by the officer, please exit"),
-    "held": ("Mohon tunggu, petugas akan membantu", "Please wait, an officer will help you"),
+    "held": ("Mohon tunggu, petugas segera datang", "Please wait, an officer is coming"),
 }
 QUEUE_LINE: tuple[str, str] = ("Antrean: {n} kendaraan, perkiraan tunggu {m} menit",
                                "Queue: {n} vehicles, expected wait {m} min")

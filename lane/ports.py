@@ -73,6 +73,13 @@ class GateStatus:
     """Loop under the boom: a vehicle is passing. The boom must never close on it."""
     faults: frozenset[str] = frozenset()
     online: bool = False
+    passages: int | None = None
+    """Vehicles the gate itself counted clearing its safety loop, modulo 256 (None: this gate does not
+    count). A count is latched in the gate, so a vehicle that crossed the loops between two polls, or
+    a car that rolled onto the arming loop as the one before left it, is not lost (issue 24's freeze)."""
+
+
+PASSAGE_MODULUS = 256
 
 
 class BarrierGate(Device, Protocol):

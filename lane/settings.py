@@ -29,6 +29,7 @@ STAGE_BUDGETS_DEFAULT: dict[str, float] = {
     "exiting": 60,
 }
 HUMAN_TIMEOUTS_DEFAULT: dict[str, float] = {"card_reader": 600.0, "payment": 600.0, "biometric": 600.0}
+WATCHDOGS_DEFAULT: dict[str, float] = {"passage": 60.0, "exit_arrival": 180.0}
 
 
 class Dispensation(BaseModel):
@@ -93,6 +94,10 @@ class LaneTiming(BaseModel):
     human_timeouts: dict[str, float] = Field(default_factory=lambda: dict(HUMAN_TIMEOUTS_DEFAULT))
     """Simulated seconds a driver may take at a step that waits on a person (tapping the e-KTP, paying,
     the photo and fingerprint) before the step is held for an officer, by device."""
+    watchdogs: dict[str, float] = Field(default_factory=lambda: dict(WATCHDOGS_DEFAULT))
+    """Simulated seconds the lane waits for something from the road before it holds the visit and alerts:
+    ``passage``, a vehicle driving under a boom opened for it (and clearing the safety loop);
+    ``exit_arrival``, a vehicle sent to the exit reaching its arming loop."""
 
     @field_validator("budgets")
     @classmethod
@@ -103,6 +108,11 @@ class LaneTiming(BaseModel):
     @classmethod
     def _human_steps(cls, v: dict[str, float]) -> dict[str, float]:
         return _seconds_by_name(v, HUMAN_TIMEOUTS_DEFAULT, "step")
+
+    @field_validator("watchdogs")
+    @classmethod
+    def _watched(cls, v: dict[str, float]) -> dict[str, float]:
+        return _seconds_by_name(v, WATCHDOGS_DEFAULT, "watchdog")
 
 
 def _seconds_by_name(given: dict[str, float], defaults: dict[str, float], what: str) -> dict[str, float]:

@@ -2,21 +2,45 @@
 
 A vehicle moves on only when every station it passes is free (no overtaking), and the driver is
 signalled green only then. A vehicle's station is where it physically stands, which is not always
-the station of its stage (a stage names where it is *going*). The gates' arming loops are counted
-here too: a car that drove under a boom is known by its loop's falling edge.
+the station of its stage (a stage names where it is *going*).
+
+The gates' loops are watched here too. A vehicle that drove under a boom is known by the gate's own
+passage count when the gate keeps one (latched in the gate: nothing is lost between two polls), and
+otherwise by what the lane saw of its loops: the safety loop cleared, or the arming loop cleared
+(the next car may already stand on it, so "both loops clear" alone would wait for ever). What never
+comes raises a watchdog (:class:`lane.errors.WatchdogExpired`) that holds the visit with an alert.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lane.ports import BarrierGate, Signal
+from lane.errors import WatchdogExpired
+from lane.ports import PASSAGE_MODULUS, BarrierGate, GateStatus, Signal
+from lane.rules import format_plate
 from lane.visit import Visit
 from lane.workflow import Station, stations_between
 
 if TYPE_CHECKING:
     from lane.controller import LaneController
+
+
+RECHECK_SECONDS = 5.0
+"""Simulated seconds a held watch looks again for (an officer's retry, the lane's own back-off)."""
+
+
+@dataclass(frozen=True)
+class PassageMark:
+    """What a gate's loops had counted when its boom was commanded up for one vehicle."""
+
+    left: int
+    """Arming-loop clearings the lane had seen."""
+    cleared: int
+    """Safety-loop clearings the lane had seen."""
+    passages: int | None
+    """The gate's own count (None: the gate keeps none)."""
 
 
 class Stations:
@@ -25,7 +49,9 @@ class Stations:
         self.occupancy: dict[Station, str | None] = {s: None for s in Station}
         """Which visit stands at each station (None: free)."""
         self.left: dict[str, int] = {}
-        """Vehicles that left each gate's arming loop since start (``edge_counter``)."""
+        """Vehicles that left each gate's arming loop since start, as the lane saw them (``edge_counter``)."""
+        self.cleared: dict[str, int] = {}
+        """Vehicles that left each gate's safety loop since start, as the lane saw them."""
 
     # ---------------------------------------------------------------- who stands where
     def where(self, visit: Visit) -> Station | None:
@@ -82,23 +108,81 @@ class Stations:
 
     # ---------------------------------------------------------------- gate loops
     def edge_counter(self, name: str, gate: BarrierGate) -> Callable[[Any], None]:
-        """Count vehicles leaving a gate's arming loop. A car that drove under the boom is known by
-        that falling edge: the next car may already be on the loop, so "both loops clear" would wait
-        for ever in a busy lane."""
-        self.left[name] = 0
-        last = {"presence": gate.status.presence_loop}
+        """Count vehicles leaving a gate's arming loop and its safety loop, as the statuses show them
+        (a change shorter than a poll is not seen: the gate's own count does not have that gap)."""
+        self.left[name] = self.cleared[name] = 0
+        last = {"presence": gate.status.presence_loop, "safety": gate.status.safety_loop}
 
         def on_status(_event: Any) -> None:
-            presence = gate.status.presence_loop
-            if last["presence"] and not presence:
+            st = gate.status
+            if last["presence"] and not st.presence_loop:
                 self.left[name] += 1
-            last["presence"] = presence
+            if last["safety"] and not st.safety_loop:
+                self.cleared[name] += 1
+            last["presence"], last["safety"] = st.presence_loop, st.safety_loop
 
         return on_status
 
-    async def vehicle_through(self, visit: Visit, gate: BarrierGate, name: str, left_before: int) -> None:
-        """Wait until the vehicle that was on the arming loop has driven under the boom and cleared it."""
-        waiter = self.lane.waiter
-        await waiter.wait(lambda: self.left[name] > left_before
-                          or (not gate.status.presence_loop and not gate.status.safety_loop), visit=visit)
-        await waiter.wait(lambda: not gate.status.safety_loop, visit=visit)
+    def mark(self, gate: BarrierGate, name: str) -> PassageMark:
+        """Taken before the boom is commanded up: what counts as "this vehicle went through" is
+        measured from here."""
+        return PassageMark(self.left[name], self.cleared[name], gate.status.passages)
+
+    def went_through(self, gate: BarrierGate, name: str, mark: PassageMark) -> bool:
+        st = gate.status
+        if st.passages is not None and mark.passages is not None:
+            return (st.passages - mark.passages) % PASSAGE_MODULUS > 0
+        return (self.cleared[name] > mark.cleared or self.left[name] > mark.left
+                or (not st.presence_loop and not st.safety_loop))
+
+    async def vehicle_through(self, visit: Visit, gate: BarrierGate, name: str, mark: PassageMark) -> None:
+        """Wait until the vehicle the boom opened for has driven under it and cleared the safety loop.
+        Watched: not seen within ``timing.watchdogs["passage"]``, the visit is held on the gate with an
+        alert, and the lane keeps looking; the officer may say it went through (take over), that it
+        left (vehicle left), or look again (retry)."""
+        limit = self.lane.settings.timing.watchdogs["passage"]
+
+        def done() -> bool:
+            return self.went_through(gate, name, mark) and not gate.status.safety_loop
+
+        def missing(st: GateStatus) -> str:
+            if self.went_through(gate, name, mark):
+                return f"a vehicle has stood on the safety loop for over {limit:.0f} s (stopped under the boom?)"
+            return (f"no vehicle seen passing {limit:.0f} s after the boom opened for {format_plate(visit.state.plate or '')}"
+                    f" ({_loops(st)}); went through: take over; gone: vehicle left")
+
+        await self.watch(visit, name, gate, done, limit, missing)
+
+    async def arrival(self, visit: Visit, gate: BarrierGate, name: str) -> None:
+        """Wait for the vehicle sent to ``name`` to stand on its arming loop (``watchdogs["exit_arrival"]``)."""
+        limit = self.lane.settings.timing.watchdogs["exit_arrival"]
+
+        def missing(st: GateStatus) -> str:
+            return (f"{format_plate(visit.state.plate or '')} was sent to the exit {limit:.0f} s ago and its arming loop "
+                    f"has seen nobody ({_loops(st)}); there: take over (opens the gate); gone: vehicle left")
+
+        await self.watch(visit, name, gate, lambda: gate.status.presence_loop, limit, missing)
+
+    async def watch(self, visit: Visit, name: str, gate: BarrierGate, done: Callable[[], bool], limit: float,
+                    missing: Callable[[GateStatus], str]) -> None:
+        """Wait for ``done()``, held on ``name`` with a watchdog alert after ``limit`` simulated seconds
+        (see :meth:`lane.holds.Holds.guarded`). Held, the visit goes on as soon as ``done()`` holds; an
+        officer's retry looks again for ``RECHECK_SECONDS`` and says whether it saw it."""
+        lane = self.lane
+        looks = 0
+
+        async def look() -> None:
+            nonlocal looks
+            looks += 1
+            try:
+                await lane.waiter.wait(done, timeout=limit if looks == 1 else RECHECK_SECONDS, visit=visit)
+            except TimeoutError:
+                raise WatchdogExpired(name, missing(gate.status)) from None
+
+        await lane.holds.guarded(visit, name, look, settled=done)
+
+
+def _loops(st: GateStatus) -> str:
+    counted = f", the gate counted {st.passages} passages" if st.passages is not None else ""
+    return (f"arming loop {'occupied' if st.presence_loop else 'clear'}, safety loop "
+            f"{'occupied' if st.safety_loop else 'clear'}{counted}")

@@ -106,7 +106,8 @@ class SerialGateSimulator:
             status = model.status
             return codec.encode_status_reply(
                 self.address,
-                codec.StatusReply(model.wire_position(), status.presence_loop, status.safety_loop, status.faults),
+                codec.StatusReply(model.wire_position(), status.presence_loop, status.safety_loop, status.faults,
+                                  status.passages),
             )
         try:
             if command is codec.Command.OPEN:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from devices.gate import codec
 from lane.clock import Clock, SystemClock
 from lane.errors import GateSafetyError
-from lane.ports import GatePosition, GateStatus
+from lane.ports import PASSAGE_MODULUS, GatePosition, GateStatus
 from simulators.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,13 @@ class GateModel:
         open_seconds: float = 2.0,
         close_seconds: float = 2.0,
         ledger: Ledger | None = None,
+        counts_passages: bool = True,
     ) -> None:
         self.name = name
+        self.counts_passages = counts_passages
+        """The controller counts vehicles clearing its safety loop (reported with the status); False plays
+        an older controller without the counter."""
+        self.passages = 0
         self.lane = lane
         self.clock: Clock = clock or SystemClock()
         self.open_seconds = open_seconds
@@ -87,6 +92,7 @@ class GateModel:
             safety_loop=self.safety_occupied,
             faults=frozenset(self._reported),
             online=True,
+            passages=self.passages % PASSAGE_MODULUS if self.counts_passages else None,
         )
 
     def wire_position(self) -> codec.WirePosition:
@@ -138,6 +144,8 @@ class GateModel:
         self._changed()
 
     def set_safety(self, occupied: bool) -> None:
+        if self._safety and not occupied:
+            self.passages += 1  # a vehicle cleared the loop under the boom
         self._safety = occupied
         if occupied and self._position is GatePosition.CLOSING and self._motion is not None:
             log.info("%s: safety loop occupied while closing: reversing", self.name)

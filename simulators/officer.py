@@ -1,5 +1,7 @@
 """Virtual officers: they confirm unreadable plates (they can see the car), hand over printed cards
-after a human delay, and retry a held step once the technician has fixed the device.
+after a human delay, retry a held step once the technician has fixed the device, and answer a gate's
+watchdog (a passage the loops did not show) as an officer looking at the lane would: the car went
+through, the step is done by hand.
 
 They act through a callable with the signature of ``LaneController.act`` (in-process) or an HTTP
 client of the console API, so the same officer drives a demo and a cross-process site.
@@ -39,6 +41,8 @@ class OfficerSimulator:
         self.handover_seconds = handover_seconds
         self.name = name
         self._handled: set[tuple[str, str]] = set()
+        self._cleared: set[tuple[str | None, str | None]] = set()
+        """(visit, gate) of watchdog alerts that cleared by themselves."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[None] | None = None
 
@@ -57,6 +61,12 @@ class OfficerSimulator:
                 self._once(ev.lane, ev.data["id"], "handed_over", self._hand_over(ev.lane, ev.data["id"]))
             elif ev.kind == "alert" and ev.data.get("kind") == "plate_unconfirmed" and ev.data.get("visit_id"):
                 self._once(ev.lane, ev.data["visit_id"], "plate", self._confirm_plate(ev.lane, ev.data["visit_id"]))
+            elif ev.kind == "alert_cleared" and ev.data.get("kind") == "watchdog":
+                self._cleared.add((ev.data.get("visit_id"), ev.data.get("cause")))
+            elif ev.kind == "alert" and ev.data.get("kind") == "watchdog" and ev.data.get("visit_id"):
+                self._cleared.discard((ev.data["visit_id"], ev.data.get("cause")))
+                self._once(ev.lane, ev.data["visit_id"], f"watchdog {ev.data.get('cause')}",
+                           self._saw_it_pass(ev.lane, ev.data["visit_id"], ev.data.get("cause")))
 
     def _once(self, lane: str, visit_id: str, what: str, coro: Awaitable[Any]) -> None:
         key = (visit_id, what)
@@ -81,6 +91,12 @@ class OfficerSimulator:
         if plate:
             await self._act(lane, "confirm_plate", visit_id=visit_id, plate=plate,
                             reason="plate checked by eye")
+
+    async def _saw_it_pass(self, lane: str, visit_id: str, gate: str | None) -> None:
+        await self.clock.sleep(self.rng.uniform(15, 40))  # walks over, looks at the lane and the camera
+        if (visit_id, gate) in self._cleared:
+            return  # the lane saw it meanwhile
+        await self._act(lane, "take_over", visit_id=visit_id, reason="checked the lane: the vehicle went through")
 
     async def _act(self, lane: str, action: str, **kw: Any) -> None:
         try:

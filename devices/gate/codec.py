@@ -6,7 +6,7 @@ Frame::
     0x02 1..247     0..32           CRC-16/MODBUS of addr, cmd, len, data  0x03
 
 Commands (controller -> gate)            Replies (gate -> controller)
-  0x10 STATUS   len 0                      0x20 STATUS  len 3: position, loops, faults
+  0x10 STATUS   len 0                      0x20 STATUS  len 3 or 4: position, loops, faults[, passages]
   0x11 OPEN     len 0                      0x06 ACK     len 1: the command acknowledged
   0x12 CLOSE    len 0                      0x15 NAK     len 2: the command refused, reason
   0x13 STOP     len 0
@@ -14,6 +14,8 @@ Commands (controller -> gate)            Replies (gate -> controller)
 
 Status ``position``: 0 closed, 1 opening, 2 open, 3 closing, 4 fault, 5 halted between end positions.
 ``loops`` bit 0 presence, bit 1 safety. ``faults`` bit 0 motor_fault, bit 1 stuck, bit 2 loop_fault.
+``passages`` (optional 4th byte): vehicles the gate counted clearing its safety loop, modulo 256; a
+gate without the counter answers 3 bytes.
 NAK reasons: 1 safety loop occupied, 2 gate in fault, 3 unknown command, 4 bad argument.
 See docs/wire/serial.md; tests/devices/test_gate_codec.py pins every frame.
 """
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from lane.errors import ProtocolError
-from lane.ports import GatePosition
+from lane.ports import PASSAGE_MODULUS, GatePosition
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +96,7 @@ COMMAND_DATA_LEN: dict[Command, int] = {
     Command.STOP: 0,
     Command.AUTO_CLOSE: 1,
 }
-REPLY_DATA_LEN: dict[ReplyCode, int] = {ReplyCode.ACK: 1, ReplyCode.NAK: 2, ReplyCode.STATUS: 3}
+REPLY_DATA_LEN: dict[ReplyCode, tuple[int, ...]] = {ReplyCode.ACK: (1,), ReplyCode.NAK: (2,), ReplyCode.STATUS: (3, 4)}
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ class StatusReply:
     presence: bool
     safety: bool
     faults: frozenset[str]
+    passages: int | None = None
+    """Vehicles counted clearing the safety loop, modulo 256 (None: a gate without the counter)."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,10 @@ def encode_status_reply(addr: int, status: StatusReply) -> bytes:
     fault_bits = 0
     for name in status.faults:
         fault_bits |= FAULT_BITS.get(name, 0)
-    return encode_frame(Frame(addr, ReplyCode.STATUS, bytes([status.position, loops, fault_bits])))
+    data = [status.position, loops, fault_bits]
+    if status.passages is not None:
+        data.append(status.passages % PASSAGE_MODULUS)
+    return encode_frame(Frame(addr, ReplyCode.STATUS, bytes(data)))
 
 
 def encode_ack(addr: int, command: int) -> bytes:
@@ -210,7 +217,7 @@ def decode_reply(frame: Frame) -> Reply:
         code = ReplyCode(frame.cmd)
     except ValueError:
         raise ProtocolError(f"unknown reply code 0x{frame.cmd:02X}") from None
-    if len(frame.data) != REPLY_DATA_LEN[code]:
+    if len(frame.data) not in REPLY_DATA_LEN[code]:
         raise ProtocolError(f"{code.name} reply with {len(frame.data)} data bytes")
     if code is ReplyCode.ACK:
         return Ack(frame.data[0])
@@ -219,7 +226,8 @@ def decode_reply(frame: Frame) -> Reply:
             return Nak(frame.data[0], NakReason(frame.data[1]))
         except ValueError:
             raise ProtocolError(f"unknown NAK reason 0x{frame.data[1]:02X}") from None
-    position_byte, loops, fault_bits = frame.data
+    position_byte, loops, fault_bits = frame.data[:3]
+    passages = frame.data[3] if len(frame.data) == 4 else None
     if loops & ~(LOOP_PRESENCE | LOOP_SAFETY) or fault_bits & ~ALL_FAULT_BITS:
         raise ProtocolError(f"reserved status bits set: loops 0x{loops:02X}, faults 0x{fault_bits:02X}")
     try:
@@ -227,7 +235,7 @@ def decode_reply(frame: Frame) -> Reply:
     except ValueError:
         raise ProtocolError(f"unknown boom position {position_byte}") from None
     faults = frozenset(name for name, bit in FAULT_BITS.items() if fault_bits & bit)
-    return StatusReply(position, bool(loops & LOOP_PRESENCE), bool(loops & LOOP_SAFETY), faults)
+    return StatusReply(position, bool(loops & LOOP_PRESENCE), bool(loops & LOOP_SAFETY), faults, passages)
 
 
 def decode_command(frame: Frame) -> tuple[Command, bytes]:

@@ -3,7 +3,8 @@
 Shared by :class:`devices.gate.mqtt_driver.MqttBarrierGate` and the simulated gate's MQTT front-end
 (:class:`simulators.gate.MqttGateSimulator`), so the two ends cannot drift. See docs/wire/mqtt.md.
 
-* state (retained): ``{"position", "presence_loop", "safety_loop", "faults": [...], "auto_close"}``;
+* state (retained): ``{"position", "presence_loop", "safety_loop", "faults": [...], "auto_close"}`` and, from a
+  gate that counts them, ``"passages"``: vehicles that cleared its safety loop, modulo 256;
 * cmd ``{"op": "open" | "close" | "stop"}`` and ``{"op": "auto_close", "seconds": 0..255}``;
 * ack error ``safety_loop_occupied`` when a close is refused because a vehicle is under the boom;
 * events ``moved`` (``position``), ``loop`` (``loop``, ``occupied``), ``faults`` (``faults``).
@@ -16,7 +17,7 @@ from typing import Any
 
 from devices.fields import field_int, field_str
 from lane.errors import ProtocolError
-from lane.ports import GatePosition, GateStatus
+from lane.ports import PASSAGE_MODULUS, GatePosition, GateStatus
 
 DEVICES = ("entry-gate", "exit-gate")
 
@@ -43,13 +44,16 @@ MAX_AUTO_CLOSE = 255
 # ---------------------------------------------------------------- state
 def state_fields(status: GateStatus, auto_close: int = 0) -> dict[str, Any]:
     """The retained state for ``status`` (``online`` is not in it: availability says that)."""
-    return {
+    fields: dict[str, Any] = {
         "position": status.position.value,
         "presence_loop": status.presence_loop,
         "safety_loop": status.safety_loop,
         "faults": sorted(status.faults),
         "auto_close": auto_close,
     }
+    if status.passages is not None:
+        fields["passages"] = status.passages
+    return fields
 
 
 def _faults(body: Mapping[str, Any]) -> list[str]:
@@ -77,11 +81,17 @@ def parse_state(body: Mapping[str, Any]) -> GateStatus:
     except ValueError:
         raise ProtocolError("unknown gate position") from None
     faults = _faults(body)
+    passages = None
+    if "passages" in body:
+        passages = field_int(body, "passages")
+        if not 0 <= passages < PASSAGE_MODULUS:
+            raise ProtocolError(f"passages {passages} out of 0..{PASSAGE_MODULUS - 1}")
     return GateStatus(
         position=position,
         presence_loop=_field_bool(body, "presence_loop"),
         safety_loop=_field_bool(body, "safety_loop"),
         faults=frozenset(faults),
+        passages=passages,
     )
 
 

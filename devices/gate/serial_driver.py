@@ -69,10 +69,11 @@ class SerialBarrierGate(PolledSerialDevice[GateStatus]):
         reply = await self._exchange(codec.Command.STATUS, b"", self.reply_timeout)
         assert isinstance(reply, codec.StatusReply)
         position = codec.WIRE_TO_POSITION.get(reply.position, GatePosition.UNKNOWN)
-        return GateStatus(position, reply.presence, reply.safety, reply.faults, online=True)
+        return GateStatus(position, reply.presence, reply.safety, reply.faults, online=True, passages=reply.passages)
 
     def offline_status(self, last: GateStatus) -> GateStatus:
-        return GateStatus(last.position, last.presence_loop, last.safety_loop, last.faults, online=False)
+        return GateStatus(last.position, last.presence_loop, last.safety_loop, last.faults, online=False,
+                          passages=last.passages)
 
     def is_online(self, status: GateStatus) -> bool:
         return status.online

@@ -23,13 +23,13 @@ async def leave(lane: LaneController, visit: Visit) -> None:
     await stations.go_to(visit, Station.EXIT, step)
     if not await gate_recovered(lane, visit, gate, "exit-gate"):
         await lane.displays.show(Station.EXIT, "to_exit", plate=visit.state.plate)
-        await lane.waiter.wait(lambda: gate.status.presence_loop, visit=visit)
+        await stations.arrival(visit, gate, "exit-gate")
         if lane.settings.timing.exit_plate_match and lane.devices.exit_camera is not None:
             await match_exit_plate(lane, visit)
-        left_before = stations.left["exit-gate"]
+        mark = stations.mark(gate, "exit-gate")
         await lane.effects.open_gate(visit, gate, "exit-gate")
         await lane.displays.show(Station.EXIT, "exit_open", plate=visit.state.plate, signal=Signal.GREEN)
-        await stations.vehicle_through(visit, gate, "exit-gate", left_before)
+        await stations.vehicle_through(visit, gate, "exit-gate", mark)
     await lane.effects.close_gate(visit, gate, "exit-gate", after_exit=True)  # boom first, as at the entry
     lane.records.advance(visit, Stage.DONE, note="vehicle left by the exit")
     stations.release(visit)

@@ -53,6 +53,14 @@ def h(text: str) -> bytes:
             codec.encode_status_reply(1, StatusReply(WirePosition.HALTED, False, False, frozenset())),
             "02 01 20 03 05 00 00 90 48 03",
         ),
+        (
+            codec.encode_status_reply(1, StatusReply(WirePosition.CLOSED, True, False, frozenset(), passages=7)),
+            "02 01 20 04 00 01 00 07 ED 62 03",
+        ),
+        (
+            codec.encode_status_reply(1, StatusReply(WirePosition.OPEN, True, False, frozenset(), passages=255)),
+            "02 01 20 04 02 01 00 FF ED 58 03",
+        ),
         (codec.encode_ack(1, codec.Command.OPEN), "02 01 06 01 11 20 45 03"),
         (codec.encode_nak(1, codec.Command.CLOSE, NakReason.SAFETY_OCCUPIED), "02 01 15 02 12 01 71 6C 03"),
         (codec.encode_nak(1, codec.Command.OPEN, NakReason.GATE_FAULT), "02 01 15 02 11 02 31 9D 03"),
@@ -245,3 +253,17 @@ def test_decoder_never_raises_and_yields_only_frames_present_in_the_input(chunks
     for chunk in chunks:
         for frame in decoder.feed(chunk):
             assert codec.encode_frame(frame) in stream
+
+
+def test_a_status_with_the_passage_count_and_one_without_both_decode() -> None:
+    """A gate that counts vehicles clearing its safety loop adds a fourth byte (modulo 256); an older
+    gate answers three and its count is None. Five bytes is no status."""
+    decoder = FrameDecoder()
+    frames = decoder.feed(h("02 01 20 04 00 01 00 07 ED 62 03 02 01 20 03 00 00 00 80 49 03"))
+    assert [codec.decode_reply(f) for f in frames] == [
+        StatusReply(WirePosition.CLOSED, True, False, frozenset(), passages=7),
+        StatusReply(WirePosition.CLOSED, False, False, frozenset(), passages=None),
+    ]
+    assert codec.encode_status_reply(1, StatusReply(WirePosition.OPEN, False, False, frozenset(), 256 + 3))[7] == 3
+    with pytest.raises(ProtocolError):
+        codec.decode_reply(Frame(1, codec.ReplyCode.STATUS, b"\x00\x00\x00\x01\x02"))

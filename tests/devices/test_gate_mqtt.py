@@ -275,6 +275,10 @@ async def test_malformed_state_is_counted_not_fatal(rig: GateRig):
 def test_codec_round_trip_and_rejects():
     status = GateStatus(GatePosition.OPENING, True, False, frozenset({"stuck"}))
     assert gate_codec.parse_state(gate_codec.state_fields(status, 5)) == status
+    counted = GateStatus(GatePosition.OPEN, False, True, frozenset(), passages=12)
+    assert gate_codec.state_fields(counted)["passages"] == 12
+    assert gate_codec.parse_state(gate_codec.state_fields(counted)) == counted
+    assert "passages" not in gate_codec.state_fields(status)  # a gate without the counter says nothing
     assert gate_codec.parse_command({"op": "auto_close", "seconds": 10}) == ("auto_close", 10)
     assert gate_codec.parse_command({"op": "open"}) == ("open", None)
     for bad in ({"op": "fly"}, {"op": "auto_close", "seconds": 256}, {"op": "auto_close", "seconds": "5"}):
@@ -282,6 +286,8 @@ def test_codec_round_trip_and_rejects():
             gate_codec.parse_command(bad)
     for bad_state in ({"position": "up", "presence_loop": False, "safety_loop": False},
                       {"position": "open", "presence_loop": 1, "safety_loop": False},
-                      {"position": "open", "presence_loop": False, "safety_loop": False, "faults": "stuck"}):
+                      {"position": "open", "presence_loop": False, "safety_loop": False, "faults": "stuck"},
+                      {"position": "open", "presence_loop": False, "safety_loop": False, "passages": 256},
+                      {"position": "open", "presence_loop": False, "safety_loop": False, "passages": "3"}):
         with pytest.raises(ProtocolError):
             gate_codec.parse_state(bad_state)

@@ -43,7 +43,7 @@ async def gate(gate_sim: GateSim) -> AsyncIterator[SerialBarrierGate]:
 async def test_driver_implements_the_port_and_comes_online(gate: SerialBarrierGate) -> None:
     assert isinstance(gate, BarrierGate)
     assert gate.online
-    assert gate.status == GateStatus(GatePosition.CLOSED, online=True)
+    assert gate.status == GateStatus(GatePosition.CLOSED, online=True, passages=0)
 
 
 async def test_open_then_close_moves_the_boom_and_listeners_see_each_step(
