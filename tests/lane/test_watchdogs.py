@@ -12,6 +12,9 @@ held with an alert."""
 
 from __future__ import annotations
 
+import pytest
+
+from lane.actions import RetryFailed
 from lane.workflow import Stage
 from tests.lane.test_lane_end_to_end import Lane
 from tests.lane.test_outages import _until, lane  # noqa: F401 - the fixture
@@ -99,3 +102,33 @@ async def test_the_virtual_officer_answers_a_watchdog_as_a_person_would(lane):  
     await _until(lambda: visit.state.stage is not Stage.ARRIVING, 30, "the officer to take the step over")
     [entry] = [a for a in lane.site.store.audit_log() if a.action == "take_over"]
     assert entry.actor == "officer-sim" and "went through" in entry.reason
+
+
+async def test_a_car_that_backs_out_after_the_boom_opened_is_freed_by_vehicle_left(lane):  # noqa: F811
+    """The boom opens, the driver reverses off the arming loop and drives away: the passage the lane
+    waits for never comes. The watchdog holds the visit with an alert; a retry looks again and says it
+    still fails; the officer's "vehicle left" ends the visit, the boom comes down with nobody under it,
+    the alert clears, and the next car is let in as if nothing happened."""
+    _driver, model, visit = await _car_at_the_open_entry(lane)
+    lane.officer._handled.add((visit.id, "watchdog entry-gate"))  # the officer here is the test
+    model.set_presence(False)  # reverses away; the gate counted no passage
+    await _until(lambda: (visit.state.held or "").startswith("entry-gate"), 30, "the passage watchdog")
+    [alert] = [a for a in lane.site.store.alerts("lane-1") if a.kind == "watchdog"]
+    with pytest.raises(RetryFailed, match="still fails"):
+        await lane.ctl.act("retry", actor="siti", role="officer", visit_id=visit.id)
+    assert (visit.state.held or "").startswith("entry-gate") and visit.state.stage is Stage.ARRIVING
+    await lane.ctl.act("vehicle_left", actor="siti", role="officer", visit_id=visit.id,
+                       reason="reversed out and drove off")
+    await _until(lambda: lane.finished, 30, "the visit to end")
+    [summary] = lane.finished
+    assert summary["outcome"] == "aborted" and "reversed out" in summary["reason"]
+    [alert] = [a for a in lane.site.store.alerts("lane-1") if a.kind == "watchdog"]
+    assert alert.cleared_at is not None
+    await _until(lambda: model.status.position.value == "closed", 30, "the entry boom to come down")
+    assert not lane.ctl.visits and all(v is None for v in lane.ctl.occupancy.values())
+    assert not [e for e in lane.sim.ledger.effects("gate_closed") if e.get("safety_loop_occupied")]
+    # the next car goes through the lane as usual
+    [nxt] = await lane.run(lane.driver(), timeout=90)
+    assert nxt["outcome"] == "completed"
+    audit = {a.action: a for a in lane.site.store.audit_log()}
+    assert audit["vehicle_left"].reason == "reversed out and drove off"
