@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from lane.commands import Actor
 from lane.errors import DeviceError
-from lane.ports import BarrierGate, GatePosition
+from lane.ports import PASSAGE_MODULUS, BarrierGate, GatePosition
+from lane.stations import opened_at_count
 from lane.visit import Visit
 from lane.workflow import NOT_ADMITTED, STAGE_ORDER, Outcome, Stage, StageTiming, Station, VisitState
 
@@ -94,7 +95,8 @@ def timings_until(stage_seconds: dict[str, float], stage: Stage, now: float) -> 
 
 async def gate_recovered(lane: LaneController, visit: Visit, gate: BarrierGate, name: str) -> bool:
     """After a restart, for a visit whose gate opening was already commanded: has its vehicle
-    gone through? Re-read the gate (and, at the entry, the camera): a vehicle on the safety loop
+    gone through? Re-read the gate (and, at the entry, the camera): the gate's passage count moved
+    since the opening was commanded (stored with its intent) says so for sure; a vehicle on the safety loop
     is passing (wait for it to clear: True); both loops clear means it has gone (True); a
     vehicle on the arming loop is this one unless the entry camera reads another plate (the next
     car may already wait there)."""
@@ -103,6 +105,11 @@ async def gate_recovered(lane: LaneController, visit: Visit, gate: BarrierGate, 
     with contextlib.suppress(TimeoutError):
         await lane.waiter.wait(lambda: gate.online, timeout=30, visit=visit)
     st = gate.status
+    opened_at = opened_at_count(lane, visit, name)
+    if opened_at is not None and st.passages is not None and (st.passages - opened_at) % PASSAGE_MODULUS:
+        log.info("%s: %s went through before the restart (the gate counted it)", lane.name, visit.id)
+        await lane.waiter.wait(lambda: not gate.status.safety_loop, visit=visit)
+        return True
     if st.safety_loop:
         await lane.waiter.wait(lambda: not gate.status.safety_loop, visit=visit)
         return True

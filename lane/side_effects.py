@@ -72,11 +72,14 @@ class SideEffects:
         effect = self.lane.store.side_effect(f"{visit.id}-{name}-open")
         return effect is not None and effect.status in ("intended", "done")
 
-    async def open_gate(self, visit: Visit | None, gate: BarrierGate, name: str) -> None:
+    async def open_gate(self, visit: Visit | None, gate: BarrierGate, name: str,
+                        detail: dict[str, Any] | None = None) -> None:
+        """``detail`` goes into the intent record (the gate's passage count before the opening, which
+        tells a restarted controller whether its vehicle went through)."""
         lane = self.lane
         key = f"{visit.id if visit else lane.name}-{name}-open"
         if visit is not None:
-            await self.intend(visit, key, kind="gate_open")
+            await self.intend(visit, key, kind="gate_open", detail=detail)
             await lane.holds.guarded(visit, name, gate.open)
         else:
             lane.store.intend(key, lane=lane.name, kind="gate_open")

@@ -123,10 +123,12 @@ class Stations:
 
         return on_status
 
-    def mark(self, gate: BarrierGate, name: str) -> PassageMark:
+    def mark(self, gate: BarrierGate, name: str, visit: Visit | None = None) -> PassageMark:
         """Taken before the boom is commanded up: what counts as "this vehicle went through" is
-        measured from here."""
-        return PassageMark(self.left[name], self.cleared[name], gate.status.passages)
+        measured from here. After a restart, the gate's count stored with the first opening's intent
+        (``opened_at_count``) is the baseline: a vehicle that went through meanwhile is not waited for."""
+        stored = opened_at_count(self.lane, visit, name) if visit is not None and visit.recovered else None
+        return PassageMark(self.left[name], self.cleared[name], stored if stored is not None else gate.status.passages)
 
     def went_through(self, gate: BarrierGate, name: str, mark: PassageMark) -> bool:
         st = gate.status
@@ -180,6 +182,13 @@ class Stations:
                 raise WatchdogExpired(name, missing(gate.status)) from None
 
         await lane.holds.guarded(visit, name, look, settled=done)
+
+
+def opened_at_count(lane: LaneController, visit: Visit, name: str) -> int | None:
+    """The gate's passage count when ``name`` was first commanded open for ``visit`` (None: not recorded)."""
+    effect = lane.store.side_effect(f"{visit.id}-{name}-open")
+    count = effect.detail.get("passages") if effect is not None else None
+    return count if isinstance(count, int) else None
 
 
 def _loops(st: GateStatus) -> str:

@@ -24,8 +24,8 @@ async def arrive(lane: LaneController, visit: Visit) -> None:
     plate = visit.state.plate
     stations = lane.stations
     if not await gate_recovered(lane, visit, gate, "entry-gate"):
-        mark = stations.mark(gate, "entry-gate")
-        await lane.effects.open_gate(visit, gate, "entry-gate")
+        mark = stations.mark(gate, "entry-gate", visit)
+        await lane.effects.open_gate(visit, gate, "entry-gate", detail={"passages": mark.passages})
         await lane.displays.show(Station.ENTRY, "enter", plate=plate, signal=Signal.GREEN)
         await stations.vehicle_through(visit, gate, "entry-gate", mark)
     # The boom first, the bookkeeping after: a restart in between finds the gate closed and both

@@ -26,8 +26,8 @@ async def leave(lane: LaneController, visit: Visit) -> None:
         await stations.arrival(visit, gate, "exit-gate")
         if lane.settings.timing.exit_plate_match and lane.devices.exit_camera is not None:
             await match_exit_plate(lane, visit)
-        mark = stations.mark(gate, "exit-gate")
-        await lane.effects.open_gate(visit, gate, "exit-gate")
+        mark = stations.mark(gate, "exit-gate", visit)
+        await lane.effects.open_gate(visit, gate, "exit-gate", detail={"passages": mark.passages})
         await lane.displays.show(Station.EXIT, "exit_open", plate=visit.state.plate, signal=Signal.GREEN)
         await stations.vehicle_through(visit, gate, "exit-gate", mark)
     await lane.effects.close_gate(visit, gate, "exit-gate", after_exit=True)  # boom first, as at the entry

@@ -132,3 +132,23 @@ async def test_a_car_that_backs_out_after_the_boom_opened_is_freed_by_vehicle_le
     assert nxt["outcome"] == "completed"
     audit = {a.action: a for a in lane.site.store.audit_log()}
     assert audit["vehicle_left"].reason == "reversed out and drove off"
+
+
+async def test_a_passage_while_the_controller_was_down_is_known_from_the_gates_count(lane):  # noqa: F811
+    """The controller dies with the entry boom up; the car drives through while it is down and the next
+    one rolls onto the arming loop; the camera is down too, so nothing but the gate can tell. The
+    count stored with the opening's intent and the gate's count now differ: the restarted lane knows
+    the car went through, lets it on to window 1 and holds nothing."""
+    from tests.lane.test_officer_actions import _restart_controller
+
+    _driver, model, visit = await _car_at_the_open_entry(lane)
+    effect = lane.site.store.side_effect(f"{visit.id}-entry-gate-open")
+    assert effect.detail["passages"] == model.status.passages
+    await lane.ctl.stop()
+    _drive_under_unseen(model)
+    await lane.sim.device("lane-1", "entry-camera").inject("down")
+    await _restart_controller(lane)
+    resumed = lane.ctl.visits[visit.id]
+    await _until(lambda: resumed.state.stage is not Stage.ARRIVING, 30, "the recovered visit to go on")
+    assert not resumed.state.held and lane.ctl.where(resumed).value == "window-1"
+    assert not [a for a in lane.site.store.alerts("lane-1") if a.kind == "watchdog"]
