@@ -6,9 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install lint bench clean messages
 
-# The message catalogue: after adding a text, `make messages` compiles lane/locale/*/LC_MESSAGES/lajur.po
+# The message catalogue: after adding or changing a text, `make messages` extracts every text (babel.cfg)
+# into lane/locale/lajur.pot, adds the new ones to each lajur.po (translate them there) and compiles
 # (a .po newer than its .mo is also compiled in memory at first use, see lane/i18n.py).
+KEYWORDS := -k N_ -k NN_:1,2 -k both -k gettext:2 -k ngettext:2,3 -k t -k _
 messages: $(STAMP)
+	$(BIN)/pybabel extract --no-location --sort-output --project lajur -F babel.cfg $(KEYWORDS) -o lane/locale/lajur.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching --domain lajur -i lane/locale/lajur.pot -d lane/locale
 	$(BIN)/pybabel compile --domain lajur --directory lane/locale --statistics
 
 $(STAMP): pyproject.toml

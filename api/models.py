@@ -79,6 +79,12 @@ class Me(BaseModel):
     permissions: list[str]
     sees_personal_data: bool
     fault_injection: bool = Field(description="the technician page may inject simulator faults (demo)")
+    language: str = Field("id", description="the pages' language for this account: id (Bahasa Indonesia) or en")
+    timezone: str = Field("Asia/Jakarta", description="the site's time zone: the pages show its times")
+
+
+class LanguageChoice(BaseModel):
+    language: Literal["id", "en"]
 
 
 # ================================================================ lanes

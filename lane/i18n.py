@@ -30,21 +30,55 @@ LANGUAGES: tuple[str, ...] = ("id", "en")
 """Bahasa Indonesia first: the default for every page and account."""
 DEFAULT_LANGUAGE = "id"
 LANGUAGE_NAMES = {"id": "Bahasa Indonesia", "en": "English"}
+LANG_COOKIE = "lajur_lang"
+"""Where a browser without an account (login page, drivers' phones) keeps the language chosen."""
 _lock = threading.Lock()
 
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue where it is defined (a table); it is translated where shown."""
+    return message
+
+
+def NN_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a message with a plural (for :func:`ngettext`) where it is defined."""
+    return singular, plural
+
+
 STAGE_WORDS: dict[str, str] = {
-    "queued": "Waiting to enter",
-    "arriving": "Arrival",
-    "verifying": "Verification",
-    "paying": "Payment",
-    "capturing": "Photo and fingerprint",
-    "printing": "Card printing",
-    "handing_over": "Card hand-over",
-    "exiting": "Leaving",
-    "done": "Done",
+    "queued": N_("Waiting to enter"),
+    "arriving": N_("Arrival"),
+    "verifying": N_("Verification"),
+    "paying": N_("Payment"),
+    "capturing": N_("Photo and fingerprint"),
+    "printing": N_("Card printing"),
+    "handing_over": N_("Card hand-over"),
+    "exiting": N_("Leaving"),
+    "done": N_("Done"),
 }
 """Each stage in the words officers and drivers use (message ids; Bahasa: Antre, Kedatangan,
 Verifikasi, Pembayaran, Perekaman, Pencetakan, Penyerahan, Keluar, Selesai)."""
+
+
+CODE_WORDS: tuple[str, ...] = (
+    # roles
+    N_("officer"), N_("supervisor"), N_("technician"), N_("admin"),
+    # outcomes
+    N_("completed"), N_("refused"), N_("aborted"),
+    # alert kinds
+    N_("stage_over_budget"), N_("visit_over_budget"), N_("device_fault"), N_("plate_unconfirmed"),
+    N_("payment_failed"), N_("internal_error"), N_("database_unavailable"), N_("gate_close_failed"),
+    N_("exit_plate_mismatch"), N_("card_data_missing"), N_("decision_needed"), N_("message_refused"),
+    N_("record_refused"),
+    # audited actions
+    N_("confirm_plate"), N_("retry"), N_("take_over"), N_("decide"), N_("approve_decision"),
+    N_("reject_decision"), N_("reprint"), N_("handed_over"), N_("abort"), N_("vehicle_left"), N_("open_gate"),
+    N_("close_gate"), N_("device_test"), N_("inject_fault"), N_("clear_fault"), N_("login"), N_("login_failed"),
+    N_("logout"), N_("user_add"), N_("user_update"), N_("user_delete"), N_("ack_alert"), N_("ack_all_alerts"),
+)
+"""Codes the pages show as words (a role, an outcome, an alert's kind, an audited action): each is
+its own message id, so English shows the code and Bahasa Indonesia a word."""
 
 
 def stage_word(lang: str, stage: str) -> str:
@@ -80,6 +114,12 @@ def translations(lang: str) -> NullTranslations:
         write_mo(buf, catalog)
         buf.seek(0)
         return Translations(buf, domain=DOMAIN)
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    """Every translated message of ``lang`` (message id -> text): what a page's scripts look up."""
+    found = getattr(translations(lang), "_catalog", {})
+    return {k: v for k, v in found.items() if isinstance(k, str) and k and isinstance(v, str)}
 
 
 def gettext(lang: str, message: str) -> str:

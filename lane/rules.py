@@ -14,6 +14,7 @@ from datetime import date
 from enum import StrEnum
 
 from lane.errors import ValidationError
+from lane.i18n import N_, both
 from lane.ports import Certificate, IdentityCard, RegistryAnswer
 from lane.settings import RuleSettings
 
@@ -175,25 +176,25 @@ class Refusal(StrEnum):
     CERTIFICATE_NIK_MISMATCH = "certificate_nik_mismatch"
 
 
-REFUSAL_TEXT: dict[Refusal, tuple[str, str]] = {
-    Refusal.INVALID_NIK: ("NIK e-KTP tidak valid", "The e-KTP NIK is not valid"),
-    Refusal.INVALID_SIM_NUMBER: ("Nomor SIM tidak valid", "The SIM number is not valid"),
-    Refusal.NOT_FOUND: ("SIM tidak ditemukan di registri", "SIM not found in the registry"),
-    Refusal.NIK_MISMATCH: ("NIK e-KTP tidak sesuai pemegang SIM", "The e-KTP NIK does not match the SIM holder"),
-    Refusal.SIM_MISMATCH: ("Nomor SIM tidak sesuai", "The SIM number does not match"),
-    Refusal.IDENTITY_MISMATCH: ("Data e-KTP tidak sesuai", "The e-KTP data does not match"),
-    Refusal.CLASS_NOT_SERVED: ("Golongan SIM tidak dilayani di drive-thru", "This SIM class is not served here"),
-    Refusal.EXPIRED: (
-        "SIM sudah habis masa berlaku: silakan ke Satpas untuk SIM baru",
-        "SIM has expired: please apply for a new SIM at the Satpas",
-    ),
-    Refusal.UNDERAGE: ("Usia belum memenuhi syarat", "Below the minimum age for this class"),
-    Refusal.HEALTH_MISSING: ("Surat keterangan sehat jasmani tidak ada", "Health certificate missing"),
-    Refusal.HEALTH_EXPIRED: ("Surat keterangan sehat jasmani kedaluwarsa", "Health certificate expired"),
-    Refusal.PSYCHOLOGY_MISSING: ("Surat tes psikologi tidak ada", "Psychology certificate missing"),
-    Refusal.PSYCHOLOGY_EXPIRED: ("Surat tes psikologi kedaluwarsa", "Psychology certificate expired"),
-    Refusal.CERTIFICATE_NIK_MISMATCH: ("NIK pada surat keterangan tidak sesuai", "Certificate NIK does not match"),
+REFUSAL_MESSAGES: dict[Refusal, str] = {
+    Refusal.INVALID_NIK: N_("The e-KTP NIK is not valid"),
+    Refusal.INVALID_SIM_NUMBER: N_("The SIM number is not valid"),
+    Refusal.NOT_FOUND: N_("SIM not found in the registry"),
+    Refusal.NIK_MISMATCH: N_("The e-KTP NIK does not match the SIM holder"),
+    Refusal.SIM_MISMATCH: N_("The SIM number does not match"),
+    Refusal.IDENTITY_MISMATCH: N_("The e-KTP data does not match"),
+    Refusal.CLASS_NOT_SERVED: N_("This SIM class is not served here"),
+    Refusal.EXPIRED: N_("SIM has expired: please apply for a new SIM at the Satpas"),
+    Refusal.UNDERAGE: N_("Below the minimum age for this class"),
+    Refusal.HEALTH_MISSING: N_("Health certificate missing"),
+    Refusal.HEALTH_EXPIRED: N_("Health certificate expired"),
+    Refusal.PSYCHOLOGY_MISSING: N_("Psychology certificate missing"),
+    Refusal.PSYCHOLOGY_EXPIRED: N_("Psychology certificate expired"),
+    Refusal.CERTIFICATE_NIK_MISMATCH: N_("Certificate NIK does not match"),
 }
+"""Why a renewal was refused, as message ids (English; Bahasa Indonesia in the catalogue)."""
+REFUSAL_TEXT: dict[Refusal, tuple[str, str]] = {code: both(text) for code, text in REFUSAL_MESSAGES.items()}
+"""(Bahasa Indonesia, English) of each reason: the referral slip and the reports show both."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import statistics
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from lane.i18n import format_clock, gettext, stage_word
+from lane.i18n import N_, format_clock, gettext, stage_word
 from lane.persistence.models import VisitRow
 from lane.settings import Settings
 from lane.visit import Visit
@@ -66,19 +66,19 @@ def typical_seconds(lane: LaneController) -> dict[str, float]:
 
 def _texts(lang: str, stage: str, *, held: bool, outcome: str | None) -> dict[str, str]:
     if outcome == "completed":
-        note = "Your new SIM has been handed over. Thank you, drive safely."
+        note = N_("Your new SIM has been handed over. Thank you, drive safely.")
     elif outcome == "refused":
-        note = "The renewal could not be done here: please read the referral slip you were given."
+        note = N_("The renewal could not be done here: please read the referral slip you were given.")
     elif outcome == "aborted":
-        note = "The service was stopped by the officer: please ask the officer."
+        note = N_("The service was stopped by the officer: please ask the officer.")
     elif held:
-        note = "Please wait, an officer will help you."
+        note = N_("Please wait, an officer will help you.")
     elif stage in ("queued", "arriving"):
-        note = "Please wait for the green light at the entry."
+        note = N_("Please wait for the green light at the entry.")
     elif stage == "handing_over":
-        note = "Your card is ready: the officer at window 3 hands it over."
+        note = N_("Your card is ready: the officer at window 3 hands it over.")
     else:
-        note = "Please follow the signs at the windows."
+        note = N_("Please follow the signs at the windows.")
     return {"stage_text": stage_word(lang, stage), "note": gettext(lang, note)}
 
 

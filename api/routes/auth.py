@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request, Response
 
 from api.auditing import audit
 from api.auth import CSRF_COOKIE, PERMISSIONS, SESSION_COOKIE, ApiRefusal
-from api.deps import AuthDep, CurrentUser, StoreDep
-from api.models import LoginBody, Me, Ok, Session
+from api.deps import AuthDep, CurrentUser, SettingsDep, StoreDep
+from api.models import LanguageChoice, LoginBody, Me, Ok, Session
+from lane.i18n import LANG_COOKIE, language
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -49,7 +50,22 @@ def logout(request: Request, response: Response, who: CurrentUser, auth: AuthDep
 
 
 @router.get("/me", response_model=Me)
-def me(request: Request, who: CurrentUser) -> Me:
+def me(request: Request, who: CurrentUser, auth: AuthDep, settings: SettingsDep) -> Me:
     allowed = sorted(p for p, roles in PERMISSIONS.items() if who.role in roles)
+    account = auth.accounts.get(who.username)
     return Me(username=who.username, role=who.role, permissions=allowed, sees_personal_data=who.sees_personal_data,
-              fault_injection=request.app.state.fault_injector is not None)
+              fault_injection=request.app.state.fault_injector is not None,
+              language=language(account.language if account else None), timezone=settings.timezone)
+
+
+@router.put("/me/language", response_model=Me)
+def set_language(request: Request, response: Response, body: LanguageChoice, who: CurrentUser, auth: AuthDep,
+                 settings: SettingsDep) -> Me:
+    """The pages' language for this account (Bahasa Indonesia first; English one click away), kept
+    with the account so every page and every terminal it logs in from speaks it."""
+    account = auth.accounts.get(who.username)
+    if account is not None and account.language != body.language:
+        account.language = body.language
+        auth.accounts.save(account)
+    response.set_cookie(LANG_COOKIE, body.language, max_age=365 * 86400, samesite="strict", httponly=True, path="/")
+    return me(request, who, auth, settings)

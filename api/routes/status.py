@@ -22,12 +22,11 @@ from api.rendering import render
 from api.reports import lane_now
 from api.status import LookupLimiter, find
 from lane.events import LaneEvent
-from lane.i18n import STAGE_WORDS, language
+from lane.i18n import LANG_COOKIE, STAGE_WORDS, language
 
 router = APIRouter(tags=["status"])
 Token = Annotated[str, Path(min_length=1, max_length=64, description="the token on the receipt's QR")]
 Lang = Annotated[str | None, Query(max_length=8, description="id (default) or en")]
-LANG_COOKIE = "lajur_lang"
 REFRESH_SECONDS = 20.0
 """The expected time is recomputed at least this often (wall seconds) even when the lane is quiet."""
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.exc import IntegrityError
 
 from api.auditing import audit
-from api.auth import Auth
+from api.auth import ApiRefusal, Auth
 from api.deps import AuthDep, StoreDep, UserAdmin, Username
 from api.models import AccountOut, UserCreate, UserDeleted, UserUpdate
 from lane.persistence.accounts import Account
@@ -39,11 +39,11 @@ def users(_: UserAdmin, auth: AuthDep) -> list[dict[str, Any]]:
 @router.post("", status_code=201, response_model=AccountOut, responses={401: {}, 403: {}, 409: {}})
 def add_user(body: UserCreate, who: UserAdmin, auth: AuthDep, store: StoreDep) -> dict[str, Any]:
     if auth.accounts.get(body.username) is not None:
-        raise HTTPException(409, f"user {body.username!r} exists")
+        raise ApiRefusal(409, "conflict", f"user {body.username!r} exists")
     try:
         account = auth.accounts.create(body.username, body.role, auth.hash_password(body.password), body.full_name)
     except IntegrityError as exc:
-        raise HTTPException(409, f"user {body.username!r} exists") from exc
+        raise ApiRefusal(409, "conflict", f"user {body.username!r} exists") from exc
     audit(store, who, "user_add", target=body.username, new_role=body.role)
     return account_json(account)
 
@@ -57,7 +57,7 @@ def update_user(request: Request, username: Username, body: UserUpdate, who: Use
         raise HTTPException(404, f"no user {username!r}")
     demoting = account.role == "admin" and ((body.role not in (None, "admin")) or body.disabled)
     if demoting and not _other_active_admins(auth, username):
-        raise HTTPException(409, "the last admin cannot be demoted or disabled")
+        raise ApiRefusal(409, "last_admin", "the last admin cannot be demoted or disabled")
     changes: dict[str, Any] = {}
     if body.role is not None:
         changes["role"] = account.role = body.role
@@ -85,7 +85,7 @@ def delete_user(request: Request, username: Username, who: UserAdmin, auth: Auth
     if account is None:
         raise HTTPException(404, f"no user {username!r}")
     if account.role == "admin" and not _other_active_admins(auth, username):
-        raise HTTPException(409, "the last admin cannot be removed")
+        raise ApiRefusal(409, "last_admin", "the last admin cannot be removed")
     auth.accounts.delete(username)
     end_sessions(request, auth, username)
     audit(store, who, "user_delete", target=username)

@@ -1,7 +1,7 @@
 // Accounts (admins): add, change role, reset password, disable and enable; every form a dialog of the page.
 "use strict";
 (async () => {
-  const { api, toast, el } = Lajur;
+  const { api, toast, el, t } = Lajur;
   const me = await Lajur.header("/admin");
   const $ = (id) => document.getElementById(id);
   const dlg = $("account-dialog");
@@ -23,18 +23,21 @@
     $("f-role").value = values.role || "officer"; $("f-password").value = values.password || "";
     $("f-error").textContent = "";
     const ok = $("f-ok");
-    ok.textContent = values.ok || "Save";
+    ok.textContent = values.ok || t("Save");
     ok.onclick = async (ev) => {
       ev.preventDefault();
       const v = { username: $("f-username").value.trim(), full_name: $("f-name").value.trim(),
         role: $("f-role").value, password: $("f-password").value };
       if (fields.includes("username") && !/^[a-z0-9][a-z0-9_.-]{1,63}$/.test(v.username)) {
-        $("f-error").textContent = "Username: 2–64 lower-case letters, digits, dot, dash or underscore."; return; }
+        $("f-error").textContent = t("Username: 2–64 lower-case letters, digits, dot, dash or underscore."); return; }
       if (fields.includes("password") && v.password.length < 8) {
-        $("f-error").textContent = "The password needs at least 8 characters."; return; }
+        $("f-error").textContent = t("The password needs at least 8 characters."); return; }
       ok.disabled = true;
       try { await send(v); dlg.close(); load(); }
-      catch (e) { $("f-error").textContent = e.message; }
+      catch (e) {
+        $("f-error").textContent = e.reason === "last_admin" ? t("The last active admin cannot be demoted or disabled.")
+          : e.reason === "conflict" ? t("This username is taken.") : e.message;
+      }
       finally { ok.disabled = false; }
     };
     $("f-cancel").onclick = () => dlg.close();
@@ -47,47 +50,50 @@
   const patch = (a, body) => api("PATCH", "/api/v1/users/" + encodeURIComponent(a.username), body);
 
   function add() {
-    form("Add account", "The new officer logs in with this username and password.", FIELDS,
-      { password: generate(), ok: "Add" }, async (v) => {
+    form(t("Add account"), t("The new officer logs in with this username and password."), FIELDS,
+      { password: generate(), ok: t("Add") }, async (v) => {
         await api("POST", "/api/v1/users", { username: v.username, role: v.role, password: v.password,
           full_name: v.full_name || null });
-        toast(`${v.username} added (${v.role})`, true);
+        toast(t("%(user)s added (%(role)s)", { user: v.username, role: t(v.role) }), true);
       });
   }
 
   function role(a) {
-    form("Role of " + a.username, "A new role ends the account's sessions: it logs in again.", ["role"], { role: a.role },
-      async (v) => { await patch(a, { role: v.role }); toast(`${a.username}: ${v.role}`, true); });
+    form(t("Role of %(user)s", { user: a.username }), t("A new role ends the account's sessions: it logs in again."), ["role"], { role: a.role },
+      async (v) => { await patch(a, { role: v.role }); toast(`${a.username}: ${t(v.role)}`, true); });
   }
 
   function password(a) {
-    form("New password for " + a.username, "Give it to the officer; their sessions end now.", ["password"],
-      { password: generate(), ok: "Set password" },
-      async (v) => { await patch(a, { password: v.password }); toast(`${a.username}: password set`, true); });
+    form(t("New password for %(user)s", { user: a.username }), t("Give it to the officer; their sessions end now."), ["password"],
+      { password: generate(), ok: t("Set password") },
+      async (v) => { await patch(a, { password: v.password }); toast(t("%(user)s: password set", { user: a.username }), true); });
   }
 
   function toggle(a) {
     const disable = !a.disabled;
-    form((disable ? "Disable " : "Enable ") + a.username,
-      disable ? "The account can no longer log in; its sessions end now. Nothing it did is removed." :
-        "The account can log in again with its password.", [], { ok: disable ? "Disable" : "Enable" },
-      async () => { await patch(a, { disabled: disable }); toast(`${a.username} ${disable ? "disabled" : "enabled"}`, true); });
+    form(disable ? t("Disable %(user)s", { user: a.username }) : t("Enable %(user)s", { user: a.username }),
+      disable ? t("The account can no longer log in; its sessions end now. Nothing it did is removed.") :
+        t("The account can log in again with its password."), [], { ok: disable ? t("Disable") : t("Enable") },
+      async () => {
+        await patch(a, { disabled: disable });
+        toast(disable ? t("%(user)s disabled", { user: a.username }) : t("%(user)s enabled", { user: a.username }), true);
+      });
   }
 
   async function load() {
     let accounts;
     try { accounts = await api("GET", "/api/v1/users"); } catch (e) { toast(e.message); return; }
     $("accounts").querySelector("tbody").replaceChildren(...accounts.map((a) => el("tr", { "data-user": a.username },
-      el("td", {}, a.username, a.username === me.username ? el("span", { class: "muted" }, " (you)") : ""),
+      el("td", {}, a.username, a.username === me.username ? el("span", { class: "muted" }, " (" + t("you") + ")") : ""),
       el("td", {}, a.full_name || "—"),
-      el("td", {}, el("span", { class: "stage" }, a.role)),
-      el("td", {}, el("span", { class: "chip " + (a.disabled ? "off" : "on") }, a.disabled ? "disabled" : "active")),
-      el("td", { class: "num" }, new Date(a.created_at).toLocaleDateString()),
+      el("td", {}, el("span", { class: "stage", "data-role": a.role }, t(a.role))),
+      el("td", {}, el("span", { class: "chip " + (a.disabled ? "off" : "on") }, a.disabled ? t("disabled") : t("active"))),
+      el("td", { class: "num" }, Lajur.day(a.created_at)),
       el("td", {}, el("div", { class: "actions" },
-        el("button", { class: "small", "data-act": "role", onclick: () => role(a) }, "Role"),
-        el("button", { class: "small", "data-act": "password", onclick: () => password(a) }, "Reset password"),
+        el("button", { class: "small", "data-act": "role", onclick: () => role(a) }, t("Role")),
+        el("button", { class: "small", "data-act": "password", onclick: () => password(a) }, t("Reset password")),
         el("button", { class: "small" + (a.disabled ? "" : " danger"), "data-act": "toggle", onclick: () => toggle(a) },
-          a.disabled ? "Enable" : "Disable"))))));
+          a.disabled ? t("Enable") : t("Disable")))))));
   }
   $("add-account").addEventListener("click", add);
   load();

@@ -1,7 +1,30 @@
-// Shared by the console pages: API calls with the CSRF header, the header bar, a toast, a live socket.
+// Shared by the console pages: the page's language (its catalogue), times and rupiah as the site writes
+// them, API calls with the CSRF header, the header bar, a toast, a live socket.
 "use strict";
 
 const Lajur = (() => {
+  // ---------------------------------------------------------------- language and formats
+  const DATA = (() => { const e = document.getElementById("page-data"); return e ? JSON.parse(e.textContent) : {}; })();
+  const TZ = DATA.timezone || "Asia/Jakarta";
+
+  // A text in the page's language: the catalogue's translation of the English message id, with
+  // %(name)s filled in from ``vars``.
+  function t(message, vars) {
+    let s = (DATA.messages || {})[message] || message;
+    if (vars) s = s.replace(/%\((\w+)\)s/g, (m, k) => (vars[k] === undefined ? m : String(vars[k])));
+    return s;
+  }
+  const stageWord = (stage) => (DATA.stages || {})[stage] || stage;
+  const stationWord = (st) => (DATA.stations || {})[st] || st;
+  const CLOCK = new Intl.DateTimeFormat("id-ID", { timeZone: TZ, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const CLOCK_S = new Intl.DateTimeFormat("id-ID", { timeZone: TZ, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+  const DAY = new Intl.DateTimeFormat("id-ID", { timeZone: TZ, day: "2-digit", month: "2-digit", year: "numeric" });
+  // 24-hour times and dd/mm/yyyy dates in the site's time zone, whatever the browser's own settings
+  const clock = (iso) => CLOCK.format(new Date(iso)).replace(/\./g, ":");
+  const clockSeconds = (iso) => CLOCK_S.format(new Date(iso)).replace(/\./g, ":");
+  const day = (iso) => DAY.format(new Date(iso));
+  const rupiah = (n) => "Rp" + Math.round(Number(n)).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+
   function cookie(name) {
     const m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
     return m ? decodeURIComponent(m[1]) : "";
@@ -18,7 +41,9 @@ const Lajur = (() => {
     const data = type.includes("json") ? await res.json() : await res.text();
     if (!res.ok) {
       const msg = (data && data.detail) ? data.detail : ("HTTP " + res.status);
-      throw new Error(typeof msg === "string" ? msg : JSON.stringify(msg));
+      const err = new Error(typeof msg === "string" ? msg : JSON.stringify(msg));
+      err.reason = data && data.reason;  // the refusal's code: pages say it in their language
+      throw err;
     }
     return data;
   }
@@ -55,15 +80,20 @@ const Lajur = (() => {
 
   async function header(here) {
     const me = await api("GET", "/api/v1/auth/me");
-    const links = [["/", "Console"], ["/reports", "Reports"], ["/technician", "Technician"],
-      ...(me.permissions.includes("user_admin") ? [["/admin", "Accounts"]] : []), ["/docs", "API"]];
+    const links = [["/", t("Console")], ["/reports", t("Reports")], ["/technician", t("Technician")],
+      ...(me.permissions.includes("user_admin") ? [["/admin", t("Accounts")]] : []), ["/docs", "API"]];
+    const other = Object.keys(DATA.languages || {}).find((code) => code !== (DATA.lang || "id")) || "en";
     const bar = el("header", { class: "top" },
       el("h1", {}, "Lajur ", el("span", {}, "SIM Drive-Thru")),
       el("nav", {}, links.map(([href, label]) => el("a", { href, class: href === here ? "here" : "" }, label))),
-      el("div", { class: "me" }, el("span", { class: "conn", id: "conn", title: "live connection" }),
-        el("span", { id: "who" }, me.username + " · " + me.role),
+      el("div", { class: "me" }, el("span", { class: "conn", id: "conn", title: t("live connection") }),
+        el("span", { id: "who" }, me.username + " · " + t(me.role)),
+        // one click to the other language, kept with the account
+        el("button", { class: "small", id: "language", lang: other, onclick: async () => {
+          try { await api("PUT", "/api/v1/auth/me/language", { language: other }); location.reload(); }
+          catch (e) { toast(e.message); } } }, (DATA.languages || {})[other] || other),
         el("button", { class: "small", id: "logout", onclick: async () => {
-          try { await api("POST", "/api/v1/auth/logout"); } finally { location.href = "/login"; } } }, "Log out")));
+          try { await api("POST", "/api/v1/auth/logout"); } finally { location.href = "/login"; } } }, t("Log out"))));
     document.body.prepend(bar);
     return me;
   }
@@ -84,5 +114,6 @@ const Lajur = (() => {
     connect();
   }
 
-  return { api, toast, el, fmt, plate, header, live, cookie };
+  return { api, toast, el, fmt, plate, header, live, cookie, t, stageWord, stationWord, clock, clockSeconds, day,
+    rupiah, lang: DATA.lang || "id" };
 })();

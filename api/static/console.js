@@ -1,9 +1,8 @@
 // The officer console: live lanes over a WebSocket, officer actions through the JSON API.
 "use strict";
 (async () => {
-  const { api, toast, el, fmt, plate } = Lajur;
+  const { api, toast, el, fmt, plate, t, stageWord, stationWord } = Lajur;
   const STATIONS = ["entry", "window-1", "window-2", "window-3", "exit"];
-  const STATION_LABEL = { "entry": "Entry", "window-1": "Window 1", "window-2": "Window 2", "window-3": "Window 3", "exit": "Exit" };
   const me = await Lajur.header("/");
   const canAct = me.permissions.includes("visit_action");
   const canGate = me.permissions.includes("gate_override");
@@ -50,7 +49,7 @@
       document.getElementById("plate-row").style.display = needPlate ? "" : "none";
       document.getElementById("act-plate").value = plateValue || "";
       document.getElementById("act-reason").value = "";
-      document.getElementById("reason-need").textContent = needReason ? "(required)" : "(optional)";
+      document.getElementById("reason-need").textContent = needReason ? t("(required)") : t("(optional)");
       const ok = document.getElementById("act-ok"), cancel = document.getElementById("act-cancel");
       const done = (v) => { ok.onclick = cancel.onclick = null; dlg.close(); resolve(v); };
       cancel.onclick = () => done(null);
@@ -58,8 +57,8 @@
         ev.preventDefault();
         const reason = document.getElementById("act-reason").value.trim();
         const p = document.getElementById("act-plate").value.trim();
-        if (needReason && reason.length < 3) { toast("Please give a reason (at least 3 characters)."); return; }
-        if (needPlate && !p) { toast("Please type the plate."); return; }
+        if (needReason && reason.length < 3) { toast(t("Please give a reason (at least 3 characters).")); return; }
+        if (needPlate && !p) { toast(t("Please type the plate.")); return; }
         done({ reason: reason || null, plate: p || null });
       };
       dlg.showModal();
@@ -72,16 +71,16 @@
   const canApprove = me.permissions.includes("decision_approve");
   const mine = (v) => v.decision && v.decision.proposed_by === me.username;
   const ACTIONS = [
-    ["confirm_plate", "Plate", "Confirm, type or correct the plate (until the car leaves window 1)", { plate: true }],
-    ["retry", "Retry", "Try the held step again", {}],
-    ["take_over", "Take over", "Do the held step by hand (the e-KTP reader or the registry: the decision form follows)", { reason: true }],
-    ["decide", "Decide", "The decision form", { form: true }],
-    ["approve_decision", "Approve", "Approve the officer's decision", { approve: true }],
-    ["reject_decision", "Send back", "Send the decision back to the officer", { reason: true, approve: true }],
-    ["reprint", "Reprint", "The card came out spoiled: print it again", { reason: true }],
-    ["handed_over", "Handed over", "The card was handed over", {}],
-    ["abort", "Abort", "Stop this renewal; the vehicle leaves by the exit", { reason: true }],
-    ["vehicle_left", "Vehicle left", "The vehicle is gone (or stuck for good): end the visit and free its stations", { reason: true }],
+    ["confirm_plate", t("Plate"), t("Confirm, type or correct the plate (until the car leaves window 1)"), { plate: true }],
+    ["retry", t("Retry"), t("Try the held step again"), {}],
+    ["take_over", t("Take over"), t("Do the held step by hand (the e-KTP reader or the registry: the decision form follows)"), { reason: true }],
+    ["decide", t("Decide"), t("The decision form"), { form: true }],
+    ["approve_decision", t("Approve"), t("Approve the officer's decision"), { approve: true }],
+    ["reject_decision", t("Send back"), t("Send the decision back to the officer"), { reason: true, approve: true }],
+    ["reprint", t("Reprint"), t("The card came out spoiled: print it again"), { reason: true }],
+    ["handed_over", t("Handed over"), t("The card was handed over"), {}],
+    ["abort", t("Abort"), t("Stop this renewal; the vehicle leaves by the exit"), { reason: true }],
+    ["vehicle_left", t("Vehicle left"), t("The vehicle is gone (or stuck for good): end the visit and free its stations"), { reason: true }],
   ];
   function offered(v, action, opts) {
     if (!(v.commands || []).includes(action)) return false;
@@ -90,9 +89,9 @@
   }
 
   function report(label, res) {
-    if (res.worked === false) toast(label + ": did not work — " + (res.detail || ""));
-    else if (res.worked === null) toast(label + ": " + (res.detail || "still trying"), "info");
-    else toast(label + ": done" + (res.detail ? " — " + res.detail : ""), true);
+    if (res.worked === false) toast(t("%(what)s: did not work", { what: label }) + " — " + (res.detail || ""));
+    else if (res.worked === null) toast(label + ": " + (res.detail || t("still trying")), "info");
+    else toast(t("%(what)s: done", { what: label }) + (res.detail ? " — " + res.detail : ""), true);
   }
 
   async function send(v, action, label, body) {
@@ -101,7 +100,7 @@
       report(label, res);
       loadAudit();
       return res;
-    } catch (e) { toast(label + " refused: " + e.message); return null; }
+    } catch (e) { toast(t("%(what)s refused", { what: label }) + ": " + e.message); return null; }
   }
 
   async function visitAction(v, [action, label, what, opts]) {
@@ -111,12 +110,12 @@
       if (!v.decision) return;
       body.decision_id = v.decision.id;
       const d = v.decision;
-      what += ` — ${d.proposed_by}: ${d.eligible ? "eligible, SIM " + d.sim_class + ", Rp " + (d.fee || 0).toLocaleString("id-ID") : "refused (" + d.refusal + ")"}`;
+      what += ` — ${d.proposed_by}: ${decisionText(d)}`;
     }
     const correction = action === "confirm_plate" && v.plate && v.held !== "plate_unconfirmed";
     const needReason = !!opts.reason || correction;
     if (opts.plate || needReason || opts.approve) {
-      const ans = await ask(label + " — " + plate(v.plate), what + " (visit " + v.id + ")",
+      const ans = await ask(label + " — " + plate(v.plate), what + " (" + t("visit %(id)s", { id: v.id }) + ")",
         { needPlate: !!opts.plate, plateValue: v.plate, needReason });
       if (!ans) return;
       if (ans.reason) body.reason = ans.reason;
@@ -129,7 +128,7 @@
   const ddlg = document.getElementById("decide-dialog");
   const field = (id) => document.getElementById(id);
   function decide(v) {
-    field("decide-title").textContent = "Decision by hand — " + plate(v.plate);
+    field("decide-title").textContent = t("Decision by hand") + " — " + plate(v.plate);
     field("identity-rows").style.display = v.needs_identity ? "" : "none";
     for (const id of ["d-nik", "d-name", "d-expires", "d-sim", "d-health", "d-health-nik", "d-psych", "d-psych-nik", "d-reason"]) field(id).value = "";
     const done = () => { field("decide-ok").onclick = field("decide-cancel").onclick = null; ddlg.close(); };
@@ -141,28 +140,39 @@
         health_issued: val("d-health"), health_nik: val("d-health-nik"), psychology_issued: val("d-psych"),
         psychology_nik: val("d-psych-nik"), reason: val("d-reason") };
       if (v.needs_identity) { body.nik = val("d-nik"); body.holder_name = val("d-name"); }
-      if (!body.sim_number || !body.sim_expires) { toast("Type the old SIM's number and expiry."); return; }
-      if (!body.reason || body.reason.length < 3) { toast("Please give a reason (at least 3 characters)."); return; }
-      const res = await send(v, "decide", "Decision", body);
+      if (!body.sim_number || !body.sim_expires) { toast(t("Type the old SIM's number and expiry.")); return; }
+      if (!body.reason || body.reason.length < 3) { toast(t("Please give a reason (at least 3 characters).")); return; }
+      const res = await send(v, "decide", t("Decision"), body);
       if (res) {
         done();
         const d = res.decision || {};
-        toast("Decision proposed: " + (d.eligible ? "eligible, SIM " + d.sim_class : "refused (" + d.refusal + ")") +
-          " — a supervisor approves it", "info");
+        toast(t("Decision proposed: %(what)s — a supervisor approves it", { what: decisionText(d) }), "info");
       }
     };
     ddlg.showModal();
     field(v.needs_identity ? "d-nik" : "d-sim").focus();
   }
 
+  // "eligible, SIM A, Rp80.000" or "refused (sim_expired)": a decision's outcome in words
+  function decisionText(d) {
+    return d.eligible ? t("eligible, SIM %(cls)s", { cls: d.sim_class }) + (d.fee ? ", " + Lajur.rupiah(d.fee) : "")
+      : t("refused (%(why)s)", { why: d.refusal });
+  }
+
+  function gateLabel(gate, command) {
+    const where = stationWord(gate.replace("-gate", ""));
+    return command === "open" ? t("Open %(gate)s", { gate: where }) : t("Close %(gate)s", { gate: where });
+  }
+
   async function gateAction(lane, gate, command) {
-    const ans = await ask((command === "open" ? "Open " : "Close ") + gate, lane + ": manual gate override (audited)", { needReason: true });
+    const label = gateLabel(gate, command);
+    const ans = await ask(label, lane + ": " + t("manual gate override (audited)"), { needReason: true });
     if (!ans) return;
     try {
       const res = await api("POST", `/api/v1/lanes/${lane}/gates/${gate}`, { command, reason: ans.reason });
-      toast(gate + " " + command + ": done" + (res.detail ? " — " + res.detail : ""), true);
+      toast(t("%(what)s: done", { what: label }) + (res.detail ? " — " + res.detail : ""), true);
       loadAudit();
-    } catch (e) { toast(gate + " " + command + " refused: " + e.message); }
+    } catch (e) { toast(t("%(what)s refused", { what: label }) + ": " + e.message); }
   }
 
   // ---------------------------------------------------------------- lane views
@@ -173,20 +183,21 @@
     const gates = canGate ? el("div", { class: "actions" },
       ["entry-gate", "exit-gate"].flatMap((g) => ["open", "close"].map((c) =>
         el("button", { class: "small", "data-gate": g, "data-command": c, onclick: () => gateAction(name, g, c) },
-          (c === "open" ? "Open " : "Close ") + g.replace("-gate", ""))))) : null;
+          gateLabel(g, c))))) : null;
     const stations = {};
     const strip = el("div", { class: "stations" }, STATIONS.map((st) => {
       const signal = el("span", { class: "signal" }), shown = el("div", { class: "shown" }), slot = el("div", {});
-      const box = el("div", { class: "station", "data-station": st }, el("div", { class: "name" }, STATION_LABEL[st], signal), slot, shown);
+      const box = el("div", { class: "station", "data-station": st }, el("div", { class: "name" }, stationWord(st), signal), slot, shown);
       stations[st] = { box, signal, shown, slot, key: null };
       return box;
     }));
     const tbody = el("tbody", {});
     const table = el("table", { class: "visits" }, el("thead", {}, el("tr", {},
-      ["#", "Plate", "Stage", "Stage time", "Visit time", "Actions"].map((h) => el("th", {}, h)))), tbody);
+      ["#", t("Plate"), t("Stage"), t("Stage time"), t("Visit time"), t("Actions")].map((h) => el("th", {}, h)))), tbody);
+    const tableBox = el("div", { class: "scroll-x" }, table);
     const queue = el("span", { class: "queue", "data-queue": name }, "");
     const root = el("section", { class: "panel lane", "data-lane": name },
-      el("div", { class: "lane-head" }, el("h2", {}, name), queue, chips, el("span", { style: "flex:1" }), gates), strip, table);
+      el("div", { class: "lane-head" }, el("h2", {}, name), queue, chips, el("span", { class: "grow" }), gates), strip, tableBox);
     document.getElementById("lanes").appendChild(root);
     return (laneViews[name] = { root, stations, tbody, rows: {}, chips, chipKey: null, queue });
   }
@@ -197,8 +208,8 @@
     if (!q) { view.queue.textContent = ""; return; }
     view.queue.className = "queue" + (q.length ? " busy" : "");
     view.queue.textContent = q.length
-      ? `Queue ${q.length} · wait ~${fmt(q.expected_wait_seconds)}` : "Queue empty";
-    view.queue.title = `headway ${fmt(q.headway_seconds)} between admissions`;
+      ? t("Queue %(n)s · wait about %(wait)s", { n: q.length, wait: fmt(q.expected_wait_seconds) }) : t("Queue empty");
+    view.queue.title = t("headway %(t)s between admissions", { t: fmt(q.headway_seconds) });
   }
 
   function renderDevices(name, devices) {
@@ -207,7 +218,7 @@
     if (view.chipKey === key) return;
     view.chipKey = key;
     view.chips.replaceChildren(...Object.entries(devices).map(([d, ok]) =>
-      el("span", { class: "chip " + (ok ? "on" : "off"), title: ok ? "online" : "OFFLINE", "data-device": d }, d)));
+      el("span", { class: "chip " + (ok ? "on" : "off"), title: ok ? t("online") : t("OFFLINE"), "data-device": d }, d)));
   }
 
   function carKey(v) { return v ? [v.id, v.plate, v.held].join("|") : ""; }
@@ -228,12 +239,12 @@
         s.key = key;
         s.slot.replaceChildren(v ? el("div", { class: "car", "data-visit": v.id, onclick: () => select(v.id) },
           el("div", { class: "plate" }, plate(v.plate)), el("div", { class: "t" }, ""),
-          v.held ? el("div", { class: "held-tag" }, "HELD: " + v.held) : null) : el("div", { class: "muted" }, "—"));
+          v.held ? el("div", { class: "held-tag" }, t("held") + ": " + v.held) : null) : el("div", { class: "muted" }, "—"));
       }
       if (v) {
-        const t = now(v), car = s.slot.firstChild, lv = level(t.stage, v.stage_budget);
+        const tm = now(v), car = s.slot.firstChild, lv = level(tm.stage, v.stage_budget);
         car.className = "car " + lv + (v.held ? " held" : "");
-        car.querySelector(".t").textContent = v.stage + " " + fmt(t.stage) + " / " + fmt(v.stage_budget);
+        car.querySelector(".t").textContent = stageWord(v.stage) + " " + fmt(tm.stage) + " / " + fmt(v.stage_budget);
       }
       const msg = (state.displays[name] || {})[st];
       s.shown.textContent = msg ? msg.text_id : "";
@@ -259,7 +270,7 @@
         r = view.rows[v.id] = { tr, cells, buttons };
       }
       view.tbody.appendChild(r.tr);  // keeps queue order
-      const t = now(v);
+      const tm = now(v);
       r.cells.seq.textContent = v.seq;
       const confLow = v.plate_confidence !== null && v.plate_confidence < 0.8;
       const plateKey = [v.plate, v.plate_confidence].join("|");
@@ -270,18 +281,19 @@
         r.cells.plate.replaceChildren(el("span", { class: "plate-badge" }, plate(v.plate)), crop, " ",
           el("span", { class: "conf" + (confLow ? " low" : "") }, v.plate_confidence === null || v.plate_confidence === undefined ? "" : Math.round(v.plate_confidence * 100) + "%"));
       }
-      r.cells.stage.replaceChildren(el("span", { class: "stage" }, v.stage), v.outcome ? " " + v.outcome : "",
-        v.held ? el("div", { class: "held-tag" }, "held: " + v.held) : "",
+      r.cells.stage.replaceChildren(el("span", { class: "stage", "data-stage": v.stage }, stageWord(v.stage)),
+        v.outcome ? " " + t(v.outcome) : "",
+        v.held ? el("div", { class: "held-tag" }, t("held") + ": " + v.held) : "",
         v.decision ? el("div", { class: "decision-tag", "data-decision": v.decision.id },
-          `decision by ${v.decision.proposed_by}: ` + (v.decision.eligible ? `eligible, SIM ${v.decision.sim_class}` : `refused (${v.decision.refusal})`)) : "");
-      const ls = level(t.stage, v.stage_budget), lv = level(t.elapsed, v.visit_budget);
-      r.cells.stageT.replaceChildren(el("span", { class: "time " + ls }, fmt(t.stage) + " / " + fmt(v.stage_budget)), " ",
-        el("span", { class: "bar " + ls }, el("i", { style: `width:${Math.min(100, 100 * t.stage / (v.stage_budget || 1))}%` })));
+          t("decision by %(who)s", { who: v.decision.proposed_by }) + ": " + decisionText(v.decision)) : "");
+      const ls = level(tm.stage, v.stage_budget), lv = level(tm.elapsed, v.visit_budget);
+      r.cells.stageT.replaceChildren(el("span", { class: "time " + ls }, fmt(tm.stage) + " / " + fmt(v.stage_budget)), " ",
+        el("span", { class: "bar " + ls }, el("i", { style: `width:${Math.min(100, 100 * tm.stage / (v.stage_budget || 1))}%` })));
       if (v.stage === "queued") {
-        r.cells.visitT.replaceChildren(el("span", { class: "time muted" }, "queued " + fmt(t.queued)));
+        r.cells.visitT.replaceChildren(el("span", { class: "time muted" }, t("queued %(t)s", { t: fmt(tm.queued) })));
       } else {
-        r.cells.visitT.replaceChildren(el("span", { class: "time " + lv }, fmt(t.elapsed) + " / " + fmt(v.visit_budget)),
-          t.queued >= 1 ? el("div", { class: "muted", style: "font-size:11px" }, "+ queued " + fmt(t.queued)) : "");
+        r.cells.visitT.replaceChildren(el("span", { class: "time " + lv }, fmt(tm.elapsed) + " / " + fmt(v.visit_budget)),
+          tm.queued >= 1 ? el("div", { class: "muted small-note" }, "+ " + t("queued %(t)s", { t: fmt(tm.queued) })) : "");
       }
       for (const a of ACTIONS) if (r.buttons[a[0]]) {
         const on = offered(v, a[0], a[3]);
@@ -298,26 +310,26 @@
   function renderAlerts() {
     const box = document.getElementById("alerts");
     const open = state.alerts.filter((a) => !a.acknowledged_by && !a.cleared_at).length;
-    document.getElementById("alerts-count").textContent = open ? open + " open" : "";
+    document.getElementById("alerts-count").textContent = open ? t("%(n)s open", { n: open }) : "";
     const ackAll = document.getElementById("ack-all");
     ackAll.hidden = !canAck || !state.alerts.some((a) => !a.acknowledged_by);
-    if (!state.alerts.length) { box.replaceChildren(el("div", { class: "muted" }, "No alerts.")); return; }
+    if (!state.alerts.length) { box.replaceChildren(el("div", { class: "muted" }, t("No alerts."))); return; }
     box.replaceChildren(...state.alerts.slice(0, 30).map((a) => el("div", {
       class: "alert " + a.level + (a.acknowledged_by ? " acked" : "") + (a.cleared_at ? " cleared" : ""),
       "data-alert": a.id, "data-kind": a.kind, "data-cleared": a.cleared_at ? "1" : "" },
       el("div", {}, a.message),
-      el("div", { class: "meta" }, `${a.lane} · ${a.kind}${a.cause ? " · " + a.cause : ""} · ${new Date(a.at).toLocaleTimeString()}`,
-        a.cleared_at ? " · cleared" : "", a.acknowledged_by ? " · ack " + a.acknowledged_by : "", " ",
+      el("div", { class: "meta" }, `${a.lane} · ${t(a.kind)}${a.cause ? " · " + a.cause : ""} · ${Lajur.clockSeconds(a.at)}`,
+        a.cleared_at ? " · " + t("cleared") : "", a.acknowledged_by ? " · " + t("acknowledged by %(who)s", { who: a.acknowledged_by }) : "", " ",
         canAck && !a.acknowledged_by && a.id ? el("button", { class: "small", onclick: async () => {
           try { await api("POST", `/api/v1/alerts/${a.id}/ack`); a.acknowledged_by = me.username; renderAlerts(); loadAudit(); }
-          catch (e) { toast(e.message); } } }, "Ack") : ""))));
+          catch (e) { toast(e.message); } } }, t("Acknowledge")) : ""))));
   }
 
   document.getElementById("ack-all").onclick = async () => {
     try {
       const r = await api("POST", "/api/v1/alerts/ack");
       for (const a of state.alerts) if (!a.acknowledged_by) a.acknowledged_by = r.acknowledged_by;
-      toast(r.acknowledged + " alerts acknowledged", true); renderAlerts(); loadAudit();
+      toast(t("%(n)s alerts acknowledged", { n: r.acknowledged }), true); renderAlerts(); loadAudit();
     } catch (e) { toast(e.message); }
   };
 
@@ -334,7 +346,7 @@
     try {
       const rows = await api("GET", "/api/v1/audit?limit=25");
       document.getElementById("audit").replaceChildren(...rows.map((a) => el("div", { "data-audit-action": a.action },
-        new Date(a.at).toLocaleTimeString(), " ", el("b", {}, a.actor), ` (${a.role}) `, el("strong", {}, a.action),
+        Lajur.clockSeconds(a.at), " ", el("b", {}, a.actor), ` (${t(a.role)}) `, el("strong", {}, t(a.action)),
         a.lane ? " " + a.lane : "", a.visit_id ? " " + a.visit_id : "", a.detail && a.detail.gate ? " " + a.detail.gate : "", a.detail && a.detail.target ? " " + a.detail.target : "",
         a.detail && a.detail.device ? " " + a.detail.device + (a.detail.fault ? ":" + a.detail.fault : "") : "",
         change(a.detail), a.reason ? " — " + a.reason : "")));
@@ -346,12 +358,14 @@
     renderAll();
     try {
       const v = await api("GET", "/api/v1/visits/" + encodeURIComponent(id));
-      const rows = [["Visit", v.id], ["Plate", plate(v.plate) + (v.plate_confidence != null ? ` (${Math.round(v.plate_confidence * 100)}%)` : "")],
-        ["Stage", v.stage + (v.outcome ? " · " + v.outcome : "") + (v.reason ? " · " + v.reason : "")],
-        [me.sees_personal_data ? "NIK" : "NIK (masked)", v.nik || "—"], ["Name", v.holder_name || "—"],
-        ["SIM class", v.sim_class || "—"], ["Fee", v.fee ? "Rp " + v.fee.toLocaleString("id-ID") : "—"], ["Paid", v.paid ? "yes" : "no"]];
-      document.getElementById("detail").replaceChildren(el("dl", {}, rows.flatMap(([k, val]) => [el("dt", {}, k), el("dd", { "data-field": k }, String(val))])),
-        el("div", { class: "muted", style: "margin-top:6px;font-size:12px" }, (v.transitions || []).slice(-6).map((t) => el("div", {}, `${t.to}${t.note ? " — " + t.note : ""}`))));
+      const rows = [["visit", t("Visit"), v.id],
+        ["plate", t("Plate"), plate(v.plate) + (v.plate_confidence != null ? ` (${Math.round(v.plate_confidence * 100)}%)` : "")],
+        ["stage", t("Stage"), stageWord(v.stage) + (v.outcome ? " · " + t(v.outcome) : "") + (v.reason ? " · " + v.reason : "")],
+        ["nik", me.sees_personal_data ? "NIK" : t("NIK (masked)"), v.nik || "—"], ["name", t("Name"), v.holder_name || "—"],
+        ["class", t("SIM class"), v.sim_class || "—"], ["fee", t("Fee"), v.fee ? Lajur.rupiah(v.fee) : "—"],
+        ["paid", t("Paid"), v.paid ? t("yes") : t("no")], ["started", t("Started"), v.started_at ? Lajur.day(v.started_at) + " " + Lajur.clock(v.started_at) : "—"]];
+      document.getElementById("detail").replaceChildren(el("dl", {}, rows.flatMap(([k, label, val]) => [el("dt", {}, label), el("dd", { "data-field": k }, String(val))])),
+        el("div", { class: "muted transitions" }, (v.transitions || []).slice(-6).map((x) => el("div", {}, `${stageWord(x.to)}${x.note ? " — " + x.note : ""}`))));
     } catch (e) { toast(e.message); }
   }
 

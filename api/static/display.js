@@ -2,15 +2,10 @@
 "use strict";
 (() => {
   const [, , lane, station] = location.pathname.split("/").map(decodeURIComponent);
-  const NAMES = { "entry": ["PINTU MASUK", "Entry"], "window-1": ["LOKET 1", "Window 1 · verification & payment"],
-    "window-2": ["LOKET 2", "Window 2 · photo & fingerprint"], "window-3": ["LOKET 3", "Window 3 · card"],
-    "exit": ["PINTU KELUAR", "Exit"] };
+  // The station's name and the lane come rendered with the page, in both languages.
   const $ = (id) => document.getElementById(id);
-  const [sid, sen] = NAMES[station] || [station, ""];
-  $("station-id").textContent = sid; $("station-en").textContent = sen;
-  $("lane").textContent = "Lajur " + lane.replace("lane-", "") + " · " + station;
 
-  function rupiah(n) { return "Rp " + String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "."); }
+  function rupiah(n) { return "Rp" + String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "."); }
 
   function show(m) {
     if (!m) return;

@@ -20,7 +20,15 @@ document.getElementById("login-form").addEventListener("submit", async (ev) => {
     location.href = localPath(new URLSearchParams(location.search).get("next"));
     return;
   }
-  let msg = "HTTP " + res.status;
-  try { msg = (await res.json()).detail || msg; } catch (e) { /* not JSON */ }
-  err.textContent = msg;
+  let data = {};
+  try { data = await res.json(); } catch (e) { /* not JSON */ }
+  const t = Lajur.t;
+  err.textContent = data.reason === "bad_credentials" ? t("Wrong username or password.")
+    : data.reason === "rate_limited" ? t("Too many failed logins; try again in %(s)s s.", { s: res.headers.get("Retry-After") || "?" })
+    : (data.detail || "HTTP " + res.status);
 });
+// The other language, keeping where to go after logging in.
+(() => {
+  const link = document.getElementById("lang"), next = new URLSearchParams(location.search).get("next");
+  if (next) link.href += "&next=" + encodeURIComponent(next);
+})();

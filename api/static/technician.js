@@ -1,11 +1,11 @@
 // Technician page: device availability and counters (live), test commands, simulator faults.
 "use strict";
 (async () => {
-  const { api, toast, el } = Lajur;
+  const { api, toast, el, t } = Lajur;
   const me = await Lajur.header("/technician");
   const canTest = me.permissions.includes("device_test");
   const canFault = me.fault_injection && me.permissions.includes("fault_inject");
-  if (!canFault) document.getElementById("fault-head").textContent = me.fault_injection ? "Simulator fault (technician)" : "";
+  if (!canFault) document.getElementById("fault-head").textContent = me.fault_injection ? t("Simulator fault (technician)") : "";
   const FAULTS = {
     "entry-gate": ["stuck", "slow", "loop_stuck", "offline", "noise"], "exit-gate": ["stuck", "slow", "loop_stuck", "offline", "noise"],
     "card-printer": ["ribbon_out", "card_jam", "cover_open", "hopper_empty", "offline"],
@@ -14,6 +14,7 @@
     "card-reader": ["unreadable", "timeout", "offline"], "entry-camera": ["blurred", "blank", "no_plate", "down"],
     "exit-camera": ["blurred", "blank", "no_plate", "down"] };
   const rows = {};
+  const COMMAND = { open: t("Open gate"), close: t("Close gate"), status: t("Status") };
 
   // A reason, in a form of the page's own (never the browser's prompt).
   function askReason(title) {
@@ -25,7 +26,7 @@
       cancel.onclick = () => done(null);
       ok.onclick = (ev) => {
         ev.preventDefault();
-        if (input.value.trim().length < 3) { toast("Please give a reason (at least 3 characters)."); return; }
+        if (input.value.trim().length < 3) { toast(t("Please give a reason (at least 3 characters).")); return; }
         done(input.value.trim());
       };
       dlg.showModal();
@@ -34,15 +35,15 @@
   }
 
   async function test(d, command) {
-    const reason = await askReason(`${command} ${d.name} on ${d.lane} (audited)`);
+    const reason = await askReason(t("%(command)s %(device)s on %(lane)s (audited)", { command: COMMAND[command], device: d.name, lane: d.lane }));
     if (!reason) return;
     try { const r = await api("POST", `/api/v1/lanes/${d.lane}/devices/${d.name}/test`, { command, reason });
-      toast(`${d.name} ${command}: ok` + (r.device.status ? " · " + JSON.stringify(r.device.status) : ""), true); loadEvents(); }
-    catch (e) { toast(`${d.name} ${command}: ${e.message}`); }
+      toast(`${d.name} ${COMMAND[command]}: ` + t("ok") + (r.device.status ? " · " + JSON.stringify(r.device.status) : ""), true); loadEvents(); }
+    catch (e) { toast(`${d.name} ${COMMAND[command]}: ${e.message}`); }
   }
   async function fault(d, select, active) {
-    try { await api("POST", `/api/v1/lanes/${d.lane}/devices/${d.name}/faults`, { fault: select.value, active, reason: "technician page" });
-      toast(`${d.name}: ${select.value} ${active ? "injected" : "cleared"}`, true); }
+    try { await api("POST", `/api/v1/lanes/${d.lane}/devices/${d.name}/faults`, { fault: select.value, active, reason: t("technician page") });
+      toast(`${d.name}: ${select.value} ` + (active ? t("injected") : t("cleared")), true); }
     catch (e) { toast(e.message); }
   }
   function counters(d) {
@@ -52,7 +53,7 @@
     }
     if (d.state) {
       const { v, ts, ...rest } = d.state;
-      if (ts) parts.push("last message " + new Date(ts).toLocaleTimeString());
+      if (ts) parts.push(t("last message %(at)s", { at: Lajur.clockSeconds(ts) }));
       const brief = Object.entries(rest).filter(([, x]) => typeof x !== "object").map(([k, x]) => `${k} ${x}`).join(", ");
       if (brief) parts.push(brief.slice(0, 90));
     }
@@ -67,26 +68,26 @@
         const testCell = el("td", {}), faultCell = el("td", {});
         if (canTest) {
           const cmds = d.name.endsWith("-gate") ? ["open", "close", "status"] : ["status"];
-          testCell.appendChild(el("div", { class: "actions" }, cmds.map((c) => el("button", { class: "small", onclick: () => test(d, c) }, c))));
+          testCell.appendChild(el("div", { class: "actions" }, cmds.map((c) => el("button", { class: "small", onclick: () => test(d, c), "data-command": c }, COMMAND[c]))));
         }
         if (canFault && FAULTS[d.name]) {
           const sel = el("select", {}, FAULTS[d.name].map((f) => el("option", { value: f }, f)));
           faultCell.appendChild(el("div", { class: "actions" }, sel,
-            el("button", { class: "small danger", onclick: () => fault(d, sel, true) }, "inject"),
-            el("button", { class: "small", onclick: () => fault(d, sel, false) }, "clear")));
+            el("button", { class: "small danger", onclick: () => fault(d, sel, true) }, t("inject")),
+            el("button", { class: "small", onclick: () => fault(d, sel, false) }, t("clear"))));
         }
         r = rows[key] = { tr: el("tr", { "data-device": key }, el("td", {}, d.lane), el("td", {}, d.name), el("td", {}), el("td", {}), el("td", {}), testCell, faultCell) };
         tbody.appendChild(r.tr);
       }
       const c = r.tr.children;
       c[2].textContent = d.transport + (d.address ? " · " + d.address : "");
-      c[3].replaceChildren(el("span", { class: "chip " + (d.online ? "on" : "off") }, d.online ? "online" : "OFFLINE"));
+      c[3].replaceChildren(el("span", { class: "chip " + (d.online ? "on" : "off") }, d.online ? t("online") : t("OFFLINE")));
       c[4].textContent = counters(d);
     }
   }
   async function loadEvents() {
     try { const evs = await api("GET", "/api/v1/devices/events?limit=30");
-      document.getElementById("events").replaceChildren(...evs.map((e) => el("div", {}, new Date(e.at).toLocaleTimeString(), " ",
+      document.getElementById("events").replaceChildren(...evs.map((e) => el("div", {}, Lajur.clockSeconds(e.at), " ",
         el("b", {}, e.lane + "/" + e.device), " " + e.kind + " ", JSON.stringify(e.detail).slice(0, 140))));
     } catch (e) { /* shown next time */ }
   }

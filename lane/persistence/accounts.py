@@ -28,6 +28,8 @@ class Account(SQLModel, table=True):
     disabled: bool = False
     session_version: int = 1
     """Bumped on password change or disable: sessions signed with an older version stop working."""
+    language: str = Field(default="id", max_length=8)
+    """The pages' language for this account: Bahasa Indonesia (``id``) unless the officer chose English."""
     created_at: datetime
     updated_at: datetime
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lane.i18n import both
-from lane.messages import format_rupiah
+from lane.i18n import both, format_rupiah, gettext
 from lane.ports import PaymentOutcome, PrintDocument
 from lane.rules import format_plate
 from lane.status import new_token, status_url
@@ -32,9 +31,10 @@ async def pay(lane: LaneController, visit: Visit) -> None:
         r.status_token = new_token()
         lane.records.persist(visit)
     scan_id, scan_en = both("Scan the QR code: where your renewal stands, live")
+    plate_word, renewal_word = gettext("id", "Plate"), gettext("id", "renewal")
     await lane.effects.print_once(visit, "receipt", PrintDocument(
-        kind="receipt", reference=r.payment_reference or visit.id, title="BUKTI PEMBAYARAN PNBP SIM",
-        lines=[f"Plat: {format_plate(plate or '')}", f"SIM {r.sim_class}: perpanjangan",
+        kind="receipt", reference=r.payment_reference or visit.id, title=gettext("id", "SIM PNBP payment receipt").upper(),
+        lines=[f"{plate_word}: {format_plate(plate or '')}", f"SIM {r.sim_class}: {renewal_word}",
                f"PNBP: {format_rupiah(fee)}", f"Ref: {r.payment_reference}", scan_id, scan_en],
         qr=status_url(lane.settings, r.status_token)))
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from lane.decisions import decide_by_hand
 from lane.errors import DeviceFault, ValidationError
+from lane.i18n import both, gettext
 from lane.ports import IdentityCard, PrintDocument, RegistryAnswer
 from lane.rules import REFUSAL_TEXT, Decision, check_card, evaluate, format_plate, mask_nik
 from lane.visit import Visit
@@ -80,7 +81,8 @@ async def _decided(lane: LaneController, visit: Visit, decision: Decision, card:
 def referral(visit: Visit, decision: Decision) -> PrintDocument:
     """The referral slip: why the renewal was refused, in both languages, with the reason code."""
     code = decision.refusal
-    text_id, text_en = REFUSAL_TEXT[code] if code else ("Ditolak", "Refused")
-    return PrintDocument(kind="referral", reference=visit.id, title="SURAT RUJUKAN / REFERRAL",
-                         lines=[f"Plat: {format_plate(visit.state.plate or '')}", text_id, text_en,
-                                f"Kode: {code.value if code else 'refused'}", decision.message])
+    text_id, text_en = REFUSAL_TEXT[code] if code else both("Refused")
+    plate_word, code_word = gettext("id", "Plate"), gettext("id", "Code")
+    return PrintDocument(kind="referral", reference=visit.id, title=" / ".join(t.upper() for t in both("Referral slip")),
+                         lines=[f"{plate_word}: {format_plate(visit.state.plate or '')}", text_id, text_en,
+                                f"{code_word}: {code.value if code else 'refused'}", decision.message])

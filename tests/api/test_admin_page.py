@@ -63,28 +63,29 @@ async def test_an_admin_manages_accounts_in_forms_of_the_page(served, browser): 
     await page.fill("#f-username", "Budi Santoso")
     await page.fill("#f-name", "Budi Santoso")
     await page.click("#f-ok")
-    assert "Username" in await page.inner_text("#f-error")  # refused in the form, dialog still open
+    assert "Nama pengguna" in await page.inner_text("#f-error")  # refused in the form, in Bahasa; still open
     await page.fill("#f-username", "budi")
     first_password = await page.input_value("#f-password")
     assert len(first_password) >= 8
     await page.click("#f-ok")
     row = page.locator("tr[data-user='budi']")
     await row.wait_for()
-    assert "officer" in await row.inner_text() and "Budi Santoso" in await row.inner_text()
+    assert "petugas" in await row.inner_text() and "Budi Santoso" in await row.inner_text()  # officer, in Bahasa
     assert _login_status(app, "budi", first_password) == 200
 
     # Role, then a new password: the old one stops working.
     await row.locator("button[data-act='role']").click()
     await page.select_option("#f-role", "supervisor")
     await page.click("#f-ok")
-    await page.wait_for_selector("tr[data-user='budi'] .stage:text-is('supervisor')")
+    await page.wait_for_selector("tr[data-user='budi'] .stage[data-role='supervisor']")
+    assert await page.inner_text("tr[data-user='budi'] .stage") == "supervisor"
     await page.locator("tr[data-user='budi'] button[data-act='password']").click()
     await page.fill("#f-password", "short")
     await page.click("#f-ok")
-    assert "8 characters" in await page.inner_text("#f-error")
+    assert "minimal 8 karakter" in await page.inner_text("#f-error")
     await page.fill("#f-password", "new-secret-42")
     await page.click("#f-ok")
-    await page.wait_for_selector("#toast:has-text('password set')")
+    await page.wait_for_selector("#toast:has-text('kata sandi baru disimpan')")
     assert _login_status(app, "budi", first_password) == 401
     assert _login_status(app, "budi", "new-secret-42") == 200
 
@@ -97,7 +98,7 @@ async def test_an_admin_manages_accounts_in_forms_of_the_page(served, browser): 
     # The last admin cannot disable itself: the refusal shows in the form.
     await page.locator("tr[data-user='kepala'] button[data-act='toggle']").click()
     await page.click("#f-ok")
-    await page.wait_for_selector("#f-error:has-text('last admin')")
+    await page.wait_for_selector("#f-error:has-text('Admin aktif terakhir')")
     await page.click("#f-cancel")
     assert _login_status(app, "kepala", PASSWORD) == 200
 

@@ -15,6 +15,7 @@ from tests.api.conftest import PASSWORD, TestClient, bearer, make_auth
 # (method, path template) -> (permission or None for "any logged-in user", concrete path, a valid body)
 MUTATING = {
     ("POST", "/api/v1/auth/logout"): (None, "/api/v1/auth/logout", None),
+    ("PUT", "/api/v1/auth/me/language"): (None, "/api/v1/auth/me/language", {"language": "id"}),
     ("POST", "/api/v1/visits/{visit_id}/actions"):
         ("visit_action", "/api/v1/visits/lane-1-20260101-0001/actions", {"action": "abort", "reason": "test"}),
     ("POST", "/api/v1/lanes/{lane}/gates/{gate}"):

@@ -97,7 +97,7 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
     await page.fill("#username", "siti")
     await page.fill("#password", "wrong password")
     await page.click("#login-submit")
-    await page.wait_for_selector("#login-error:has-text('wrong')")
+    await page.wait_for_selector("#login-error:has-text('salah')")  # "wrong", in Bahasa
     await page.fill("#password", PASSWORD)
     await page.click("#login-submit")
     await page.wait_for_url(url + "/")
@@ -115,7 +115,9 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
         visit_id = await row.get_attribute("data-visit")
         seen: list[str] = []
         for stage in ("verifying", "capturing"):
-            await page.wait_for_selector(f"tr[data-visit='{visit_id}'] .stage:text-is('{stage}')", timeout=30_000)
+            await page.wait_for_selector(f"tr[data-visit='{visit_id}'] .stage[data-stage='{stage}']", timeout=30_000)
+            shown = await page.inner_text(f"tr[data-visit='{visit_id}'] .stage")
+            assert shown == {"verifying": "Verifikasi", "capturing": "Perekaman"}[stage]  # the officers' words
             seen.append(stage)
         assert seen == ["verifying", "capturing"]
         plate = _spaced(driver.plate)
@@ -132,27 +134,27 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
         late = page.locator(".alert[data-kind='stage_over_budget']")
         await late.first.wait_for(timeout=15_000)
         assert await late.count() == 1 and await late.first.get_attribute("data-cleared") == ""
-        assert "Queue empty" in await page.inner_text(".queue[data-queue='lane-1']")
+        assert "Antrean kosong" in await page.inner_text(".queue[data-queue='lane-1']")
 
         # Abort needs a reason: the dialog refuses an empty one, then the abort goes through.
         await page.click(f"tr[data-visit='{visit_id}'] button[data-action='abort']")
         await page.click("#act-ok")
-        await page.wait_for_selector("#toast:has-text('reason')")
+        await page.wait_for_selector("#toast:has-text('alasan')")
         await page.fill("#act-reason", "driver felt unwell")
         await page.click("#act-ok")
-        await page.wait_for_selector("#toast:has-text('Abort: done')")
+        await page.wait_for_selector("#toast:has-text('Hentikan: selesai')")
         await page.wait_for_selector("#audit :text('driver felt unwell')", timeout=10_000)
         audit_line = await page.inner_text("#audit div[data-audit-action='abort']")
         assert "siti" in audit_line and "(supervisor)" in audit_line
 
         # The vehicle leaves by the exit; the console drops it when it is gone.
-        await page.wait_for_selector(f"tr[data-visit='{visit_id}'] .stage:text-is('exiting')", timeout=20_000)
+        await page.wait_for_selector(f"tr[data-visit='{visit_id}'] .stage[data-stage='exiting']", timeout=20_000)
         await asyncio.wait_for(drive, 60)
         await page.wait_for_selector(f"tr[data-visit='{visit_id}']", state="detached", timeout=20_000)
         # Its cause ended with it: the alert is shown cleared; one press acknowledges every alert.
         await page.wait_for_selector(".alert[data-kind='stage_over_budget'][data-cleared='1']", timeout=10_000)
         await page.click("#ack-all")
-        await page.wait_for_selector("#toast:has-text('alerts acknowledged')")
+        await page.wait_for_selector("#toast:has-text('ditandai sudah dibaca')")
         await page.wait_for_selector("#ack-all", state="hidden")
         assert await page.locator(".alert:not(.acked)").count() == 0
     finally:
@@ -165,7 +167,7 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
     await page.click("section.lane[data-lane='lane-1'] button[data-gate='exit-gate'][data-command='close']")
     await page.fill("#act-reason", "boom check after abort")
     await page.click("#act-ok")
-    await page.wait_for_selector("#toast:has-text('exit-gate close: done')")
+    await page.wait_for_selector("#toast:has-text('Tutup Pintu keluar: selesai')")
     await page.wait_for_selector("#audit :text('boom check after abort')", timeout=10_000)
     entries = [(a.actor, a.role, a.action, a.reason) for a in site.store.audit_log()]
     assert ("siti", "supervisor", "abort", "driver felt unwell") in entries
@@ -188,7 +190,7 @@ async def test_reports_and_technician_pages_render_in_the_browser(live, browser)
     await page.wait_for_url(url + "/reports")
     await page.wait_for_selector("#hours-chart rect", state="attached")
     await page.wait_for_selector("#stages-chart")
-    assert "visits" in (await page.inner_text("#kpis")).lower()
+    assert "kunjungan" in (await page.inner_text("#kpis")).lower()
     href = await page.get_attribute("#csv", "href")
     csv = await page.request.get(url + href)
     assert csv.status == 200 and csv.text and (await csv.text()).startswith("id,lane,seq,plate")
@@ -257,11 +259,11 @@ async def test_a_decision_by_hand_is_proposed_in_the_form_and_approved_by_a_supe
         await officer.fill("#d-psych-nik", person.nik)
         await officer.fill("#d-reason", "read from the old SIM by eye")
         await officer.click("#decide-ok")
-        await officer.wait_for_selector("#toast:has-text('Decision refused')")
+        await officer.wait_for_selector("#toast:has-text('Keputusan ditolak')")
         assert "sim_number" in await officer.inner_text("#toast")
         await officer.fill("#d-sim", person.sim_number)
         await officer.click("#decide-ok")
-        await officer.wait_for_selector("#toast:has-text('refused (sim_expired)')")
+        await officer.wait_for_selector("#toast:has-text('ditolak (sim_expired)')")
         await officer.wait_for_selector(f"tr[data-visit='{visit_id}'] .decision-tag:has-text('sim_expired')")
         assert await officer.locator(f"tr[data-visit='{visit_id}'] button[data-action='approve_decision']"
                                      ).is_hidden(), "an officer cannot approve"
@@ -271,7 +273,7 @@ async def test_a_decision_by_hand_is_proposed_in_the_form_and_approved_by_a_supe
                                timeout=20_000)
         assert "budi" in await supervisor.inner_text("#act-what")
         await supervisor.click("#act-ok")
-        await supervisor.wait_for_selector("#toast:has-text('Approve: done')")
+        await supervisor.wait_for_selector("#toast:has-text('Setujui: selesai')")
         await asyncio.wait_for(drive, 60)
     finally:
         if not drive.done():

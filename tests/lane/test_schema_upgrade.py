@@ -11,10 +11,10 @@ import urllib.request
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 
-from api.accounts_cli import add_user
-from lane.persistence import Store, upgrade_database
+from lane.persistence import upgrade_database
 from lane.persistence.store import MIGRATIONS
 from tests.lane.procs import Procs
 
@@ -39,9 +39,14 @@ def _version(url: str) -> str:
 def test_serve_upgrades_an_older_database_at_start_and_keeps_its_accounts(tmp_path, mqtt_broker):
     url = f"sqlite:///{tmp_path}/lajur.db"
     upgrade_database(url, "0002")  # a site's database from before officer actions were kept
-    store = Store(url)
-    add_user(store, "kepala-loket", "supervisor", "a long password 1")
-    store.close()
+    # written as that version wrote it: today's account model has columns 0002 did not
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO accounts (username, role, password_hash, full_name, disabled, "
+                          "session_version, created_at, updated_at) VALUES ('kepala-loket', 'supervisor', :h, "
+                          "NULL, 0, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"),
+                     {"h": PasswordHasher().hash("a long password 1")})
+    engine.dispose()
     assert _version(url) == "0002"
     procs = Procs(tmp_path, mqtt_broker.url, url)
     try:
