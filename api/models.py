@@ -115,7 +115,8 @@ class _Visit(BaseModel):
 class LiveVisit(_Visit):
     """A vehicle in the lane now."""
 
-    station: str | None
+    station: str | None = Field(description="where its stage happens (the station it is at or going to)")
+    at: str | None = Field(None, description="the station the vehicle physically stands at (null: none yet)")
     elapsed: float = Field(description="visit time so far, from the entry (0 while queued), simulated seconds")
     stage_elapsed: float
     stage_budget: float | None

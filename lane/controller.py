@@ -237,7 +237,7 @@ class LaneController:
         return self.stations.where(visit)
 
     def visit_view(self, visit: Visit) -> dict[str, Any]:
-        return visit_view(visit, self.clock.monotonic(), self.settings.timing)
+        return visit_view(visit, self.clock.monotonic(), self.settings.timing, self.stations.where(visit))
 
     def visit_summary(self, visit: Visit) -> dict[str, Any]:
         return visit_summary(visit, self.clock.monotonic())

@@ -79,7 +79,7 @@ class Records:
     def emit(self, visit: Visit) -> None:
         lane = self.lane
         lane.bus.publish(LaneEvent(lane.name, "visit", visit_view(visit, lane.clock.monotonic(),
-                                                                  lane.settings.timing)))
+                                                                  lane.settings.timing, lane.stations.where(visit))))
         lane.waiter.notify()
 
     def advance(self, visit: Visit, to: Stage | None = None, note: str | None = None) -> None:

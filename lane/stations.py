@@ -69,7 +69,7 @@ class Stations:
                 self.occupancy[st] = None
         self.occupancy[target] = visit.id
         if current is not None and current is not target:
-            self.lane.waiter.notify()
+            self.lane.records.emit(visit)  # the console draws the car where it now stands
 
     def release(self, visit: Visit) -> None:
         for st in Station:

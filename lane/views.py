@@ -18,13 +18,14 @@ if TYPE_CHECKING:
 QUEUE_STAGES = frozenset(s.value for s in BEFORE_ENTRY)
 
 
-def visit_view(visit: Visit, now: float, timing: LaneTiming) -> dict[str, Any]:
+def visit_view(visit: Visit, now: float, timing: LaneTiming, at: Station | None = None) -> dict[str, Any]:
     """A visit in the lane now: where it is, how long it has taken against its budgets, what holds it,
     and which officer commands fit it now (the console offers those)."""
     s = visit.state
     return {
         "id": s.id, "lane": s.lane, "seq": s.seq, "plate": s.plate, "plate_confidence": s.plate_confidence,
         "stage": s.stage.value, "station": s.station.value if s.station else None,
+        "at": at.value if at else None,
         "outcome": s.outcome.value if s.outcome else None, "reason": s.reason, "held": s.held,
         "elapsed": round(s.elapsed(now), 1), "stage_elapsed": round(s.stage_elapsed(now), 1),
         "stage_budget": timing.budgets.get(s.stage.value), "visit_budget": timing.visit_budget,
@@ -79,7 +80,7 @@ def lane_snapshot(lane: LaneController) -> dict[str, Any]:
     return {
         "lane": lane.name,
         "stations": {st.value: lane.stations.occupancy[st] for st in Station},
-        "visits": [visit_view(v, now, lane.settings.timing) for v in visits],
+        "visits": [visit_view(v, now, lane.settings.timing, lane.stations.where(v)) for v in visits],
         "devices": {getattr(d, "name", "?"): bool(d.online) for d in lane.devices.all_devices()},
         "stage_order": [s.value for s in STAGE_ORDER],
         "queue": lane.queue.view(),

@@ -233,19 +233,21 @@
     // stations
     for (const st of STATIONS) {
       const s = view.stations[st];
-      const v = visits.find((x) => x.station === st);
-      const key = carKey(v);
+      // every car standing here (a refused car waiting to leave and the next one, both), where it
+      // physically is; before the lane knows (a reload), where its stage happens
+      const here = visits.filter((x) => (x.at || x.station) === st);
+      const key = here.map(carKey).join(",");
       if (s.key !== key) {
         s.key = key;
-        s.slot.replaceChildren(v ? el("div", { class: "car", "data-visit": v.id, onclick: () => select(v.id) },
+        s.slot.replaceChildren(...(here.length ? here.map((v) => el("div", { class: "car", "data-visit": v.id, onclick: () => select(v.id) },
           el("div", { class: "plate" }, plate(v.plate)), el("div", { class: "t" }, ""),
-          v.held ? el("div", { class: "held-tag" }, t("held") + ": " + v.held) : null) : el("div", { class: "muted" }, "—"));
+          v.held ? el("div", { class: "held-tag" }, t("held") + ": " + v.held) : null)) : [el("div", { class: "muted" }, "—")]));
       }
-      if (v) {
-        const tm = now(v), car = s.slot.firstChild, lv = level(tm.stage, v.stage_budget);
-        car.className = "car " + lv + (v.held ? " held" : "");
+      here.forEach((v, i) => {
+        const tm = now(v), car = s.slot.children[i], lv = level(tm.stage, v.stage_budget);
+        car.className = "car " + lv + (v.held ? " held" : "") + (v.outcome ? " leaving" : "");
         car.querySelector(".t").textContent = stageWord(v.stage) + " " + fmt(tm.stage) + " / " + fmt(v.stage_budget);
-      }
+      });
       const msg = (state.displays[name] || {})[st];
       s.shown.textContent = msg ? msg.text_id : "";
       s.signal.className = "signal " + (msg ? msg.signal : "");

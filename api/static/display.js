@@ -7,11 +7,25 @@
 
   function rupiah(n) { return "Rp" + String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "."); }
 
+  // The whole plate, always: as large as the screen allows (11vh at most), smaller for a long plate
+  // on a narrow or portrait screen.
+  function fitPlate() {
+    const p = $("plate"), row = p.parentElement;
+    if (p.hidden) return;
+    let size = window.innerHeight * 0.11;
+    p.style.fontSize = size + "px";
+    while ((p.scrollWidth > p.clientWidth || p.offsetWidth > row.clientWidth) && size > 8) {
+      size *= 0.92; p.style.fontSize = size + "px";
+    }
+  }
+  window.addEventListener("resize", fitPlate);
+
   function show(m) {
     if (!m) return;
     $("text-id").textContent = m.text_id; $("text-en").textContent = m.text_en;
     $("signal").className = "light " + (m.signal || "");
     $("plate").hidden = !m.plate; $("plate").textContent = m.plate || "";
+    fitPlate();
     const fee = m.step === "pay" && m.fee;
     $("fee").hidden = !fee; $("fee").textContent = fee ? rupiah(m.fee) : "";
     // The fee is shown big on its own; keep the sentence short.

@@ -1,4 +1,5 @@
-"""Take docs/console.png and docs/display.png from a running ``lajur demo`` (headless Chromium).
+"""Take docs/console.png, docs/display.png, docs/console-phone.png and docs/status-phone.png from a
+running ``lajur demo`` (headless Chromium).
 
     .venv/bin/python -m tests.api.take_screenshots [--lanes 2] [--speed 10] [--warmup 30]
 
@@ -61,6 +62,18 @@ async def shoot(url: str, password: str, out: Path, warmup: float) -> None:
             await page.wait_for_timeout(800)
         await page.evaluate("document.body.classList.remove('flash')")
         await page.screenshot(path=str(out / "console.png"))
+        phone = await browser.new_page(viewport={"width": 390, "height": 844})
+        await phone.context.add_cookies(await page.context.cookies())
+        await phone.goto(url + "/")
+        await phone.wait_for_selector(".station .car", timeout=60_000)
+        await phone.wait_for_timeout(1000)
+        await phone.screenshot(path=str(out / "console-phone.png"), full_page=True)
+        lanes = await page.evaluate("fetch('/api/v1/lanes').then((r) => r.json())")
+        status = next((v["status_url"] for lane in lanes for v in lane["visits"] if v.get("status_url")), None)
+        if status:
+            await phone.goto(status)
+            await phone.wait_for_timeout(1500)
+            await phone.screenshot(path=str(out / "status-phone.png"))
         display = await browser.new_page(viewport={"width": 1280, "height": 720})
         await display.goto(url + "/display/lane-1/window-1")
         # The payment step, when the display shows the fee (live over its WebSocket).
