@@ -26,6 +26,7 @@ from cli.compose import Site
 from cli.run import poll_interval_for, settings_for_simulated_site
 from lane.clock import ScaledClock
 from lane.errors import ConfigError
+from lane.i18n import N_
 from lane.settings import Settings, load_settings
 from simulators.broker import EmbeddedBroker
 from simulators.day import PROFILE_HELP, DayProfile, load_profile
@@ -59,10 +60,10 @@ class Scenario:
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("baseline", "the site as it is"),
-    Scenario("printer+1", "a second card printer in each lane", card_printers=2),
-    Scenario("lane+1", "one lane more", extra_lanes=1),
-    Scenario("officer-1", "one officer fewer: one officer serves windows 2 and 3",
+    Scenario("baseline", N_("the site as it is")),
+    Scenario("printer+1", N_("a second card printer in each lane"), card_printers=2),
+    Scenario("lane+1", N_("one lane more"), extra_lanes=1),
+    Scenario("officer-1", N_("one officer fewer: one officer serves windows 2 and 3"),
              shared_windows=("window-2", "window-3")),
 )}
 
@@ -229,6 +230,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--date", type=date.fromisoformat, default=None, help="the simulated day (default tomorrow)")
     p.add_argument("--out", default="var/twin", help="directory for twin.html and twin.json (default var/twin)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object as the last line")
+    p.add_argument("--lang", choices=("id", "en"), default="id", help="language of twin.html (default id)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -290,7 +292,7 @@ async def run_twin(args: argparse.Namespace) -> int:
     result = figures(profile, runs, settings, day)
     (out / "twin.json").write_text(json.dumps({**result, "runs": [r.to_json() for r in runs]}, indent=1),
                                    encoding="utf-8")
-    (out / "twin.html").write_text(render_html(result), encoding="utf-8")
+    (out / "twin.html").write_text(render_html(result, args.lang), encoding="utf-8")
     print(render_text(result), file=say, flush=True)
     print(f"charts: {out / 'twin.html'}  data: {out / 'twin.json'}", file=say, flush=True)
     if args.json:

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from cli.twin import DayRun
+from lane.i18n import N_, gettext
 from lane.settings import Settings
 from simulators.day import DayProfile
 
@@ -145,7 +146,7 @@ def _pct(x: float | None) -> str:
 
 
 # ---------------------------------------------------------------------- HTML + SVG
-def _bars(fig: dict[str, Any], key: str, title: str, unit: str, scale: float = 1.0) -> str:
+def _bars(fig: dict[str, Any], key: str, title: str, unit: str, scale: float = 1.0, tr: Any = str) -> str:
     scen = fig["scenarios"]
     hours = sorted({h["hour"] for s in scen for h in s["per_hour"]})
 
@@ -172,7 +173,7 @@ def _bars(fig: dict[str, Any], key: str, title: str, unit: str, scale: float = 1
             v = row[j]
             served = isinstance(v, int | float)  # else "not served": drawn to the top, hatched
             bh = (h - bottom - 10) * (v if served else top) / top
-            label = f"{v:g} {unit}" if served else str(v)
+            label = f"{v:g} {unit}" if served else tr(str(v))
             mark = "" if served else ' class="unserved"'
             out.append(f'<rect x="{x0 + i * bw:.1f}" y="{h - bottom - bh:.1f}" width="{bw - 1:.1f}" height="{bh:.1f}" '
                        f'fill="{COLOURS[i % len(COLOURS)]}"{mark}>'
@@ -180,17 +181,17 @@ def _bars(fig: dict[str, Any], key: str, title: str, unit: str, scale: float = 1
     if arrived:
         pts = " ".join(f"{left + j * group + group / 2:.1f},{h - bottom - (h - bottom - 10) * a / top:.1f}"
                        for j, a in enumerate(arrived))
-        out.append(f'<polyline points="{pts}" class="arrived"><title>arrived</title></polyline>')
+        out.append(f'<polyline points="{pts}" class="arrived"><title>{html.escape(tr("arrived"))}</title></polyline>')
     out.append("</svg>")
     return "".join(out)
 
 
-def _road(fig: dict[str, Any]) -> str:
+def _road(fig: dict[str, Any], title: str) -> str:
     scen = fig["scenarios"]
     w, h, left, bottom = 920, 240, 40, 30
     end = max([3600.0, *(r[0] for s in scen for r in s["road"])])
     top = max([1, *(r[1] for s in scen for r in s["road"])])
-    out = [f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="cars waiting on the road">']
+    out = [f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="{html.escape(title)}">']
     for i in range(5):
         y = h - bottom - (h - bottom - 10) * i / 4
         out.append(f'<line x1="{left}" x2="{w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
@@ -207,47 +208,36 @@ def _road(fig: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def render_html(fig: dict[str, Any]) -> str:
-    esc = html.escape
-    legend = "".join(f'<span class="key"><i style="background:{COLOURS[i % len(COLOURS)]}"></i>'
-                     f'{esc(s["scenario"])}: {esc(s["label"])}</span>' for i, s in enumerate(fig["scenarios"]))
-    rows = "".join(
-        f"<tr><td>{esc(s['scenario'])}</td><td>{s['lanes']}</td><td>{s['officers_per_lane']}</td>"
-        f"<td>{s['card_printers']}</td><td>{s['served']} / {s['cars']}</td>"
-        f"<td>{minutes(s['p95_from_entry'])}</td><td>{minutes(s['p95_from_queue'])}</td>"
-        f"<td>{_pct(s['within_goal_from_entry_pct'])}</td><td>{_pct(s['within_goal_from_queue_pct'])}</td>"
-        f"<td>{minutes(s['mean_road_wait'])}</td><td>{s['max_on_road']}</td>"
-        f"<td>{clock_time(fig['opens'], s['last_left'])}</td></tr>" for s in fig["scenarios"])
-    times = ", ".join(f"{k} {v:g} s ({fig['time_sources'].get(k, 'default')})" for k, v in fig["times"].items())
-    goal = fig["goal_seconds"] / 60
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Lajur twin — {esc(fig['profile'])} — {esc(fig['day'])}</title>
-<style>
-body {{ font-family: "DejaVu Sans", system-ui, sans-serif; margin: 16px; color: #111; max-width: 980px; }}
-table {{ border-collapse: collapse; width: 100%; font-size: 14px; }}
-th, td {{ border-bottom: 1px solid #ccc; padding: 4px 6px; text-align: right; }}
-th:first-child, td:first-child {{ text-align: left; }}
-svg {{ width: 100%; height: auto; }} svg text {{ font-size: 11px; fill: #444; }}
-.grid {{ stroke: #ddd; }} .unserved {{ opacity: .35; stroke: #dc2626; stroke-width: 2; }} .arrived {{ fill: none; stroke: #111; stroke-dasharray: 4 3; stroke-width: 2; }}
-.key {{ margin-right: 14px; font-size: 13px; }} .key i {{ display: inline-block; width: 12px; height: 12px; margin-right: 4px; }}
-.muted {{ color: #666; font-size: 13px; }}
-</style></head><body>
-<h1>Simulated day: {esc(fig['profile'])}</h1>
-<p class="muted">{esc(fig['day'])}, {fig['opens']:02d}:00–{fig['closes']:02d}:00 ({esc(fig['timezone'])}),
-{fig['expected_cars']:g} cars expected; {fig['refused_share'] * 100:.0f} % refused at window 1. Step medians: {esc(times)}.</p>
-<p>{legend}</p>
-<table><thead><tr><th>scenario</th><th>lanes</th><th>officers a lane</th><th>card printers a lane</th><th>served</th>
-<th>p95 from the entry</th><th>p95 from joining the queue</th><th>within {goal:g} min from the entry</th>
-<th>within {goal:g} min from joining</th><th>mean wait on the road</th><th>most cars on the road</th>
-<th>last car out</th></tr></thead><tbody>{rows}</tbody></table>
-<h2>Cars served per hour</h2><p class="muted">Bars: cars that left in that hour; dashed line: cars that arrived.</p>
-{_bars(fig, 'served', 'cars served per hour', 'cars')}
-<h2>Cars waiting on the road</h2><p class="muted">Cars that joined the queue and have not reached an entry loop, every simulated minute.</p>
-{_road(fig)}
-<h2>p95 time from joining the queue, by hour of arrival (minutes)</h2>
-{_bars(fig, 'p95_from_queue_of_arrivals', 'p95 minutes from joining the queue by hour of arrival', 'min', 60.0)}
-<p class="muted">A car still on the road or in a lane when the day ended counts as not within the goal;
-a percentile that falls on such a car reads "not served".</p>
-</body></html>
-"""
+def render_html(fig: dict[str, Any], lang: str = "id") -> str:
+    """The page of charts, in ``lang`` (Bahasa Indonesia unless asked otherwise), self-contained."""
+    from api.rendering import render
+
+    def tr(text: str) -> str:
+        return gettext(lang, text)
+
+    times = ", ".join(f"{k} {v:g} s ({_source(fig['time_sources'].get(k, 'default'), tr)})"
+                      for k, v in fig["times"].items())
+    return render("twin.html", lang, fig=fig, times=times, colours=COLOURS, goal=fig["goal_seconds"] / 60,
+                  rows=[{**s, "label": tr(s["label"]), "p95_entry": _minutes(s["p95_from_entry"], tr),
+                         "p95_queue": _minutes(s["p95_from_queue"], tr), "within_entry": _pct(s["within_goal_from_entry_pct"]),
+                         "within_queue": _pct(s["within_goal_from_queue_pct"]),
+                         "road_wait": _minutes(s["mean_road_wait"], tr),
+                         "last_out": clock_time(fig["opens"], s["last_left"])} for s in fig["scenarios"]],
+                  served_chart=_bars(fig, "served", tr("Cars served per hour"), tr("cars"), tr=tr),
+                  road_chart=_road(fig, tr("Cars waiting on the road")),
+                  wait_chart=_bars(fig, "p95_from_queue_of_arrivals", tr("p95 time from joining the queue, by hour of arrival"),
+                                   "min", 60.0, tr=tr))
+
+
+def _source(text: str, tr: Any) -> str:
+    """"history (n=83)" -> "riwayat (n=83)": where a step's time came from, in the page's language."""
+    word, _, rest = text.partition(" (")
+    return tr(word) + (f" ({rest}" if rest else "")
+
+
+SOURCE_WORDS = (N_("history"), N_("profile"), N_("default"), N_("not served"), N_("cars"), N_("arrived"))
+"""Words the figures carry that the page shows (translated where shown)."""
+
+
+def _minutes(x: Any, tr: Any) -> str:
+    return tr(x) if isinstance(x, str) else minutes(x)

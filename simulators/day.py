@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lane.errors import ConfigError
+from lane.i18n import N_
 from simulators.traffic import HumanTimes
 
 WINDOWS = ("window-1", "window-2", "window-3")
@@ -239,7 +240,7 @@ def profile_from(fields: dict[str, Any], *, name: str, source: str) -> DayProfil
     steps = {k: v for k, v in seconds.items() if k in STEP_NAMES}
     spreads: dict[str, float] = dict(fields.get("spreads", {}))
     times = replace(HumanTimes(), **steps, step_spread=spreads)
-    sources = {k: ("default" if k not in seconds else fields.get("sources", {}).get(k, source))
+    sources = {k: (N_("default") if k not in seconds else fields.get("sources", {}).get(k, source))
                for k in (*STEP_NAMES, *DEVICE_STEPS)}
     return DayProfile(arrivals=dict(fields["arrivals"]), name=name, times=times,
                       print_seconds=seconds.get("print_card", DEVICE_STEPS["print_card"]),

@@ -140,5 +140,6 @@ def test_a_short_day_runs_through_the_real_controller_and_compares_scenarios(tmp
         assert set(s["outcomes"]) <= {"completed", "refused"}
     page = (out / "twin.html").read_text(encoding="utf-8")
     assert page.count("<svg") == 3 and "officer-1" in page and "<script" not in page
+    assert "Kendaraan terlayani per jam" in page and "kurang satu petugas" in page  # Bahasa first
     data = json.loads((out / "twin.json").read_text(encoding="utf-8"))
     assert len(data["runs"][0]["cars"]) == base["cars"]
