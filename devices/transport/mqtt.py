@@ -176,6 +176,7 @@ class MqttClient:
         self._started = False
         self._paho.disconnect()
         await asyncio.to_thread(self._paho.loop_stop)
+        self._close_wakeup_pair()
         self._set_connected(False)
         for task in list(self._tasks):
             task.cancel()
@@ -196,11 +197,24 @@ class MqttClient:
             with contextlib.suppress(OSError):
                 sock.shutdown(2)  # socket.SHUT_RDWR
         await asyncio.to_thread(self._paho.loop_stop)
+        self._close_wakeup_pair()
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.close()
         self._set_connected(False)
         log.info("mqtt %s: aborted", self.client_id)
+
+    def _close_wakeup_pair(self) -> None:
+        """Close the loopback socket pair paho's ``loop_start`` opens to wake its thread.
+
+        paho closes it only when the client object is garbage-collected, and a stopped client is often
+        still referenced (or in a cycle with its ended thread), so each start/stop leaked two sockets; a
+        process that starts many clients (a site of lanes, the test suite) ran past 1024 descriptors,
+        where paho's ``select()`` fails and new clients never connect.
+        """
+        reset = getattr(self._paho, "_reset_sockets", None)
+        if reset is not None:
+            reset(sockpair_only=True)
 
     async def __aenter__(self) -> MqttClient:
         await self.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 
 import pytest
@@ -271,3 +272,22 @@ async def test_a_message_over_the_size_limit_is_dropped_unread_and_the_next_one_
     await pub.publish("lajur/test/c/size", b"after", qos=1)
     await inbox.wait_for(lambda: real() == [b"small", b"after"])
     assert sub.oversized == 2
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors through /proc")
+async def test_a_stopped_client_leaves_no_sockets_open(mqtt_client_factory) -> None:
+    """A site starts and stops clients all day (reconnecting devices, leases moving, a test suite); each stop
+    must give back its sockets, or the process runs past 1024 descriptors and new clients never connect."""
+    warm = await started(mqtt_client_factory("fd-warmup"))
+    await warm.stop()
+    before = _open_descriptors()
+    for n in range(20):
+        client = await started(mqtt_client_factory(f"fd-cycle-{n}"))
+        await client.stop()
+    aborted = await started(mqtt_client_factory("fd-aborted"))
+    await aborted.abort()
+    assert _open_descriptors() - before <= 2
