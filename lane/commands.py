@@ -161,9 +161,25 @@ class Retry(VisitCommand):
         return _held_on_device(visit, "retried")
 
 
+NOT_BY_HAND = ("biometric", "card-printer")
+"""Steps no officer can do by hand: a card needs the station's photo, fingerprint and signature and
+comes out of a card printer (card-printer, card-printer-2...). Retry them, or abort."""
+
+
+def can_take_over(device: str | None, stage: Stage) -> bool:
+    """Whether a step held on ``device`` may be done by hand at ``stage`` without skipping a rule: a
+    stage stuck on the lane itself only at verifying (where the decision form decides by the rules);
+    elsewhere the stage is retried (its charge, card and receipt are each done once by key)."""
+    if device is None or device.startswith(NOT_BY_HAND):
+        return False
+    return device != "lane" or stage is Stage.VERIFYING
+
+
 class TakeOver(VisitCommand):
     """The officer does the held step by hand. For the e-KTP reader or the registry this opens the
-    decision form; for the terminal the fee counts as paid by other means."""
+    decision form; for the terminal the fee counts as paid by other means. Never for the photo or the
+    card, nor a whole stage past verifying (:func:`can_take_over`): the charge, the capture and the
+    card are never skipped."""
 
     action: Literal["take_over"] = "take_over"
     needs_reason: ClassVar[bool] = True
@@ -171,7 +187,16 @@ class TakeOver(VisitCommand):
 
     @classmethod
     def precondition(cls, visit: Any) -> str | None:
-        return _held_on_device(visit, "taken over")
+        why = _held_on_device(visit, "taken over")
+        if why is not None:
+            return why
+        device = visit.held_device
+        if not can_take_over(device, visit.state.stage):
+            if device == "lane":
+                return (f"a stage stuck while {visit.state.stage.value} is not done by hand (only verification is, "
+                        "through the decision form): retry it or abort")
+            return f"{device} cannot be done by hand (the card needs it): fix the device and retry, or abort"
+        return None
 
 
 class Decide(VisitCommand):

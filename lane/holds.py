@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from lane.commands import Abort, Accepted, Retry, TakeOver
+from lane.commands import Abort, Accepted, Retry, TakeOver, can_take_over
 from lane.errors import DeviceError, DeviceFault, PersistenceError, RecordRefused, WatchdogExpired
 from lane.visit import Visit
 from lane.waiting import check_abort
@@ -42,7 +42,7 @@ class Holds:
             for accepted in list(visit.pending):
                 if isinstance(accepted.command, Retry | TakeOver) and accepted.device == device:
                     lane.desk.discard(visit, accepted)
-                    if isinstance(accepted.command, TakeOver):
+                    if isinstance(accepted.command, TakeOver) and can_take_over(device, visit.state.stage):
                         lane.records.persist(visit, note=f"{device} step taken over by officer (before the restart)")
                         return None
                     break
@@ -138,8 +138,8 @@ class Holds:
             with contextlib.suppress(TimeoutError):
                 await lane.waiter.wait(ready, timeout=max(0.5, backoff), visit=visit)
         check_abort(visit)
-        if lane.desk.take(visit, TakeOver) is not None:
-            return "take_over"
+        if lane.desk.take(visit, TakeOver) is not None and can_take_over(device, visit.state.stage):
+            return "take_over"  # (one that may not be done by hand, kept from before, is a retry)
         retry = lane.desk.take(visit, Retry)
         if retry is not None:
             visit.retrying.append(retry)  # told how its attempt went (see report)

@@ -118,15 +118,15 @@ async def run_visit(lane: LaneController, visit: Visit) -> None:
 
 
 async def _run_stage(lane: LaneController, visit: Visit, taken_over: bool) -> None:
-    """The handler of the visit's stage, then the next stage of the table; an officer's take-over of
-    a held stage skips straight to the next one."""
+    """The handler of the visit's stage, then the next stage of the table; an officer's take-over of a
+    verification stuck on the lane decides it by hand (the decision form); no stage is skipped."""
     stage = visit.state.stage
     if taken_over and stage is Stage.VERIFYING:
         await verify_by_hand(lane, visit)  # the rules are never skipped: the decision form instead
-    elif not taken_over:
+    else:  # no other stage is skipped: a take-over kept from before is a retry (can_take_over)
         await HANDLERS[stage](lane, visit)
     if visit.state.stage is stage and not visit.state.finished:
-        lane.records.advance(visit, note="taken over by officer" if taken_over else None)
+        lane.records.advance(visit, note="decided by hand" if taken_over else None)
 
 
 async def handle_abort(lane: LaneController, visit: Visit) -> None:

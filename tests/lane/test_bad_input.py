@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from lane.commands import TakeOver
+from lane.errors import WorkflowError
 from tests.lane.test_lane_end_to_end import Lane, running_lane
 
 pytestmark = pytest.mark.postgres
@@ -93,4 +94,35 @@ async def test_a_visit_record_the_database_refuses_is_held_and_abort_and_take_ov
         assert not lane.sim.ledger.effects("card_printed")
         [after] = await lane.run(lane.driver(), timeout=90)
         assert after["outcome"] == "completed"
+    admin.dispose()
+
+
+async def test_a_payment_stuck_on_the_lane_cannot_be_taken_over_and_a_retry_charges_once(
+        mqtt_broker, postgres_url, tmp_path):
+    """The database refuses the visit's record as the charge starts: the visit holds at paying. A
+    take-over there would have skipped the charge (the card printed unpaid): it is refused with a
+    sentence for the officer, and nothing changes; once the database takes the record, the retry
+    charges the fee once and the card is printed."""
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    async with running_lane(mqtt_broker.url, tmp_path, database_url=postgres_url) as lane:
+        with admin.connect() as conn:
+            conn.execute(text("ALTER TABLE visits ADD CONSTRAINT no_charge_yet CHECK (payment_reference IS NULL)"))
+        drive = asyncio.create_task(lane.traffic.drive(lane.driver()))
+        try:
+            await _until(lambda: _held(lane, "database"), 60, "the visit held at paying")
+            [visit] = _held(lane, "database")
+            assert visit.state.stage.value == "paying"
+            with pytest.raises(WorkflowError, match="retry it or abort"):
+                await lane.ctl.act("take_over", actor="siti", role="officer", visit_id=visit.id, reason="cash")
+            assert not [a for a in lane.site.store.audit_log() if a.action == "take_over"], "a refusal changes nothing"
+            with admin.connect() as conn:
+                conn.execute(text("ALTER TABLE visits DROP CONSTRAINT no_charge_yet"))
+            await lane.ctl.act("retry", actor="siti", role="officer", visit_id=visit.id)
+            await asyncio.wait_for(drive, 90)
+            await _until(lambda: lane.finished, 30, "the visit ended")
+        finally:
+            drive.cancel()
+        assert lane.finished[0]["outcome"] == "completed"
+        assert len(lane.sim.ledger.effects("charge_made")) == 1
+        assert len(lane.sim.ledger.effects("card_printed")) == 1
     admin.dispose()

@@ -59,7 +59,25 @@ def test_retry_and_take_over_need_a_step_held_on_a_device():
             cmd.check(_visit(Stage.CAPTURING))
         with pytest.raises(WorkflowError, match="held on a device"):
             cmd.check(_visit(Stage.ARRIVING, held="plate_unconfirmed"))
-        cmd.check(_visit(Stage.PRINTING, held="card-printer: ribbon_out"))
+        cmd.check(_visit(Stage.PAYING, held="payment: declined"))
+
+
+@pytest.mark.parametrize("stage,held,fragment", [
+    (Stage.CAPTURING, "biometric: capture_failed", "biometric cannot be done by hand"),
+    (Stage.PRINTING, "card-printer: ribbon_out", "card-printer cannot be done by hand"),
+    (Stage.PRINTING, "card-printer-2: card_jam", "card-printer-2 cannot be done by hand"),
+    (Stage.PAYING, "internal error", "stuck while paying is not done by hand"),
+    (Stage.PRINTING, "database refused the visit's record", "retry it or abort"),
+])
+def test_a_take_over_that_would_skip_the_charge_the_photo_or_the_card_is_refused(stage, held, fragment):
+    """Only steps the rules still cover are done by hand: the terminal (paid by other means), a gate,
+    the reader or registry (the decision form), a verification stuck on the lane (the form too)."""
+    with pytest.raises(WorkflowError, match=fragment):
+        TakeOver(reason="by hand").check(_visit(stage, held=held))
+    Retry().check(_visit(stage, held=held))
+    for stage_, held_ in ((Stage.PAYING, "payment: declined"), (Stage.VERIFYING, "internal error"),
+                          (Stage.ARRIVING, "entry-gate: no vehicle seen passing")):
+        TakeOver(reason="by hand").check(_visit(stage_, held=held_))
 
 
 def test_commands_that_change_the_outcome_need_a_reason():
