@@ -1,12 +1,22 @@
 """Vision benchmark: ``lajur bench vision [--json]`` (also ``python bench/vision.py``).
 
-Three sets, each reporting exact-plate accuracy, per-character accuracy (1 - edit distance / length),
-median and p95 time per image, and how often the reader is right when it is confident:
+Each set reports (``score``): exact plates, exact counting O and 0 as one glyph, character error rate,
+the share of confident readings (at ``--min-confidence``, the lane's 0.9) and how many of them are right,
+median and p95 ms per image, and ``frame_ms``: the median ms of a whole read of a 1280x720 lane frame made
+of the set's pictures (``as_frame``), on one thread. The real sets are read on the **test** part of the
+split by vehicle (``vision.datasets``) unless ``--split`` says otherwise. Default sets:
 
 * ``rendered``: Indonesian plates from the camera simulator (1280x720 frames, seeded), ``--format id``;
-* ``id-crops``: the real Indonesian plate crops, test split, ``--format id --crop``;
-* ``us``: the real US scenes, test split, ``--format generic`` (full frames);
-* ``us-crops``: the same US test photographs cut at their ground-truth plate boxes (plus a small margin),
+* ``id-crops``: the real Indonesian plate crops, ``--format id --crop``;
+* ``id-scenes``: the real Indonesian street scenes as given (416x416, stretched to a square by their
+  source), ``--format id`` (full frames: finding and reading the plate);
+* ``id-scenes-unstretched``: the same scenes with the stretch undone (width / ``UNSTRETCH``, 1.25, the
+  middle of the 1.2-1.3 the datasets' README gives; not tuned), as a lane camera would see them;
+* ``us``: the real US scenes, ``--format generic`` (full frames);
+
+and on request:
+
+* ``us-crops``: the same US photographs cut at their ground-truth plate boxes (plus a small margin),
   ``--format generic --crop``: recognition measured apart from localisation;
 * ``us-boxes`` (not in the default sets): the US photographs read through detector-like boxes (the
   ground-truth box shifted and scaled at random, three a photograph): robustness to imprecise boxes;
@@ -22,8 +32,8 @@ Comparing a retrained model with the shipped one, on dev data only: ``--models D
 in DIR (``recognizer.npz`` and its ``.onnx``, read for every format unless DIR also has
 ``recognizer_id.npz`` for ``id``; ``detector.onnx`` and ``detector_refine.onnx``, ``calibration.json``; each
 one absent from DIR is taken from ``vision/data``), ``--calibrate --models DIR``
-fits DIR's own ``calibration.json``, and ``--split cal --seed 7`` reads the calibration fold of dev (which
-the recogniser never trains on) and development seed 7 of the rendered frames::
+fits DIR's own ``calibration.json``, and ``--split cal --seed 7`` reads the ``cal`` part of the split (which
+no network trains on) and development seed 7 of the rendered frames::
 
     python bench/vision.py --calibrate --models /tmp/run12
     python bench/vision.py --models /tmp/run12 --split cal --seed 7 --n 300
@@ -68,18 +78,27 @@ def _lev(a: str, b: str) -> int:
     return prev[-1]
 
 
-def score(results: list[tuple[str | None, str, float, float]], fmt: str, min_conf: float) -> dict:
-    """results: (predicted, truth, confidence, wall ms, cpu ms)."""
+def _o0(p: str) -> str:
+    return p.replace("O", "0")
+
+
+def score(results: list[tuple], fmt: str, min_conf: float) -> dict:
+    """results: (predicted, truth, confidence, wall ms, cpu ms). ``exact``: the same plate (for ``id`` O/0 etc.
+    put right by position, ``vision.grammar.canonical``); ``exact_o0``: counting O and 0 as one glyph
+    everywhere (as the Indonesian plate font draws them; the ``generic`` reader reports 0); ``cer``: character
+    error rate (edit distance / characters of the truth); ``confident_*``: readings at or above
+    ``min_conf`` (the lane's ``plate_min_confidence``), how many and how many right."""
     n = len(results)
-    exact = chars_ok = chars = 0
+    exact = exact_o0 = errors = chars = 0
     conf_n = conf_ok = 0
     for pred, truth, conf, *_ in results:
         t = canonical(truth, fmt)
         p = canonical(pred, fmt) if pred else ""
         ok = p == t
         exact += ok
+        exact_o0 += _o0(p) == _o0(t)
         chars += len(t)
-        chars_ok += max(0, len(t) - _lev(p, t))
+        errors += min(len(t), _lev(p, t))
         if pred and conf >= min_conf:
             conf_n += 1
             conf_ok += ok
@@ -88,14 +107,48 @@ def score(results: list[tuple[str | None, str, float, float]], fmt: str, min_con
     return {
         "n": n,
         "exact": round(exact / n, 4) if n else 0.0,
-        "per_char": round(chars_ok / chars, 4) if chars else 0.0,
+        "exact_o0": round(exact_o0 / n, 4) if n else 0.0,
+        "cer": round(errors / chars, 4) if chars else 0.0,
+        "per_char": round(1 - errors / chars, 4) if chars else 0.0,
         "median_ms": round(statistics.median(ms), 2) if ms else 0.0,
         "p95_ms": round(float(np.percentile(ms, 95)), 2) if ms else 0.0,
         "median_cpu_ms": round(statistics.median(cpu), 2) if cpu else None,
         "confident_share": round(conf_n / n, 4) if n else 0.0,
+        "confident_n": conf_n,
+        "confident_right": conf_ok,
         "confident_precision": round(conf_ok / conf_n, 4) if conf_n else None,
         "min_confidence": min_conf,
     }
+
+
+FRAME_W, FRAME_H = 1280, 720
+FRAME_SAMPLES = 30  # images of a set timed as lane frames
+
+
+def as_frame(img: np.ndarray, crop: bool = False) -> np.ndarray:
+    """The image as a 1280x720 lane camera frame: a scene fitted inside it (aspect kept, grey borders); a
+    plate crop put at 300 px wide in the middle of a grey frame (about a lane camera's plate)."""
+    frame = np.full((FRAME_H, FRAME_W, 3), 110, np.uint8)
+    h, w = img.shape[:2]
+    f = 300.0 / w if crop else min(FRAME_W / w, FRAME_H / h)
+    small = cv2.resize(img, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA
+                       if f < 1 else cv2.INTER_LINEAR)
+    sh, sw = small.shape[:2]
+    y0, x0 = (FRAME_H - sh) // 2, (FRAME_W - sw) // 2
+    frame[y0:y0 + sh, x0:x0 + sw] = small
+    return frame
+
+
+def frame_ms(reader: PlateReader, images: list[np.ndarray], crop: bool = False) -> float | None:
+    """Median wall ms of ``reader.read`` (detector and all) on the images as 1280x720 frames (``as_frame``;
+    the first ``FRAME_SAMPLES``), on one thread: what a lane frame of this kind of picture costs."""
+    ms = []
+    for img in images[:FRAME_SAMPLES]:
+        frame = img if img.shape[:2] == (FRAME_H, FRAME_W) else as_frame(img, crop)
+        t0 = time.perf_counter()
+        reader.read(frame)
+        ms.append((time.perf_counter() - t0) * 1000)
+    return round(statistics.median(ms), 2) if ms else None
 
 
 STAGES = (
@@ -152,13 +205,9 @@ def run_rendered(n: int, seed: int) -> list[tuple[str | None, str, float, float]
 
 
 def real_samples(loader, root: Path, split: str | None) -> list:
-    """``loader``'s samples (``vision.datasets.id_crops`` or ``us_scenes``) of a split: ``test``, ``dev``,
-    ``None`` for all, or ``cal``, the calibration fold of dev (``vision.calibrate.calibration_fold``: the
-    recogniser never trains on it; the shipped detector was trained on all of dev)."""
-    from vision.calibrate import calibration_fold
-
-    if split == "cal":
-        return [s for s in loader(root, "dev") if calibration_fold(s.path.name)]
+    """``loader``'s samples (``vision.datasets.id_crops``, ``id_scenes``, ``us_scenes`` or ``labelled_crops``)
+    of a split: ``test``, ``cal`` (kept out of every training: calibration and model choice), ``train``,
+    ``dev`` (train + cal) or ``None`` for all (``vision.datasets``: split by vehicle)."""
     return loader(root, split)
 
 
@@ -177,6 +226,45 @@ def run_id_crops(root: Path, split: str) -> list[tuple[str | None, str, float, f
     from vision.datasets import id_crops
 
     return read_id_crops(real_samples(id_crops, root, split))
+
+
+UNSTRETCH = 1.25  # the id-scenes' source stretched them to a square: plates 1.2-1.3 x too wide (README)
+
+
+def unstretch(img: np.ndarray) -> np.ndarray:
+    """An ``id-scenes`` picture with the source's stretch undone (narrower by ``UNSTRETCH``)."""
+    h, w = img.shape[:2]
+    return cv2.resize(img, (int(round(w / UNSTRETCH)), h), interpolation=cv2.INTER_AREA)
+
+
+def run_id_scenes(root: Path, split: str, undo_stretch: bool = False) -> list[tuple]:
+    """The Indonesian street scenes read whole (``--format id``): as given, or with the stretch undone."""
+    from vision.datasets import id_scenes
+
+    reader = PlateReader("id")
+    out = []
+    for s in real_samples(id_scenes, root, split):
+        img = cv2.imread(str(s.path))
+        if undo_stretch:
+            img = unstretch(img)
+        c0 = time.process_time()
+        r = reader.read(img)
+        out.append((r.plate, s.plate, r.confidence, r.ms, (time.process_time() - c0) * 1000))
+    return out
+
+
+def frame_images(name: str, root: Path, split: str | None) -> tuple[list[np.ndarray], bool, str]:
+    """The first ``FRAME_SAMPLES`` pictures of a real set for ``frame_ms``: (images, crops?, format)."""
+    from vision.datasets import id_crops, id_scenes, us_scenes
+
+    loader, crop, fmt = {"id-crops": (id_crops, True, "id"), "id-scenes": (id_scenes, False, "id"),
+                         "id-scenes-unstretched": (id_scenes, False, "id"),
+                         "us": (us_scenes, False, "generic"), "us-crops": (us_scenes, False, "generic"),
+                         "us-boxes": (us_scenes, False, "generic")}[name]
+    imgs = [cv2.imread(str(s.path)) for s in real_samples(loader, root, split)[:FRAME_SAMPLES]]
+    if name == "id-scenes-unstretched":
+        imgs = [unstretch(i) for i in imgs]
+    return imgs, crop, fmt
 
 
 def run_lane_samples(directory: Path, split: str) -> list[tuple[str | None, str, float, float]]:
@@ -346,6 +434,10 @@ def calibrate(root: Path, rendered: int = 300, samples: Path | None = None) -> i
     return 0
 
 
+DEFAULT_SETS = ("rendered", "id-crops", "id-scenes", "id-scenes-unstretched", "us")
+REAL_SETS = ("id-crops", "id-scenes", "id-scenes-unstretched", "us", "us-crops", "us-boxes")
+
+
 def main(argv: list[str] | None = None) -> int:
     from vision.datasets import default_root
 
@@ -354,13 +446,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="last line: one JSON object")
     ap.add_argument("--n", type=int, default=200, help="rendered frames (default 200)")
     ap.add_argument("--seed", type=int, default=2026, help="rendered set seed (7 was used for development)")
-    ap.add_argument("--split", choices=("test", "dev", "cal", "all"), default="test",
-                    help="real photographs to read; cal: the calibration fold of dev (for comparing models)")
+    ap.add_argument("--split", choices=("test", "dev", "cal", "train", "all"), default="test",
+                    help="part of the split by vehicle to read (vision.datasets); cal: kept out of training, "
+                         "for calibration and comparing models; dev: train + cal")
     ap.add_argument("--models", type=Path, default=None,
                     help="read with the learned files in this directory (absent ones from vision/data); "
                          "default: LAJUR_PLATE_MODELS_DIR, the lane's plate_models_dir")
     ap.add_argument("--datasets", type=Path, default=None, help="shared datasets directory")
-    ap.add_argument("--sets", default="rendered,id-crops,us,us-crops")
+    ap.add_argument("--sets", default=",".join(DEFAULT_SETS))
+    ap.add_argument("--no-frames", action="store_true", help="skip timing the real sets as 1280x720 frames")
     ap.add_argument("--samples", type=Path, default=None,
                     help="also read the plate crops a lane kept (its plate_samples_dir) as set 'samples'; "
                          "with --calibrate, their calibration fold joins the id curve's fit")
@@ -419,25 +513,33 @@ def main(argv: list[str] | None = None) -> int:
             except FileNotFoundError as exc:
                 print(f"--samples: {exc}", file=sys.stderr)
                 return 2
-        elif name in ("id-crops", "us", "us-crops", "us-boxes"):
+        elif name in REAL_SETS:
             if not (root / "plates").is_dir():
                 print(f"{name}: skipped ({root / 'plates'} not found)")
                 continue
-            runner = {"id-crops": run_id_crops, "us": run_us, "us-crops": run_us_crops,
-                      "us-boxes": run_us_jittered}[name]
+            runner = {"id-crops": run_id_crops, "id-scenes": run_id_scenes,
+                      "id-scenes-unstretched": lambda r, sp: run_id_scenes(r, sp, undo_stretch=True),
+                      "us": run_us, "us-crops": run_us_crops, "us-boxes": run_us_jittered}[name]
             res = runner(root, split)
-            fmt = "id" if name == "id-crops" else "generic"
+            fmt = "id" if name.startswith("id-") else "generic"
         else:
             print(f"unknown set {name!r}", file=sys.stderr)
             return 2
         f = score(res, fmt, args.min_confidence)
+        if name == "rendered":
+            f["frame_ms"] = f["median_ms"]  # the rendered frames are lane frames
+        elif name in REAL_SETS and not args.no_frames:
+            imgs, crop, ffmt = frame_images(name, root, split)
+            f["frame_ms"] = frame_ms(PlateReader(ffmt), imgs, crop)
         if name == "rendered" and stages is not None:
             f["stages_ms"] = stages
         figures[name] = f
         prec = "n/a" if f["confident_precision"] is None else f"{f['confident_precision']:.1%}"
         print(f"{name:9s} n={f['n']:4d} exact={f['exact']:.1%} per_char={f['per_char']:.1%} "
               f"median={f['median_ms']:.1f} ms (cpu {f['median_cpu_ms']} ms) p95={f['p95_ms']:.1f} ms  "
-              f"conf>={args.min_confidence}: {f['confident_share']:.1%} of images, right {prec}")
+              f"conf>={args.min_confidence}: {f['confident_share']:.1%} of images, right {prec} "
+              f"({f['confident_right']}/{f['confident_n']}) exact_o0={f['exact_o0']:.1%} cer={f['cer']:.1%} "
+              f"frame={f.get('frame_ms')} ms")
     if args.json:
         head = figures.get("rendered") or (next(iter(figures.values())) if figures else {})
         print(json.dumps({"exact": head.get("exact"), "per_char": head.get("per_char"),

@@ -1,12 +1,27 @@
 """Real photographs for development (read in place from the shared datasets directory, never copied).
 
-Fixed dev/test split, by a hash of the source photograph's name (Indonesian crops cut from one car photo,
-``test001_1.jpg`` and ``test001_2.jpg``, stay on the same side): about 40 % dev (training character crops,
-tuning, calibration) and 60 % test (reported figures only).
+Every shared set is split **by vehicle** (the plate's text, ``vehicle_split``), so that one car photographed
+twice, or cut from two photographs, is never on both sides, and a plate that is in two sets (an Indonesian crop
+and a scene) is on the same side in both:
+
+* ``test``: reported figures only; never trained, tuned or calibrated on;
+* ``cal``: kept out of every training, for fitting the confidence calibration and for choosing between models;
+* ``train``: what the networks learn from; ``dev`` is ``train`` and ``cal`` together.
+
+For the Indonesian sets (``id_crops``: the ``id-crops-train`` and ``id-crops-dev`` folders as one set;
+``id_scenes``) a hash of the plate text gives 30 % test, 15 % cal, 55 % train. The networks shipped before
+this split (2026-12) had learned from the ``dev`` half of the older split by photograph name (``split_of``:
+``id-crops-dev`` and the US scenes); those plates are never test (they stay on their old side: train, or cal
+when in the old calibration fold), so a figure on a test part is never one of a network that saw it. The US
+scenes' test part is every plate those networks never saw (about 60 %).
+
+``split_of`` (by the image's name) still splits the crops a lane kept (``labelled_crops``: one visit, one
+sample).
 """
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +29,8 @@ from pathlib import Path
 import numpy as np
 
 DEV_SHARE = 4  # of 10
+TEST_PCT, CAL_PCT = 30, 15  # vehicle_split: per cent of the plates
+SPLITS = ("train", "cal", "test")
 
 
 @dataclass(frozen=True)
@@ -33,17 +50,80 @@ def split_of(name: str) -> str:
     return "dev" if zlib.crc32(group.encode()) % 10 < DEV_SHARE else "test"
 
 
+def vehicle_key(plate: str) -> str:
+    """The plate's text as a vehicle's identity: letters and digits, O read as 0 and I as 1 (one glyph)."""
+    p = "".join(ch for ch in plate.upper() if ch.isalnum())
+    return p.replace("O", "0").replace("I", "1")
+
+
+def _rows(tsv: Path) -> list[list[str]]:
+    return [ln.split("\t") for ln in tsv.read_text().splitlines()[1:] if ln.strip()]
+
+
+@functools.lru_cache(maxsize=4)
+def _seen(root: Path) -> dict[str, str]:
+    """Plates (``vehicle_key``) the networks shipped before the vehicle split learned from or were calibrated
+    on (the old ``dev`` side of ``id-crops-dev`` and the US scenes): their side, ``train`` or ``cal``."""
+    from vision.calibrate import calibration_fold
+
+    seen: dict[str, str] = {}
+    for tsv, col in ((root / "id-crops-dev.tsv", 1), (root / "openalpr-us.tsv", 5)):
+        if not tsv.is_file():
+            continue
+        for parts in _rows(tsv):
+            if len(parts) > col and split_of(parts[0]) == "dev":
+                key = vehicle_key(parts[col])
+                side = "cal" if calibration_fold(parts[0]) else "train"
+                if seen.get(key) != "train":  # seen in training anywhere: train
+                    seen[key] = side
+    return seen
+
+
+def vehicle_split(plate: str, root: Path | None = None, us: bool = False) -> str:
+    """``train``, ``cal`` or ``test`` for a vehicle (its plate text), the same in every set (module doc)."""
+    key = vehicle_key(plate)
+    seen = _seen(((root or default_root()) / "plates").resolve())
+    if key in seen:
+        return seen[key]
+    if us:  # every US plate the shipped networks never saw
+        return "test"
+    h = zlib.crc32(("vehicle:" + key).encode()) % 100
+    return "test" if h < TEST_PCT else "cal" if h < TEST_PCT + CAL_PCT else "train"
+
+
+def _in_split(plate: str, split: str | None, root: Path, us: bool = False) -> bool:
+    if not split:
+        return True
+    side = vehicle_split(plate, root, us)
+    return side in ("train", "cal") if split == "dev" else side == split
+
+
 def id_crops(root: Path | None = None, split: str | None = None) -> list[Sample]:
-    root = (root or default_root()) / "plates"
-    tsv = root / "id-crops-dev.tsv"
+    """The real Indonesian plate crops (``id-crops-train`` and ``id-crops-dev`` as one set), ``split`` one of
+    ``train``, ``cal``, ``test``, ``dev`` (train + cal) or None (all)."""
+    base = root or default_root()
+    root = base / "plates"
     out = []
-    for line in tsv.read_text().splitlines()[1:]:
-        parts = line.split("\t")
-        if len(parts) < 2:
+    for folder in ("id-crops-train", "id-crops-dev"):
+        tsv = root / f"{folder}.tsv"
+        if not tsv.is_file():
             continue
-        if split and split_of(parts[0]) != split:
-            continue
-        out.append(Sample(root / "id-crops-dev" / parts[0], parts[1]))
+        for parts in _rows(tsv):
+            if len(parts) >= 2 and _in_split(parts[1], split, base):
+                out.append(Sample(root / folder / parts[0], parts[1]))
+    return out
+
+
+def id_scenes(root: Path | None = None, split: str | None = None) -> list[Sample]:
+    """The real Indonesian street scenes (416x416, stretched to a square by their source), one plate each with
+    its hand-drawn box."""
+    base = root or default_root()
+    root = base / "plates"
+    out = []
+    for parts in _rows(root / "id-scenes.tsv"):
+        if len(parts) >= 6 and _in_split(parts[5], split, base):
+            x, y, w, h = (int(v) for v in parts[1:5])
+            out.append(Sample(root / "id-scenes" / parts[0], parts[5], (x, y, w, h)))
     return out
 
 
@@ -62,18 +142,30 @@ def labelled_crops(directory: Path, split: str | None = None) -> list[Sample]:
         if len(parts) >= 2 and parts[0] and parts[1]:
             last[parts[0]] = parts[1]
     return [Sample(directory / name, plate) for name, plate in last.items()
-            if (directory / name).is_file() and (not split or split_of(name) == split)]
+            if (directory / name).is_file() and _kept_in_split(name, split)]
+
+
+def _kept_in_split(name: str, split: str | None) -> bool:
+    """A lane's kept crop by its name: ``dev``/``test`` (``split_of``); ``cal`` is dev's calibration fold
+    (``vision.calibrate.calibration_fold``), ``train`` the rest of dev."""
+    from vision.calibrate import calibration_fold
+
+    if not split:
+        return True
+    side = split_of(name)
+    if split in ("cal", "train"):
+        return side == "dev" and calibration_fold(name) == (split == "cal")
+    return side == split
 
 
 def us_scenes(root: Path | None = None, split: str | None = None) -> list[Sample]:
-    root = (root or default_root()) / "plates"
+    """The US scenes (OpenALPR benchmark), split by vehicle (``vehicle_split``)."""
+    base = root or default_root()
+    root = base / "plates"
     tsv = root / "openalpr-us.tsv"
     out = []
-    for line in tsv.read_text().splitlines()[1:]:
-        parts = line.split("\t")
-        if len(parts) < 6:
-            continue
-        if split and split_of(parts[0]) != split:
+    for parts in _rows(tsv):
+        if len(parts) < 6 or not _in_split(parts[5], split, base, us=True):
             continue
         x, y, w, h = (int(v) for v in parts[1:5])
         out.append(Sample(root / "openalpr-us" / parts[0], parts[5], (x, y, w, h)))

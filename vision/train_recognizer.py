@@ -18,11 +18,10 @@ Training data, drawn afresh for every batch:
   ``vision.train.glyph_masks``); placed on a vehicle-like background and cut out with an imprecise,
   perspective-jittered box (as a detector's), then blurred, down-sampled, noised, JPEG-compressed,
   contrast- and light-changed; a few crops without a plate (empty label);
-* the real photographs of the **dev** split only (``vision.datasets``): the Indonesian crops and the US
-  plates cut from the dev scenes' ground-truth boxes, with the same box jitter and photometric changes.
-  The dev images whose name falls in the calibration fold (``calibration_fold``, about a quarter) are left
-  out, so that ``bench/vision.py --calibrate`` fits the confidence on readings the model was not trained on.
-  The test split is never read. With ``--respell-share`` some of them are respelt: their characters put in
+* the real photographs of the **train** part of the vehicle split only (``vision.datasets``): the Indonesian
+  crops and the US plates cut from the train scenes' ground-truth boxes, with the same box jitter and
+  photometric changes. The ``cal`` part is left out, so that ``bench/vision.py --calibrate`` fits the
+  confidence on readings the model was not trained on. The test part is never read. With ``--respell-share`` some of them are respelt: their characters put in
   a new order (``RealDev.respell``; tried, not used for the shipped model).
 
 The Indonesian synthetic plates draw the letter O as a slashed zero on 60 % of the plates
@@ -46,7 +45,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.calibrate import calibration_fold
 from vision.grammar import CLASSES, normalise
 from vision.recognizer import IN_H, IN_W, MODEL_PATH, preprocess
 
@@ -414,9 +412,8 @@ class RealDev:
         if samples is not None:
             from vision.datasets import labelled_crops
 
-            for smp in labelled_crops(samples, "dev"):
-                if not calibration_fold(smp.path.name):
-                    self._add_id_crop(smp.path, smp.plate)
+            for smp in labelled_crops(samples, "train"):
+                self._add_id_crop(smp.path, smp.plate)
         if respell_share > 0:
             self.segs = [harvest_segments(g, box, label, kind) if kind in respell_kinds else None
                          for g, box, label, kind in self.items]
@@ -425,12 +422,9 @@ class RealDev:
     def _read(self, root: Path) -> None:
         from vision.datasets import id_crops, us_scenes
 
-        for s in id_crops(root, "dev"):
-            if not calibration_fold(s.path.name):
-                self._add_id_crop(s.path, s.plate)
-        for s in us_scenes(root, "dev"):
-            if calibration_fold(s.path.name):
-                continue
+        for s in id_crops(root, "train"):  # the vehicle split's train part (vision.datasets)
+            self._add_id_crop(s.path, s.plate)
+        for s in us_scenes(root, "train"):
             g = cv2.imread(str(s.path), cv2.IMREAD_GRAYSCALE)
             if g is None or s.bbox is None:
                 continue

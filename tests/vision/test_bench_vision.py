@@ -15,7 +15,7 @@ from bench import vision as bench_vision
 from simulators.plate_render import render_plate
 from tests.fixtures.plate_models import site_models_dir
 from vision.calibrate import calibration_fold
-from vision.datasets import default_root, us_scenes
+from vision.datasets import default_root, us_scenes, vehicle_split
 from vision.models import use_directory
 from vision.reader import PlateReader
 
@@ -66,12 +66,12 @@ def test_a_missing_models_directory_is_a_clear_error(tmp_path, capsys, restore_m
 
 
 @needs_datasets
-def test_the_cal_split_is_the_calibration_fold_of_dev():
+def test_the_cal_split_is_the_vehicle_splits_cal_part():
     fold = bench_vision.real_samples(us_scenes, ROOT, "cal")
-    test_names = {s.path.name for s in us_scenes(ROOT, "test")}
-    assert fold and all(calibration_fold(s.path.name) for s in fold)
+    test_plates = {s.plate for s in us_scenes(ROOT, "test")}
+    assert fold and all(vehicle_split(s.plate, ROOT, us=True) == "cal" for s in fold)
     assert {s.path.name for s in fold} <= {s.path.name for s in us_scenes(ROOT, "dev")}
-    assert not test_names & {s.path.name for s in fold}
+    assert not test_plates & {s.plate for s in fold}
 
 
 @needs_datasets
