@@ -19,6 +19,7 @@ from lane.commands import (
     Accepted,
     Actor,
     ApproveDecision,
+    ApproveReprint,
     Command,
     CommandResult,
     ConfirmPlate,
@@ -33,6 +34,7 @@ from lane.commands import (
     VehicleLeft,
     VisitCommand,
     check_approver,
+    check_reprint_approver,
     parse_command,
 )
 from lane.decisions import WAITING_FORM, evaluate_form
@@ -42,6 +44,7 @@ from lane.overrides import device_test, gate_override, vehicle_gone
 from lane.ports import PlateRead
 from lane.rules import format_plate
 from lane.stages.arriving import keep_plate_sample
+from lane.stages.handing_over import reprint_needs_approval
 from lane.visit import Visit
 from lane.workflow import NOT_ADMITTED, Stage
 
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACTIONS = ("confirm_plate", "retry", "take_over", "decide", "approve_decision", "reject_decision", "reprint",
+           "approve_reprint",
            "handed_over", "abort", "vehicle_left", "open_gate", "close_gate")
 RETRY_REPORT_SECONDS = 8.0
 """Wall seconds a retry waits for its attempt's result before answering "still trying"."""
@@ -214,10 +218,23 @@ class OfficerDesk:
         return CommandResult("decision sent back to the officer")
 
     async def _reprint(self, visit: Visit, cmd: Reprint, actor: Actor) -> CommandResult:
-        cards = sum(1 for e in self.lane.store.side_effects(visit.id) if e.kind == "card_print")
-        self.audit(cmd, actor, visit, {"cards": cards}, {"cards": cards + 1})
+        blanks = self.lane.store.blanks(visit_id=visit.id)
+        spoiled = blanks[-1].serial if blanks else None
+        waits = reprint_needs_approval(self.lane, actor)
+        self.audit(cmd, actor, visit, {"cards": len(blanks), "card_serial": spoiled},
+                   {"cards": len(blanks) + 1, "spoiled": spoiled, "approval": "waiting" if waits else None})
         self.queue(visit, Accepted(cmd, actor))
-        return CommandResult("reprinting the card; hand over the new one")
+        if waits:
+            return CommandResult("reprint asked: a supervisor approves it before the card is printed again")
+        return CommandResult("reprinting the card on a new blank; hand over the new one")
+
+    async def _approve_reprint(self, visit: Visit, cmd: ApproveReprint, actor: Actor) -> CommandResult:
+        check_reprint_approver(actor, visit)
+        asked = next(a for a in visit.pending if isinstance(a.command, Reprint))
+        self.audit(cmd, actor, visit, {"reprint": "waiting", "asked_by": asked.actor.username},
+                   {"reprint": "approved"})
+        self.queue(visit, Accepted(cmd, actor))
+        return CommandResult("reprint approved: the card is printed again")
 
     async def _handed_over(self, visit: Visit, cmd: HandedOver, actor: Actor) -> CommandResult:
         self.audit(cmd, actor, visit, {"stage": visit.state.stage.value}, {"stage": Stage.EXITING.value})

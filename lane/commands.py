@@ -309,12 +309,37 @@ def check_approver(actor: Actor, visit: Any) -> None:
 
 
 class Reprint(VisitCommand):
-    """The card came out spoiled: print it again (a new job; the hand-over waits for it)."""
+    """The card came out spoiled: print it again (a new job on a new blank, with a new card serial; the
+    spoiled blank is kept in the blank log with this reason). The hand-over waits for it."""
 
     action: Literal["reprint"] = "reprint"
     stages: ClassVar[frozenset[Stage]] = frozenset({Stage.HANDING_OVER})
     needs_reason: ClassVar[bool] = True
     label: ClassVar[str] = "a reprint"
+
+
+class ApproveReprint(VisitCommand):
+    """Where the site says so (``reprint_approval``), a supervisor approves an officer's reprint before
+    a second blank is used (never their own request; a supervisor's own reprint needs no other)."""
+
+    action: Literal["approve_reprint"] = "approve_reprint"
+    stages: ClassVar[frozenset[Stage]] = frozenset({Stage.HANDING_OVER})
+    label: ClassVar[str] = "approving a reprint"
+
+    @classmethod
+    def precondition(cls, visit: Any) -> str | None:
+        if not visit.has_pending(Reprint) or visit.has_pending(ApproveReprint):
+            return "no reprint waits for approval on this visit"
+        return None
+
+
+def check_reprint_approver(actor: Actor, visit: Any) -> None:
+    """A supervisor approves, and never the reprint they asked for themselves."""
+    if actor.role not in APPROVER_ROLES:
+        raise NotPermitted(f"a reprint is approved by a supervisor (role {actor.role!r} may not)")
+    asked = [a.actor.username for a in visit.pending if isinstance(a.command, Reprint)]
+    if actor.username in asked:
+        raise NotPermitted("a reprint is approved by another person than the one who asked for it")
 
 
 class HandedOver(VisitCommand):
@@ -349,13 +374,14 @@ class VehicleLeft(VisitCommand):
 
 
 VisitCommandBody = Annotated[
-    ConfirmPlate | Retry | TakeOver | Decide | ApproveDecision | RejectDecision | Reprint | HandedOver | Abort
-    | VehicleLeft,
+    ConfirmPlate | Retry | TakeOver | Decide | ApproveDecision | RejectDecision | Reprint | ApproveReprint
+    | HandedOver | Abort | VehicleLeft,
     Field(discriminator="action"),
 ]
 """Every visit command, told apart by ``action``."""
 VISIT_COMMANDS: tuple[type[VisitCommand], ...] = (ConfirmPlate, Retry, TakeOver, Decide, ApproveDecision,
-                                                  RejectDecision, Reprint, HandedOver, Abort, VehicleLeft)
+                                                  RejectDecision, Reprint, ApproveReprint, HandedOver, Abort,
+                                                  VehicleLeft)
 
 
 # ================================================================ lane commands (no visit)

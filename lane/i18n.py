@@ -70,10 +70,10 @@ CODE_WORDS: tuple[str, ...] = (
     N_("stage_over_budget"), N_("visit_over_budget"), N_("device_fault"), N_("plate_unconfirmed"),
     N_("payment_failed"), N_("internal_error"), N_("database_unavailable"), N_("gate_close_failed"),
     N_("exit_plate_mismatch"), N_("card_data_missing"), N_("decision_needed"), N_("message_refused"),
-    N_("record_refused"),
+    N_("record_refused"), N_("reprint_approval"),
     # audited actions
     N_("confirm_plate"), N_("retry"), N_("take_over"), N_("decide"), N_("approve_decision"),
-    N_("reject_decision"), N_("reprint"), N_("handed_over"), N_("abort"), N_("vehicle_left"), N_("open_gate"),
+    N_("reject_decision"), N_("reprint"), N_("approve_reprint"), N_("handed_over"), N_("abort"), N_("vehicle_left"), N_("open_gate"),
     N_("close_gate"), N_("device_test"), N_("inject_fault"), N_("clear_fault"), N_("login"), N_("login_failed"),
     N_("logout"), N_("user_add"), N_("user_update"), N_("user_delete"), N_("ack_alert"), N_("ack_all_alerts"),
     N_("export_report"), N_("view_personal_data"), N_("purge_personal_data"), N_("user_created"),

@@ -239,6 +239,9 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=15.0, gt=0, le=3600)
     """How long a controller's hold on a lane lasts unrenewed: after that another controller process may
     take the lane over (it is renewed every third of this)."""
+    reprint_approval: bool = False
+    """A reprint asked by an officer waits for a supervisor's approval before a second card blank is
+    used (a supervisor's own reprint needs no other). Off: the officer's reason is enough."""
     demo_password: SecretStr | None = None
     """The password ``lajur demo`` gives its accounts (unset: a fresh one each run, printed at start)."""
     mqtt: MqttSettings = Field(default_factory=MqttSettings)

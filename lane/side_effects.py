@@ -10,10 +10,11 @@ to be clear and a refused close is retried, never forced.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lane.errors import DeviceError, GateSafetyError, PersistenceError
-from lane.persistence.models import SideEffect
+from lane.persistence.models import CardBlank, SideEffect
 from lane.ports import BarrierGate, PrintDocument
 from lane.visit import Visit
 from lane.waiting import check_abort
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from lane.controller import LaneController
 
 CLOSE_ATTEMPTS = 20
+T = TypeVar("T")
 
 
 class SideEffects:
@@ -33,10 +35,22 @@ class SideEffects:
         nothing is commanded that it could not record: the visit is held (the officer sees why) and
         carries on by itself once the database answers and its journal is written."""
         lane = self.lane
+        return await self._durably(visit, kind, lambda: lane.store.intend(key, lane=lane.name, kind=kind,
+                                                                          visit_id=visit.id, detail=detail))
+
+    async def intend_card(self, visit: Visit, key: str, *, copy: int, printer: str) -> tuple[SideEffect, CardBlank]:
+        """A card job's intent record and the blank it goes on (its serial), like :meth:`intend`."""
+        lane = self.lane
+        return await self._durably(visit, "card_print", lambda: lane.store.intend_card(
+            key, lane=lane.name, visit_id=visit.id, copy=copy, printer=printer))
+
+    async def _durably(self, visit: Visit, kind: str, write: Callable[[], T]) -> T:
+        """``write`` once the database takes it; the visit held meanwhile (see :meth:`intend`)."""
+        lane = self.lane
         attempt = 0
         while True:
             try:
-                effect = lane.store.intend(key, lane=lane.name, kind=kind, visit_id=visit.id, detail=detail)
+                effect = write()
             except PersistenceError as exc:
                 attempt += 1
                 if not visit.state.held:

@@ -7,6 +7,7 @@ from api.routes import (
     alerts,
     audit,
     auth,
+    blanks,
     devices,
     displays,
     health,
@@ -19,7 +20,7 @@ from api.routes import (
     visits,
 )
 
-ROUTERS = [health.router, auth.router, lanes.router, visits.router, actions.router, alerts.router, audit.router,
+ROUTERS = [health.router, auth.router, lanes.router, visits.router, actions.router, alerts.router, audit.router, blanks.router,
            devices.router, reports.router, users.router, displays.router, live.router, status.router, pages.router]
 
 __all__ = ["ROUTERS"]

@@ -13,7 +13,14 @@ from fastapi.concurrency import run_in_threadpool
 from api.auth import PERMISSIONS, ApiRefusal
 from api.deps import Controllers, GateOperator, LaneName, StoreDep, VisitActor, VisitId, lane_or_404
 from api.models import ActionResult, GateCommand, GateResult
-from lane.commands import Actor, ApproveDecision, GateOverride, RejectDecision, VisitCommandBody
+from lane.commands import (
+    Actor,
+    ApproveDecision,
+    ApproveReprint,
+    GateOverride,
+    RejectDecision,
+    VisitCommandBody,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["actions"])
 
@@ -28,11 +35,14 @@ async def visit_action(visit_id: VisitId, body: VisitCommandBody, who: VisitActo
     """An officer command on an open visit: ``confirm_plate`` (or correct it, with a reason, until the
     car leaves window 1), ``retry`` or ``take_over`` a held step, ``decide`` (the decision form after
     the e-KTP reader or the registry was taken over), ``approve_decision`` / ``reject_decision`` (a
-    supervisor, not the officer who decided), ``reprint``, ``handed_over``, ``abort``, ``vehicle_left``.
+    supervisor, not the officer who decided), ``reprint`` (a new card on a new blank; the spoiled one goes to
+    the blank log), ``approve_reprint`` (a supervisor, where the site's ``reprint_approval`` asks for one),
+    ``handed_over``, ``abort``, ``vehicle_left``.
     Audited before it takes effect."""
-    if isinstance(body, ApproveDecision | RejectDecision) and who.role not in PERMISSIONS["decision_approve"]:
-        raise ApiRefusal(403, "forbidden_role", f"a decision by hand is approved by a supervisor; role {who.role!r} "
-                                                "may not")
+    if isinstance(body, ApproveDecision | RejectDecision | ApproveReprint) and (
+            who.role not in PERMISSIONS["decision_approve"]):
+        what = "a reprint" if isinstance(body, ApproveReprint) else "a decision by hand"
+        raise ApiRefusal(403, "forbidden_role", f"{what} is approved by a supervisor; role {who.role!r} may not")
     ctl = next((c for c in controllers.values() if visit_id in c.visits), None)
     if ctl is None:
         if await run_in_threadpool(store.get_visit, visit_id) is not None:

@@ -3,6 +3,7 @@
 from lane.persistence.models import (
     AlertRow,
     AuditEntry,
+    CardBlank,
     DeviceEventRow,
     LaneRow,
     OfficerAction,
@@ -15,6 +16,7 @@ from lane.persistence.store import Store, upgrade_database
 __all__ = [
     "AlertRow",
     "AuditEntry",
+    "CardBlank",
     "DeviceEventRow",
     "LaneRow",
     "OfficerAction",

@@ -75,6 +75,11 @@ class VisitRow(SQLModel, table=True):
     purged_at: datetime | None = None
     """When its personal data (NIK, name, SIM number, plate) were erased (``personal_data_days`` after
     it ended): what is left are anonymised figures, which the reports still count."""
+    photo_ref: str | None = Field(default=None, max_length=200)
+    """The biometric station's references to what it captured (not the images): printed on and encoded
+    in the card, so kept until the card is out and a reprint could still need them."""
+    signature_ref: str | None = Field(default=None, max_length=200)
+    fingerprint_ref: str | None = Field(default=None, max_length=200)
 
 
 class StageTransition(SQLModel, table=True):
@@ -171,3 +176,25 @@ class OfficerAction(SQLModel, table=True):
     at: datetime
     taken_at: datetime | None = None
     """When the workflow acted on it (or set it aside); None while it waits."""
+
+
+class CardBlank(SQLModel, table=True):
+    """The blank log: every card blank a job was given, by serial. A blank is ``issued`` to a job before
+    the job is sent, ``printed`` when the card came out, ``spoiled`` when the officer had it reprinted
+    (with the reason and who said so): the site accounts for every blank it was sent."""
+
+    __tablename__ = "card_blanks"
+    id: int | None = Field(default=None, primary_key=True)
+    serial: str = Field(max_length=32, unique=True, index=True)
+    job_key: str = Field(max_length=120, unique=True, index=True)
+    """The card job's side-effect key: a job asked again (a retry, a restart) keeps its blank."""
+    lane: str = Field(max_length=32)
+    visit_id: str = Field(max_length=64, index=True)
+    card_copy: int
+    """The renewal's copy this blank went to (1: the first card; 2, 3...: reprints)."""
+    printer: str = Field(max_length=32)
+    status: str = Field(max_length=16)  # issued | printed | spoiled
+    reason: str | None = Field(default=None, max_length=300)
+    spoiled_by: str | None = Field(default=None, max_length=64)
+    issued_at: datetime = Field(index=True)
+    updated_at: datetime

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from lane.persistence.models import AlertRow, AuditEntry, OfficerAction, StageTransition, VisitRow, utcnow
 from lane.persistence.store import Store
 
-PERSONAL = ("nik", "holder_name", "sim_number", "plate")
+PERSONAL = ("nik", "holder_name", "sim_number", "plate", "photo_ref", "signature_ref", "fingerprint_ref")
 """The visit's columns that name a person or their vehicle."""
 PLATE_LIKE = re.compile(r"\b[A-Z]{1,2}\s?[0-9]{1,4}\s?[A-Z]{0,3}\b")
 """A plate as our notes and alerts write it (a camera's guess too, which may not be the visit's plate)."""

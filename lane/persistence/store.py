@@ -34,6 +34,7 @@ from sqlmodel import Session
 
 from lane.errors import PersistenceError, RecordRefused
 from lane.persistence.alerts import AlertRecords
+from lane.persistence.blanks import BlankRecords
 from lane.persistence.models import (
     AuditEntry,
     DeviceEventRow,
@@ -128,7 +129,7 @@ def upgrade_database(url: str, revision: str = "head") -> None:
             lock_engine.dispose()
 
 
-class Store(AlertRecords):
+class Store(AlertRecords, BlankRecords):
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine or make_engine(url)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from lane.stages import arriving, capturing, exiting, paying, printing, queued, verifying
+from lane.stages import arriving, capturing, exiting, handing_over, paying, printing, queued, verifying
 from lane.visit import Visit
 from lane.workflow import STAGE_ORDER, Stage
 
@@ -28,7 +28,7 @@ HANDLERS: dict[Stage, StageHandler] = {
     Stage.PAYING: paying.pay,
     Stage.CAPTURING: capturing.capture,
     Stage.PRINTING: printing.print_card,
-    Stage.HANDING_OVER: printing.hand_over,
+    Stage.HANDING_OVER: handing_over.hand_over,
     Stage.EXITING: exiting.leave,
 }
 

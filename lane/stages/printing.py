@@ -1,6 +1,7 @@
-"""Window 3: printing (the card job keyed by the renewal id and copy, so a repeated job prints no
-second card) and handing over (the officer confirms the driver has the card, or has a spoiled card
-reprinted first: the next copy, a job of its own that the printer prints, once).
+"""Window 3: printing. The card job is keyed by the renewal id and copy, so a repeated job prints no
+second card; it carries the biometric capture's photo, signature and fingerprint references and the
+serial of the blank it goes on (the blank log, :mod:`lane.persistence.blanks`). Handing over and
+reprints: :mod:`lane.stages.handing_over`.
 
 The card is sent to the printer as soon as the photo is taken, while the vehicle waits for window 3
 to be free and drives up to it (``timing.print_ahead``, on by default): the driver then waits at
@@ -8,7 +9,7 @@ window 3 only for what the printer has not finished yet. A lane may have more th
 (``card-printer-2``, ...): a card goes to a printer no other card is printing on, and stays with that
 printer for good (a retry, a reprint or a restart asks the same printer, which knows the renewal id,
 so no second card comes out of another one). No card is printed without a name, a SIM number, a
-class and an expiry.
+class, an expiry, and the photo, signature and fingerprint.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import asyncio
 from datetime import date
 from typing import TYPE_CHECKING
 
-from lane.commands import HandedOver, Reprint
 from lane.ports import CardJob, CardPrinter
 from lane.visit import Visit, VisitAborted
 from lane.workflow import Station
@@ -34,12 +34,12 @@ async def print_card(lane: LaneController, visit: Visit) -> None:
         return
     if not lane.settings.timing.print_ahead:
         await _to_window_3(lane, visit)
-        await _print(lane, visit, key, copy=1)
+        await print_copy(lane, visit, key, copy=1)
         return
     # Both at once: the card prints while the vehicle waits for window 3 and drives up to it.
     try:
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(_print(lane, visit, key, copy=1), name=f"{visit.id}:card")
+            tg.create_task(print_copy(lane, visit, key, copy=1), name=f"{visit.id}:card")
             tg.create_task(_to_window_3(lane, visit), name=f"{visit.id}:to-window-3")
     except BaseExceptionGroup as group:
         aborted = group.subgroup(VisitAborted)
@@ -48,39 +48,18 @@ async def print_card(lane: LaneController, visit: Visit) -> None:
         raise group.exceptions[0] from None
 
 
-async def hand_over(lane: LaneController, visit: Visit) -> None:
-    await lane.displays.show(Station.WINDOW_3, "handover", plate=visit.state.plate)
-    while True:
-        await lane.waiter.wait(lambda: visit.has_pending(HandedOver, Reprint), visit=visit)
-        if lane.desk.take(visit, HandedOver) is not None:
-            return
-        reprint = next(a for a in visit.pending if isinstance(a.command, Reprint))
-        await reprint_card(lane, visit)
-        lane.desk.discard(visit, reprint)  # taken once printed: a restart in between prints it then
-        await lane.displays.show(Station.WINDOW_3, "handover", plate=visit.state.plate)
-
-
-async def reprint_card(lane: LaneController, visit: Visit) -> None:
-    """Print the card again as the next copy (``CardJob.copy``), on the printer of the first copy: a
-    job of its own that the printer prints, where a retry of the same copy prints nothing; a restart
-    in the middle finishes that copy rather than printing another."""
-    prints = [e for e in lane.store.side_effects(visit.id) if e.kind == "card_print"]
-    unfinished = next((e for e in prints if e.status == "intended" and e.key != f"{visit.id}-card"), None)
-    copy = int(unfinished.detail.get("copy", len(prints))) if unfinished else len(prints) + 1
-    await lane.displays.show(Station.WINDOW_3, "printing", plate=visit.state.plate)
-    await _print(lane, visit, f"{visit.id}-card-{copy}", copy=copy)
-
-
 async def _to_window_3(lane: LaneController, visit: Visit) -> None:
     await lane.stations.go_to(visit, Station.WINDOW_3, "to_window_3")
     await lane.displays.show(Station.WINDOW_3, "printing", plate=visit.state.plate)
 
 
-async def _print(lane: LaneController, visit: Visit, key: str, *, copy: int) -> None:
+async def print_copy(lane: LaneController, visit: Visit, key: str, *, copy: int) -> None:
+    """Print ``copy`` of this renewal's card under ``key``: the job's intent and its blank (the card
+    serial) are recorded first, in one transaction; the blank is marked printed once the card is out."""
     await _require_card_data(lane, visit)
     name, printer = await _printer_for(lane, visit)
-    await lane.effects.intend(visit, key, kind="card_print", detail={"printer": name, "copy": copy})
-    job = card_job(lane, visit, copy=copy)
+    _effect, blank = await lane.effects.intend_card(visit, key, copy=copy, printer=name)
+    job = card_job(lane, visit, copy=copy, card_serial=blank.serial)
     lane.printing[name] = visit.id
     try:
         await lane.holds.guarded(visit, name, lambda: printer.print_card(job))
@@ -88,15 +67,18 @@ async def _print(lane: LaneController, visit: Visit, key: str, *, copy: int) -> 
         if lane.printing.get(name) == visit.id:
             del lane.printing[name]
             lane.waiter.notify()
+    lane.store.blank_printed(blank.serial)
     lane.effects.settle(key, "done", {"printer": name})
 
 
-def card_job(lane: LaneController, visit: Visit, *, copy: int) -> CardJob:
-    """This renewal's card, as the printer's ``copy`` of it (1: the first card; more: reprints)."""
+def card_job(lane: LaneController, visit: Visit, *, copy: int, card_serial: str | None = None) -> CardJob:
+    """This renewal's card, as the printer's ``copy`` of it (1: the first card; more: reprints), with
+    the photo, signature and fingerprint the biometric station took, on the blank ``card_serial``."""
     r = visit.row
     return CardJob(renewal_id=visit.id, sim_number=r.sim_number or "", holder_name=r.holder_name or "",
                    sim_class=r.sim_class or "", expires=date.fromisoformat(r.new_expiry) if r.new_expiry
-                   else lane.clock.now().date(), copy=copy)
+                   else lane.clock.now().date(), photo_ref=r.photo_ref, signature_ref=r.signature_ref,
+                   fingerprint_ref=r.fingerprint_ref, copy=copy, card_serial=card_serial)
 
 
 async def _printer_for(lane: LaneController, visit: Visit) -> tuple[str, CardPrinter]:
@@ -126,7 +108,9 @@ async def _require_card_data(lane: LaneController, visit: Visit) -> None:
     "vehicle left" ends it) and tell the officers, loudly."""
     r = visit.row
     missing = [what for what, value in (("name", r.holder_name), ("SIM number", r.sim_number),
-                                        ("class", r.sim_class), ("expiry", r.new_expiry)) if not value]
+                                        ("class", r.sim_class), ("expiry", r.new_expiry), ("photo", r.photo_ref),
+                                        ("signature", r.signature_ref), ("fingerprint", r.fingerprint_ref))
+               if not value]
     if not missing:
         return
     visit.state.hold(f"card data missing: {', '.join(missing)}")

@@ -192,3 +192,21 @@ def test_the_days_accounts_export_as_csv(client, tokens, accounted_day):
                                                         "SIM has expired: please apply for a new SIM at the Satpas",
                                                         "1"] in rows
     assert ["promise", "stuck", "", "3"] in rows
+
+
+def test_the_blank_log_shows_each_card_blank_and_the_spoiled_one_with_why_and_who(client, tokens, api_store):
+    visit = "lane-1-20260302-0099"
+    _, first = api_store.intend_card(f"{visit}-card", lane="lane-1", visit_id=visit, copy=1, printer="card-printer")
+    effect, again = api_store.intend_card(f"{visit}-card", lane="lane-1", visit_id=visit, copy=1,
+                                          printer="card-printer")
+    assert again.serial == first.serial and effect.detail["card_serial"] == first.serial, "a retry keeps its blank"
+    api_store.blank_printed(first.serial)
+    api_store.spoil_blank(first.serial, reason="photo smudged", by="budi")
+    _, second = api_store.intend_card(f"{visit}-card-2", lane="lane-1", visit_id=visit, copy=2, printer="card-printer")
+    assert second.serial != first.serial
+    res = client.get("/api/v1/blanks", headers=bearer(tokens["officer"]))
+    assert res.status_code == 200
+    log = [b for b in res.json() if b["visit_id"] == visit]
+    assert [(b["serial"], b["card_copy"], b["status"], b["reason"], b["spoiled_by"]) for b in log] == [
+        (first.serial, 1, "spoiled", "photo smudged", "budi"), (second.serial, 2, "issued", None, None)]
+    assert client.get("/api/v1/blanks").status_code == 401
