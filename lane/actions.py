@@ -18,6 +18,7 @@ from lane.commands import (
     Abort,
     Accepted,
     Actor,
+    ApplicantAnswer,
     ApproveDecision,
     ApproveReprint,
     Command,
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACTIONS = ("confirm_plate", "retry", "take_over", "decide", "approve_decision", "reject_decision", "reprint",
-           "approve_reprint",
+           "approve_reprint", "applicant_answer",
            "handed_over", "abort", "vehicle_left", "open_gate", "close_gate")
 RETRY_REPORT_SECONDS = 8.0
 """Wall seconds a retry waits for its attempt's result before answering "still trying"."""
@@ -227,6 +228,14 @@ class OfficerDesk:
         if waits:
             return CommandResult("reprint asked: a supervisor approves it before the card is printed again")
         return CommandResult("reprinting the card on a new blank; hand over the new one")
+
+    async def _applicant_answer(self, visit: Visit, cmd: ApplicantAnswer, actor: Actor) -> CommandResult:
+        answer = "confirmed" if cmd.confirmed else "declined"
+        self.audit(cmd, actor, visit, {"confirmation": "waiting"}, {"confirmation": answer, "by": "officer"})
+        self.queue(visit, Accepted(cmd, actor))
+        if cmd.confirmed:
+            return CommandResult("confirmed for the applicant: the fee is charged next")
+        return CommandResult("the applicant declined: nothing is charged, the vehicle leaves by the exit")
 
     async def _approve_reprint(self, visit: Visit, cmd: ApproveReprint, actor: Actor) -> CommandResult:
         check_reprint_approver(actor, visit)

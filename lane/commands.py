@@ -318,6 +318,21 @@ class Reprint(VisitCommand):
     label: ClassVar[str] = "a reprint"
 
 
+class ApplicantAnswer(VisitCommand):
+    """The applicant answers at the window instead of on the terminal (it does not work, or they cannot
+    use it): the officer passes on their OK to the name, class and fee shown, or their no (nothing is
+    charged; the car leaves by the exit)."""
+
+    action: Literal["applicant_answer"] = "applicant_answer"
+    confirmed: bool = Field(description="true: the applicant confirmed name, class and fee; false: declined")
+    stages: ClassVar[frozenset[Stage]] = frozenset({Stage.PAYING})
+    label: ClassVar[str] = "the applicant's answer"
+
+    @classmethod
+    def precondition(cls, visit: Any) -> str | None:
+        return None if visit.confirming else "nothing waits for the applicant's confirmation on this visit"
+
+
 class ApproveReprint(VisitCommand):
     """Where the site says so (``reprint_approval``), a supervisor approves an officer's reprint before
     a second blank is used (never their own request; a supervisor's own reprint needs no other)."""
@@ -374,14 +389,14 @@ class VehicleLeft(VisitCommand):
 
 
 VisitCommandBody = Annotated[
-    ConfirmPlate | Retry | TakeOver | Decide | ApproveDecision | RejectDecision | Reprint | ApproveReprint
-    | HandedOver | Abort | VehicleLeft,
+    ConfirmPlate | Retry | TakeOver | Decide | ApproveDecision | RejectDecision | ApplicantAnswer | Reprint
+    | ApproveReprint | HandedOver | Abort | VehicleLeft,
     Field(discriminator="action"),
 ]
 """Every visit command, told apart by ``action``."""
 VISIT_COMMANDS: tuple[type[VisitCommand], ...] = (ConfirmPlate, Retry, TakeOver, Decide, ApproveDecision,
-                                                  RejectDecision, Reprint, ApproveReprint, HandedOver, Abort,
-                                                  VehicleLeft)
+                                                  RejectDecision, ApplicantAnswer, Reprint, ApproveReprint,
+                                                  HandedOver, Abort, VehicleLeft)
 
 
 # ================================================================ lane commands (no visit)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ONE_SHOT = frozenset({"refused", "aborted", "receipt", "handover"})
+ONE_SHOT = frozenset({"refused", "aborted", "declined", "receipt", "handover"})
 """Messages a driver must have time to read (see the module's docstring)."""
 
 
@@ -48,9 +48,12 @@ class Displays:
 
     async def show(self, station: Station, step: str, *, plate: str | None = None, fee: int | None = None,
                    signal: Signal = Signal.RED, queue_length: int | None = None,
-                   expected_wait: int | None = None) -> None:
+                   expected_wait: int | None = None, holder_name: str | None = None,
+                   sim_class: str | None = None) -> None:
+        """``holder_name`` and ``sim_class``: only for the applicant's own confirmation at window 1."""
         msg = message(station.value, step, plate=format_plate(plate) if plate else None, fee=fee, signal=signal,
-                      queue_length=queue_length, expected_wait=expected_wait)
+                      queue_length=queue_length, expected_wait=expected_wait, holder_name=holder_name,
+                      sim_class=sim_class)
         key = station.value
         self._before_hold.pop(key, None)
         left = self._hold_left(key, msg)

@@ -73,7 +73,8 @@ CODE_WORDS: tuple[str, ...] = (
     N_("record_refused"), N_("reprint_approval"),
     # audited actions
     N_("confirm_plate"), N_("retry"), N_("take_over"), N_("decide"), N_("approve_decision"),
-    N_("reject_decision"), N_("reprint"), N_("approve_reprint"), N_("handed_over"), N_("abort"), N_("vehicle_left"), N_("open_gate"),
+    N_("reject_decision"), N_("reprint"), N_("approve_reprint"), N_("applicant_answer"),
+    N_("handed_over"), N_("abort"), N_("vehicle_left"), N_("open_gate"),
     N_("close_gate"), N_("device_test"), N_("inject_fault"), N_("clear_fault"), N_("login"), N_("login_failed"),
     N_("logout"), N_("user_add"), N_("user_update"), N_("user_delete"), N_("ack_alert"), N_("ack_all_alerts"),
     N_("export_report"), N_("view_personal_data"), N_("purge_personal_data"), N_("user_created"),

@@ -17,6 +17,8 @@ STEPS: dict[str, str] = {
     "plate_check": N_("An officer is checking your plate"),
     "tap_ektp": N_("Tap your e-KTP and hand over your old SIM"),
     "verifying": N_("Checking your data"),
+    "confirm": N_("Please check your data and the fee, then press OK on the terminal (Cancel if wrong)"),
+    "declined": N_("Not confirmed, nothing was charged: please drive to the exit"),
     "pay": N_("Please pay the fee at the terminal (QRIS/EDC)"),
     "receipt": N_("Payment received, take your receipt"),
     "to_window_2": N_("Please drive to window 2"),
@@ -32,12 +34,19 @@ STEPS: dict[str, str] = {
 }
 QUEUE_LINE = NN_("Queue: %(n)s vehicle, expected wait %(m)s min", "Queue: %(n)s vehicles, expected wait %(m)s min")
 """Appended to the entry sign's text while vehicles wait before the entry."""
+CONFIRM_LINE = N_("Name: %(name)s. SIM %(sim_class)s renewal. Fee: %(fee)s")
+"""What the applicant confirms before the charge (window 1 only, while they confirm)."""
 
 
 def message(station: str, step: str, *, plate: str | None = None, fee: int | None = None,
             signal: Signal = Signal.RED, queue_length: int | None = None,
-            expected_wait: int | None = None) -> DisplayMessage:
+            expected_wait: int | None = None, holder_name: str | None = None,
+            sim_class: str | None = None) -> DisplayMessage:
     text_id, text_en = both(STEPS[step])
+    if step == "confirm" and holder_name and sim_class and fee is not None:
+        figures = {"name": holder_name, "sim_class": sim_class, "fee": format_rupiah(fee)}
+        line_id, line_en = both(CONFIRM_LINE)
+        text_id, text_en = f"{line_id % figures}. {text_id}", f"{line_en % figures}. {text_en}"
     if fee is not None and step == "pay":
         text_id = f"{text_id}: {format_rupiah(fee)}"
         text_en = f"{text_en}: {format_rupiah(fee)}"

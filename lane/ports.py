@@ -173,7 +173,23 @@ class PaymentResult:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class ChargeSummary:
+    """What the applicant checks on the terminal's screen (and the window display) before the charge:
+    the name read from their e-KTP, the class renewed and the fee for it."""
+
+    reference: str
+    """Names this confirmation (one per visit): asking again answers with the answer already given."""
+    holder_name: str
+    sim_class: str
+    amount: int
+
+
 class PaymentTerminal(Device, Protocol):
+    async def confirm(self, summary: ChargeSummary, *, timeout: float) -> bool:
+        """Show ``summary`` on the terminal and wait for the applicant's OK (True) or Cancel (False).
+        Nothing is charged. Raises DeviceTimeout when nobody answers within ``timeout`` wall seconds."""
+
     async def charge(self, reference: str, amount: int, *, timeout: float) -> PaymentResult:
         """Ask the terminal to collect ``amount`` rupiah. Idempotent by ``reference``: asking again
         for a reference the terminal already settled returns that result and charges nothing.

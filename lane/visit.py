@@ -54,6 +54,9 @@ class Visit:
     """What the e-KTP reader read at window 1 (None before, or when the officer took the reader over)."""
     proposal: Proposal | None = None
     """A decision by hand waiting for a supervisor's approval."""
+    confirming: bool = False
+    """Paying waits for the applicant to confirm name, class and fee (on the terminal, or through the
+    officer: :class:`lane.commands.ApplicantAnswer`)."""
     retrying: list[Accepted] = field(default_factory=list)
     """Retries taken whose next attempt has not ended yet (they are told how it went)."""
 

@@ -63,8 +63,10 @@ STAGES: tuple[StageSpec, ...] = (
               "e-KTP read, NIK + old SIM checked with the registry, certificates checked, eligibility decided",
               "hold; registry or reader back -> retry; officer may decide manually"),
     StageSpec(Stage.PAYING, Station.WINDOW_1,
-              "fee paid on the terminal (or confirmed by the officer), receipt printed",
-              "hold; declined -> driver retries or officer confirms; never charge twice (reference)"),
+              "applicant confirmed name, class and fee (terminal, or through the officer), fee paid on the "
+              "terminal (or confirmed by the officer), receipt printed",
+              "hold; not confirmed -> nothing charged, out by the exit; declined -> driver retries or officer "
+              "confirms; never charge twice (reference)"),
     StageSpec(Stage.CAPTURING, Station.WINDOW_2,
               "photo, fingerprint and signature captured",
               "hold; officer retries the capture"),

@@ -1,7 +1,9 @@
 """Simulated payment terminal (QRIS/EDC) speaking the same codec as the driver.
 
-A charge asks a pluggable ``payer`` — ``async (reference, amount) -> status`` — what the human in
-the car does; the traffic simulator plugs its virtual drivers in there, the default pays after
+A confirm shows the applicant their name, class and fee and asks a pluggable ``confirmer`` —
+``async (summary) -> bool`` — whether they press OK (the default does after ``confirm_delay``); the
+answer to a reference is remembered and given again to a repeated confirm. A charge asks a pluggable
+``payer`` — ``async (reference, amount) -> status`` — what the human in the car does; the traffic simulator plugs its virtual drivers in there, the default pays after
 ``pay_delay`` seconds of clock time. Settled references are remembered: a repeated charge
 re-announces the result and the ledger's ``charge_made`` is written once per reference.
 Faults: ``declined`` (the bank refuses), ``timeout`` (the terminal never answers), ``offline``.
@@ -17,13 +19,14 @@ from devices.mqtt_codec import Topics
 from devices.payment import codec
 from devices.transport.mqtt import MqttClient
 from lane.clock import Clock
-from lane.ports import PaymentOutcome
+from lane.ports import ChargeSummary, PaymentOutcome
 from simulators.ledger import Ledger
 from simulators.mqtt_device import CommandRejected, MqttDeviceSimulator
 
 log = logging.getLogger(__name__)
 
 Payer = Callable[[str, int], Awaitable[PaymentOutcome | str]]
+Confirmer = Callable[[ChargeSummary], Awaitable[bool]]
 
 
 class PaymentSimulator(MqttDeviceSimulator):
@@ -39,11 +42,21 @@ class PaymentSimulator(MqttDeviceSimulator):
         *,
         payer: Payer | None = None,
         pay_delay: float = 5.0,
+        confirmer: Confirmer | None = None,
+        confirm_delay: float = 3.0,
         name: str = codec.DEVICE,
     ) -> None:
         super().__init__(client, topics, clock=clock, lane=lane, ledger=ledger, name=name)
         self.payer: Payer = payer or self._default_payer
         self.pay_delay = pay_delay
+        self.confirmer: Confirmer = confirmer or self._default_confirmer
+        self.confirm_delay = confirm_delay
+        self.confirmations: dict[str, bool] = {}
+        """reference → the applicant's answer (True: OK), given again to a repeated confirm."""
+        self.shown: list[ChargeSummary] = []
+        """What the terminal's screen showed the applicants, in order."""
+        self._confirming: dict[str, str] = {}
+        """reference → the id of the latest confirm command for it: the one the answer names."""
         self.settled: dict[str, dict[str, Any]] = {}
         """reference → the payment event already announced for it (without the command it named)."""
         self.charges_made = 0
@@ -58,7 +71,14 @@ class PaymentSimulator(MqttDeviceSimulator):
         await self.clock.sleep(self.pay_delay)
         return PaymentOutcome.PAID
 
+    async def _default_confirmer(self, summary: ChargeSummary) -> bool:
+        await self.clock.sleep(self.confirm_delay)
+        return True
+
     async def handle_command(self, cmd: dict[str, Any]) -> None:
+        if cmd["op"] == codec.OP_CONFIRM:
+            self._handle_confirm(cmd)
+            return
         if cmd["op"] != codec.OP_CHARGE:
             raise CommandRejected(f"unknown op {cmd['op']!r}")
         reference, amount = codec.parse_charge(cmd)
@@ -71,6 +91,34 @@ class PaymentSimulator(MqttDeviceSimulator):
         self._collecting[reference] = cmd["id"]  # a retry: the result answers the latest command
         if not already_paying:  # else the customer is already paying; its result will be announced
             self.spawn(self._collect(reference, amount))
+
+    def _handle_confirm(self, cmd: dict[str, Any]) -> None:
+        summary = codec.parse_confirm(cmd)
+        if summary.reference in self.confirmations:
+            body = codec.confirmation_event(cmd["id"], summary.reference, self.confirmations[summary.reference])
+            body.pop("type")
+            self.spawn(self.publish_event(codec.EVENT_CONFIRMATION, **body))
+            return
+        asking = summary.reference in self._confirming
+        self._confirming[summary.reference] = cmd["id"]
+        if not asking:
+            self.spawn(self._ask(summary))
+
+    async def _ask(self, summary: ChargeSummary) -> None:
+        self.shown.append(summary)
+        await self.publish_state(status="confirming", reference=summary.reference, amount=summary.amount)
+        try:
+            confirmed = bool(await self.confirmer(summary))
+        except Exception:
+            log.exception("%s: confirmer for %s failed", self.name, summary.reference)
+            confirmed = False
+        finally:
+            command = self._confirming.pop(summary.reference)
+        self.confirmations[summary.reference] = confirmed
+        await self.publish_state(status="idle")
+        body = codec.confirmation_event(command, summary.reference, confirmed)
+        body.pop("type")
+        await self.publish_event(codec.EVENT_CONFIRMATION, **body)
 
     async def _collect(self, reference: str, amount: int) -> None:
         await self.publish_state(status="waiting", reference=reference, amount=amount)

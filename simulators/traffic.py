@@ -20,7 +20,7 @@ from typing import Any
 
 from lane.aio import cancel_all
 from lane.clock import Clock
-from lane.ports import DisplayMessage, GatePosition, IdentityCard, PaymentOutcome, Signal
+from lane.ports import ChargeSummary, DisplayMessage, GatePosition, IdentityCard, PaymentOutcome, Signal
 from lane.rules import normalise_plate
 from simulators.camera import CameraSimulator
 from simulators.gate_model import GateModel
@@ -33,7 +33,10 @@ log = logging.getLogger(__name__)
 
 PROBLEMS = ("expired", "nik_mismatch", "old_health")
 MOVES = {"to_window_2": "window-2", "to_window_3": "window-3", "to_exit": "exit", "refused": "exit",
-         "aborted": "exit"}
+         "aborted": "exit", "declined": "exit"}
+CONFIRM_SECONDS = 5.0
+"""Simulated seconds an applicant takes to read their name, class and fee and press OK (fixed: a
+drawn time would shift every later draw of the driver's own random numbers)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class VirtualDriver:
     """When the car joined the queue on the road (a day's traffic; None: it drove straight up)."""
     arrived: float | None = None
     left: float | None = None
+    declines: bool = False
+    """Presses Cancel when the terminal asks to confirm name, class and fee (nothing is charged)."""
     draws: random.Random = field(init=False, repr=False)
     """The driver's own random numbers for the times of its steps (seeded by ``seed``)."""
 
@@ -119,6 +124,7 @@ class LaneTraffic:
         self._removers: list[Callable[[], None]] = []
         lane.card_reader.supplier = self._supply_card
         lane.payment.payer = self._pay
+        lane.payment.confirmer = self._confirm
         lane.biometric.capturer = self._capture
         self._told: dict[str, str] = {}
         """plate -> where its driver was told to go; a person reads the sign when it lights up, so an
@@ -179,6 +185,11 @@ class LaneTraffic:
         async with serving(self.staff, self.lane.name, "window-1"):
             await self._sleep("tap_ektp", d)
         return d.card
+
+    async def _confirm(self, summary: ChargeSummary) -> bool:
+        d = await self._at_window("window-1")
+        await self.clock.sleep(CONFIRM_SECONDS)
+        return not d.declines
 
     async def _pay(self, reference: str, amount: int) -> PaymentOutcome:
         d = await self._at_window("window-1")

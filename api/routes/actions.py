@@ -35,7 +35,8 @@ async def visit_action(visit_id: VisitId, body: VisitCommandBody, who: VisitActo
     """An officer command on an open visit: ``confirm_plate`` (or correct it, with a reason, until the
     car leaves window 1), ``retry`` or ``take_over`` a held step, ``decide`` (the decision form after
     the e-KTP reader or the registry was taken over), ``approve_decision`` / ``reject_decision`` (a
-    supervisor, not the officer who decided), ``reprint`` (a new card on a new blank; the spoiled one goes to
+    supervisor, not the officer who decided), ``applicant_answer`` (the applicant's OK or no to the name,
+    class and fee, passed on by the officer), ``reprint`` (a new card on a new blank; the spoiled one goes to
     the blank log), ``approve_reprint`` (a supervisor, where the site's ``reprint_approval`` asks for one),
     ``handed_over``, ``abort``, ``vehicle_left``.
     Audited before it takes effect."""

@@ -42,12 +42,14 @@
 
   // ---------------------------------------------------------------- action dialog
   const dlg = document.getElementById("act-dialog");
-  function ask(title, what, { needPlate = false, plateValue = "", needReason = false } = {}) {
+  function ask(title, what, { needPlate = false, plateValue = "", needReason = false, needAnswer = false } = {}) {
     return new Promise((resolve) => {
       document.getElementById("act-title").textContent = title;
       document.getElementById("act-what").textContent = what;
       document.getElementById("plate-row").style.display = needPlate ? "" : "none";
       document.getElementById("act-plate").value = plateValue || "";
+      document.getElementById("answer-row").style.display = needAnswer ? "" : "none";
+      document.getElementById("act-answer").value = "yes";
       document.getElementById("act-reason").value = "";
       document.getElementById("reason-need").textContent = needReason ? t("(required)") : t("(optional)");
       const ok = document.getElementById("act-ok"), cancel = document.getElementById("act-cancel");
@@ -59,7 +61,7 @@
         const p = document.getElementById("act-plate").value.trim();
         if (needReason && reason.length < 3) { toast(t("Please give a reason (at least 3 characters).")); return; }
         if (needPlate && !p) { toast(t("Please type the plate.")); return; }
-        done({ reason: reason || null, plate: p || null });
+        done({ reason: reason || null, plate: p || null, confirmed: document.getElementById("act-answer").value === "yes" });
       };
       dlg.showModal();
       (needPlate ? document.getElementById("act-plate") : document.getElementById("act-reason")).focus();
@@ -77,6 +79,7 @@
     ["decide", t("Decide"), t("The decision form"), { form: true }],
     ["approve_decision", t("Approve"), t("Approve the officer's decision"), { approve: true }],
     ["reject_decision", t("Send back"), t("Send the decision back to the officer"), { reason: true, approve: true }],
+    ["applicant_answer", t("Applicant's answer"), t("The applicant cannot use the terminal: pass on their OK (or their no) to the name, class and fee shown"), { answer: true }],
     ["reprint", t("Reprint"), t("The card came out spoiled: print it again on a new blank"), { reason: true }],
     ["approve_reprint", t("Approve reprint"), t("Approve the officer's reprint (a second card blank)"), { approve: true }],
     ["handed_over", t("Handed over"), t("The card was handed over"), {}],
@@ -115,12 +118,13 @@
     }
     const correction = action === "confirm_plate" && v.plate && v.held !== "plate_unconfirmed";
     const needReason = !!opts.reason || correction;
-    if (opts.plate || needReason || opts.approve) {
+    if (opts.plate || needReason || opts.approve || opts.answer) {
       const ans = await ask(label + " — " + plate(v.plate), what + " (" + t("visit %(id)s", { id: v.id }) + ")",
-        { needPlate: !!opts.plate, plateValue: v.plate, needReason });
+        { needPlate: !!opts.plate, plateValue: v.plate, needReason, needAnswer: !!opts.answer });
       if (!ans) return;
       if (ans.reason) body.reason = ans.reason;
       if (opts.plate) body.plate = ans.plate;
+      if (opts.answer) body.confirmed = ans.confirmed;
     }
     await send(v, action, label, body);
   }

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from lane.ports import Signal
 from lane.recovery import gate_recovered
+from lane.stages.paying import DECLINED
 from lane.visit import Visit
 from lane.workflow import Outcome, Stage, Station
 
@@ -19,6 +20,8 @@ async def leave(lane: LaneController, visit: Visit) -> None:
     gate = lane.devices.exit_gate
     stations = lane.stations
     step = {Outcome.REFUSED: "refused", Outcome.ABORTED: "aborted"}.get(visit.state.outcome, "to_exit")
+    if visit.state.outcome is Outcome.ABORTED and visit.state.reason == DECLINED:
+        step = "declined"  # the applicant's own no: not "stopped by the officer"
     previous = stations.where(visit)
     await stations.go_to(visit, Station.EXIT, step)
     if not await gate_recovered(lane, visit, gate, "exit-gate"):

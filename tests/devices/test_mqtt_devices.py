@@ -23,7 +23,7 @@ from devices.payment.driver import MqttPaymentTerminal
 from devices.transport.mqtt import MqttClient
 from lane.clock import ScaledClock
 from lane.errors import DeviceFault, DeviceOffline, DeviceTimeout, ProtocolError
-from lane.ports import DisplayMessage, IdentityCard, PaymentOutcome, Signal
+from lane.ports import ChargeSummary, DisplayMessage, IdentityCard, PaymentOutcome, Signal
 from simulators.biometric import BiometricSimulator
 from simulators.card_reader import CardReaderSimulator
 from simulators.display import DisplaySimulator
@@ -100,6 +100,23 @@ async def test_repeated_charge_for_a_settled_reference_charges_nothing(rig_facto
     assert first == second
     assert rig.sim.charges_made == 1
     assert len(ledger.effects("charge_made")) == 1
+
+
+async def test_the_terminal_shows_name_class_and_fee_and_answers_the_applicants_ok_or_cancel(rig_factory) -> None:
+    answers = {"V-1-confirm": True, "V-2-confirm": False}
+
+    async def applicant(summary: ChargeSummary) -> bool:
+        return answers[summary.reference]
+
+    ledger = Ledger()
+    rig = await rig_factory(MqttPaymentTerminal, PaymentSimulator, "payment", ledger=ledger, confirmer=applicant)
+    ok = ChargeSummary("V-1-confirm", "SITI RAHAYU", "A", 80_000)
+    assert await rig.driver.confirm(ok, timeout=TIMEOUT) is True
+    assert await rig.driver.confirm(ChargeSummary("V-2-confirm", "BUDI", "C", 75_000), timeout=TIMEOUT) is False
+    assert await rig.driver.confirm(ok, timeout=TIMEOUT) is True, "asked again: the answer already given"
+    assert [s.reference for s in rig.sim.shown] == ["V-1-confirm", "V-2-confirm"]
+    assert rig.sim.shown[0] == ok
+    assert not ledger.effects("charge_made"), "a confirmation charges nothing"
 
 
 async def test_charge_retried_while_customer_is_still_paying_is_not_doubled(rig_factory) -> None:
