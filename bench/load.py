@@ -163,6 +163,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from api.accounts_cli import add_user
     from cli.run import poll_interval_for
     from lane.persistence import Store, upgrade_database
+    from lane.settings import load_settings
     from simulators.ports import free_port
     from simulators.registry import RegistrySimulator
     from simulators.site import to_toml
@@ -179,7 +180,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     controller: subprocess.Popen[bytes] | None = None
     sampler: ProcessSampler | None = None
     try:
-        mqtt_url = os.environ.get("LAJUR_MQTT_URL")  # an outside broker: anonymous
+        mqtt_url = load_settings().mqtt_url  # an outside broker (LAJUR_MQTT_URL): anonymous
         if not mqtt_url:
             broker, credentials = site_broker_for(workdir, args.lanes)
             await broker.start()

@@ -62,9 +62,11 @@ if __package__ in (None, ""):
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from lane.errors import ConfigError  # noqa: E402
+from lane.settings import load_settings  # noqa: E402
 from vision.grammar import canonical, normalise  # noqa: E402
-from vision.models import MODELS_DIR_ENV, ModelDirectoryError  # noqa: E402
-from vision.onnx_net import ENGINE_ENV, ENGINES, EngineSettingError, default_engine  # noqa: E402
+from vision.models import ModelDirectoryError  # noqa: E402
+from vision.onnx_net import ENGINES, EngineSettingError, default_engine, use_engine  # noqa: E402
 from vision.reader import PlateReader  # noqa: E402
 
 
@@ -467,8 +469,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="fit vision/data/calibration.json on the dev split (not a benchmark)")
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
-    if args.engine:
-        os.environ[ENGINE_ENV] = args.engine
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"lajur bench vision: {exc}", file=sys.stderr)
+        return 2
+    use_engine(args.engine or settings.vision_engine)
     try:
         engine = default_engine()
     except EngineSettingError as exc:
@@ -476,9 +482,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"networks run on {engine} (one thread)")
     root = args.datasets or default_root()
-    lanes_directory = args.models is None and bool(os.environ.get(MODELS_DIR_ENV))
+    lanes_directory = args.models is None and settings.plate_models_dir is not None
     if lanes_directory:  # the lane's plate_models_dir: measured by the lane's rules
-        args.models = Path(os.environ[MODELS_DIR_ENV])
+        args.models = settings.plate_models_dir
     if args.models is not None:
         try:
             used = use_models(args.models, require_calibration=lanes_directory and not args.calibrate)

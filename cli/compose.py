@@ -45,7 +45,7 @@ from lane.privacy import purge_loop
 from lane.settings import DeviceConfig, LaneConfig, Settings
 from lane.workflow import Station
 from vision.models import ModelDirectoryError, use_directory
-from vision.onnx_net import EngineSettingError, default_engine
+from vision.onnx_net import EngineSettingError, default_engine, use_engine
 from vision.reader import PlateReader
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ class Site:
         if not s.registry_url:
             raise ConfigError("registry_url is not set (LAJUR_REGISTRY_URL or registry_url in the file)")
         try:  # the plate networks' engine (LAJUR_VISION_ENGINE) and files: wrong is a start-up error
+            use_engine(s.vision_engine)
             default_engine()
             self.plate_models = use_directory(s.plate_models_dir)
         except (EngineSettingError, ModelDirectoryError) as exc:

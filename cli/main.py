@@ -12,7 +12,8 @@ import logging
 import sys
 from collections.abc import Callable
 
-from lane.errors import LajurError
+from lane.errors import ConfigError, LajurError
+from lane.settings import load_settings
 
 EXIT_USAGE = 2
 
@@ -166,7 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) >= 2 and argv[0] == "plate" and argv[1] == "read":
         from vision.cli import plate_read_main
 
-        return plate_read_main(argv[2:])
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            print(f"lajur plate read: {exc}", file=sys.stderr)
+            return 2
+        return plate_read_main(argv[2:], models_dir=settings.plate_models_dir, engine=settings.vision_engine)
     if len(argv) >= 2 and argv[0] == "user" and argv[1] == "add":
         from api.accounts_cli import user_add_main
 

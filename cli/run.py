@@ -262,7 +262,7 @@ async def run_serve(args: argparse.Namespace) -> int:
 async def run_sim_site(args: argparse.Namespace) -> int:
     """The simulated hardware of N lanes. With ``--drivers`` the virtual drivers act through the
     devices, and with ``--api URL`` virtual officers act through that console's HTTP API (account
-    from LAJUR_SIM_OFFICER_USER / LAJUR_SIM_OFFICER_PASSWORD), as people in another room would: the
+    from the settings sim_officer_user / sim_officer_password), as people in another room would: the
     controller (`lajur serve`) may be killed and restarted under them."""
     from simulators.console_officer import ConsoleOfficer
 
@@ -294,7 +294,10 @@ async def run_sim_site(args: argparse.Namespace) -> int:
                     return d.plate if d else None
 
                 # One officer per console (several `serve` processes may share the lanes).
-                officers = [ConsoleOfficer(u.strip(), clock, plate_at_entry=plate_at_entry, seed=7 + i)
+                secret = base.sim_officer_password
+                officers = [ConsoleOfficer(u.strip(), clock, plate_at_entry=plate_at_entry, seed=7 + i,
+                                           username=base.sim_officer_user,
+                                           password=secret.get_secret_value() if secret else "")
                             for i, u in enumerate(api.split(",")) if u.strip()]
                 for o in officers:
                     o.start()

@@ -2,7 +2,9 @@
 
 Every number a site may need to correct (fees, budgets, ages, certificate validity, dispensation
 windows) lives here, so rules change by configuration, not code. Environment variables win over the
-file; nested values use ``__`` (``LAJUR_RULES__FEE_SIM_A=80000``).
+file; nested values use ``__`` (``LAJUR_RULES__FEE_SIM_A=80000``). No other module reads a setting from
+the environment; the one variable read aside is ``LAJUR_PASSWORD``, the password ``lajur user add`` takes
+for a script instead of asking on the terminal (one command's input, not a setting of the site).
 """
 
 from __future__ import annotations
@@ -239,6 +241,12 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=15.0, gt=0, le=3600)
     """How long a controller's hold on a lane lasts unrenewed: after that another controller process may
     take the lane over (it is renewed every third of this)."""
+    vision_engine: str | None = None
+    """What runs the plate networks: ``onnxruntime`` or ``opencv`` (``cv2.dnn``); unset: onnxruntime
+    where installed. Anything else stops every command that reads plates with one line."""
+    sim_officer_user: str = "sim-officer"
+    """The account the virtual officers of ``lajur sim site --api URL`` log in with at that console."""
+    sim_officer_password: SecretStr | None = None
     reprint_approval: bool = False
     """A reprint asked by an officer waits for a supervisor's approval before a second card blank is
     used (a supervisor's own reprint needs no other). Off: the officer's reason is enough."""

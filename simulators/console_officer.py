@@ -6,9 +6,9 @@ uses it so that `lajur serve` in another process gets its hand-overs and plate c
 It behaves like a person looking at a screen, which is what makes it survive a controller crash:
 while a visit still shows "handing over" (or a plate waiting for confirmation) it presses the button
 again after a while; a refused or failed press (controller restarting, 409, connection refused) is
-simply tried again on the next look. Credentials: ``LAJUR_SIM_OFFICER_USER`` /
-``LAJUR_SIM_OFFICER_PASSWORD`` (an account made with ``lajur user add --role officer`` on the
-controller's database).
+simply tried again on the next look. Credentials: the ``sim_officer_user`` / ``sim_officer_password``
+settings (``LAJUR_SIM_OFFICER_USER`` / ``LAJUR_SIM_OFFICER_PASSWORD``; an account made with ``lajur user
+add --role officer`` on the controller's database), given by the caller.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
 from collections.abc import Callable, Collection
 from typing import Any
@@ -31,14 +30,14 @@ PlateLookup = Callable[[str], str | None]
 
 
 class ConsoleOfficer:
-    def __init__(self, api_url: str, clock: Clock, *, plate_at_entry: PlateLookup, username: str | None = None,
-                 password: str | None = None, handover_seconds: float = 20.0, repeat_seconds: float = 3.0,
+    def __init__(self, api_url: str, clock: Clock, *, plate_at_entry: PlateLookup, username: str = "sim-officer",
+                 password: str = "", handover_seconds: float = 20.0, repeat_seconds: float = 3.0,
                  poll_seconds: float = 0.2, seed: int = 7, lanes: Collection[str] | None = None) -> None:
         self.api_url = api_url.rstrip("/")
         self.clock = clock
         self.plate_at_entry = plate_at_entry
-        self.username = username or os.environ.get("LAJUR_SIM_OFFICER_USER", "sim-officer")
-        self.password = password or os.environ.get("LAJUR_SIM_OFFICER_PASSWORD", "")
+        self.username = username
+        self.password = password
         self.handover_seconds = handover_seconds
         self.repeat_seconds = repeat_seconds
         self.poll_seconds = poll_seconds

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import cv2
 
-from vision.models import MODELS_DIR_ENV, ModelDirectoryError, use_directory
-from vision.onnx_net import EngineSettingError, default_engine
+from vision.models import ModelDirectoryError, use_directory
+from vision.onnx_net import EngineSettingError, default_engine, use_engine
 from vision.reader import PlateReader
 
 
-def plate_read_main(argv: list[str]) -> int:
+def plate_read_main(argv: list[str], *, models_dir: Path | None = None, engine: str | None = None) -> int:
+    """``models_dir`` and ``engine``: the site's ``plate_models_dir`` and ``vision_engine`` settings."""
     ap = argparse.ArgumentParser(prog="lajur plate read", description="Read number plates from images.")
     ap.add_argument("--format", choices=("id", "generic"), default="id",
                     help="plate grammar: id (Indonesian, default) or generic (2-10 letters/digits)")
@@ -29,8 +29,9 @@ def plate_read_main(argv: list[str]) -> int:
     ap.add_argument("images", nargs="+", metavar="IMAGE")
     args = ap.parse_args(argv)
     try:
+        use_engine(engine)
         default_engine()
-        use_directory(os.environ.get(MODELS_DIR_ENV) or None)
+        use_directory(models_dir)
     except (EngineSettingError, ModelDirectoryError) as exc:
         print(f"lajur plate read: {exc}", file=sys.stderr)
         return 2

@@ -17,17 +17,17 @@ and shipped in ``vision/data``); nothing is downloaded. Threads: as many as Open
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-__all__ = ["ENGINES", "EngineSettingError", "OnnxNet", "default_engine", "read_onnx"]
+__all__ = ["ENGINES", "EngineSettingError", "OnnxNet", "default_engine", "read_onnx", "use_engine"]
 
 ENGINES = ("onnxruntime", "opencv")
 ENGINE_ENV = "LAJUR_VISION_ENGINE"
+"""The environment variable of the ``vision_engine`` setting (named in messages)."""
 
 
 class EngineSettingError(RuntimeError):
@@ -44,9 +44,20 @@ def _onnxruntime():
     return onnxruntime
 
 
+_asked: str | None = None
+"""The engine the site's settings ask for (``use_engine``; the setting ``vision_engine``, ``ENGINE_ENV``)."""
+
+
+def use_engine(name: str | None) -> None:
+    """What the site's ``vision_engine`` setting asks for (None: the default); checked by ``default_engine``."""
+    global _asked
+    _asked = name
+
+
 def default_engine() -> str:
-    """``onnxruntime`` when it is installed, unless ``LAJUR_VISION_ENGINE`` says ``opencv``."""
-    asked = os.environ.get(ENGINE_ENV, "").strip().lower()
+    """``onnxruntime`` when it is installed, unless the ``vision_engine`` setting (``LAJUR_VISION_ENGINE``,
+    given to :func:`use_engine`) says ``opencv``."""
+    asked = (_asked or "").strip().lower()
     if asked and asked not in ENGINES:
         raise EngineSettingError(f"{ENGINE_ENV}={asked!r}: expected one of {', '.join(ENGINES)}")
     if asked == "opencv":

@@ -114,3 +114,29 @@ def test_human_step_timeouts_are_settings_with_known_steps_only(tmp_path):
     f.write_text("[timing.human_timeouts]\ncoffee = 30\n")
     with pytest.raises(ConfigError, match="coffee"):
         load_settings(f)
+
+
+def test_no_setting_is_read_from_the_environment_aside(monkeypatch):
+    """Every setting comes through the one settings object: the plate networks' engine and the virtual
+    officers' account too. Outside lane/settings.py no module reads a LAJUR_ variable, except the
+    documented inputs that are not settings of a site (a script's password for ``lajur user add``, the
+    training tool's font directory)."""
+    import re
+    from pathlib import Path
+
+    monkeypatch.setenv("LAJUR_VISION_ENGINE", "opencv")
+    monkeypatch.setenv("LAJUR_SIM_OFFICER_USER", "rina")
+    monkeypatch.setenv("LAJUR_SIM_OFFICER_PASSWORD", "pw-123456")
+    s = load_settings()
+    assert s.vision_engine == "opencv" and s.sim_officer_user == "rina"
+    assert s.sim_officer_password is not None and s.sim_officer_password.get_secret_value() == "pw-123456"
+    root = Path(__file__).resolve().parents[2]
+    aside = {"api/accounts_cli.py": {"LAJUR_PASSWORD"}, "vision/train.py": {"LAJUR_TRAIN_FONTS"}}
+    read = re.compile(r"""(?:environ(?:\.get)?\s*[\[(]|getenv\s*\()\s*["'](LAJUR_\w+)""")
+    found: dict[str, set[str]] = {}
+    for package in ("lane", "api", "cli", "devices", "simulators", "vision", "bench"):
+        for path in (root / package).rglob("*.py"):
+            names = set(read.findall(path.read_text(encoding="utf-8")))
+            if names:
+                found[str(path.relative_to(root))] = names
+    assert found == aside

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.onnx_net import ENGINE_ENV, EngineSettingError, OnnxNet, default_engine, read_onnx
+from vision.onnx_net import ENGINE_ENV, EngineSettingError, OnnxNet, default_engine, read_onnx, use_engine
 
 DATA = Path(__file__).resolve().parents[2] / "vision" / "data"
 NETS = [
@@ -42,25 +42,32 @@ def test_onnxruntime_gives_opencvs_outputs(name, shape):
     np.testing.assert_allclose(a, b, atol=1e-4)
 
 
-def test_engine_setting(monkeypatch):
-    monkeypatch.setenv(ENGINE_ENV, "opencv")
+@pytest.fixture
+def engine_setting():
+    """The site's ``vision_engine`` setting, as the composition root hands it over; reset after."""
+    yield use_engine
+    use_engine(None)
+
+
+def test_engine_setting(engine_setting):
+    engine_setting("opencv")
     assert default_engine() == "opencv"
     assert OnnxNet(DATA / "detector_refine.onnx").engine == "opencv"
-    monkeypatch.setenv(ENGINE_ENV, "tensorrt")
-    with pytest.raises(EngineSettingError, match="tensorrt"):
+    engine_setting("tensorrt")
+    with pytest.raises(EngineSettingError, match=f"{ENGINE_ENV}='tensorrt'"):
         default_engine()
-    monkeypatch.delenv(ENGINE_ENV)
+    engine_setting(None)
     pytest.importorskip("onnxruntime")
     assert default_engine() == "onnxruntime"
 
 
-def test_a_misconfigured_engine_is_an_error_not_a_fallback(monkeypatch):
+def test_a_misconfigured_engine_is_an_error_not_a_fallback(engine_setting):
     """A bad model file makes the reader fall back to its segmenting reader (``ValueError``/``OSError``);
     an engine setting that cannot be met must not pass silently as that."""
     from vision.detector import PlateDetector
     from vision.recognizer import MODEL_PATH, Recognizer
 
-    monkeypatch.setenv(ENGINE_ENV, "tensorrt")
+    engine_setting("tensorrt")
     with pytest.raises(EngineSettingError):
         Recognizer(MODEL_PATH)
     with pytest.raises(EngineSettingError):
