@@ -33,13 +33,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from lane.errors import PersistenceError, RecordRefused
+from lane.persistence.actions import ActionRecords, copy_value
 from lane.persistence.alerts import AlertRecords
 from lane.persistence.blanks import BlankRecords
 from lane.persistence.models import (
-    AuditEntry,
-    DeviceEventRow,
     LaneRow,
-    OfficerAction,
     SideEffect,
     StageTransition,
     VisitRow,
@@ -129,7 +127,7 @@ def upgrade_database(url: str, revision: str = "head") -> None:
             lock_engine.dispose()
 
 
-class Store(AlertRecords, BlankRecords):
+class Store(AlertRecords, BlankRecords, ActionRecords):
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine or make_engine(url)
@@ -267,7 +265,7 @@ class Store(AlertRecords, BlankRecords):
         """Write the visit's current state (a copy taken now: the caller goes on changing ``row``)."""
         row.updated_at = utcnow()
         table = VisitRow.__table__
-        values = fit(table, {c.name: _copy(getattr(row, c.name)) for c in table.columns})
+        values = fit(table, {c.name: copy_value(getattr(row, c.name)) for c in table.columns})
 
         def op(s: Session) -> None:
             # One UPDATE (an INSERT the first time), not the ORM's merge (a SELECT, then a flush):
@@ -383,73 +381,9 @@ class Store(AlertRecords, BlankRecords):
                                          SideEffect.status == "intended")
             return list(s.exec(q.order_by(SideEffect.created_at)).scalars())
 
-    # ------------------------------------------------------------ officer actions (kept until taken)
-    def queue_action(self, *, lane: str, visit_id: str, action: str, params: dict[str, Any], actor: str,
-                     role: str = "") -> int:
-        """Keep an accepted officer action until the workflow takes it; returns its id. Never
-        journaled: an action the database cannot keep is refused, as its audit would be."""
-        self._require_current(f"keeping action {action}")
-        with self.session() as s:
-            row = OfficerAction(lane=lane, visit_id=visit_id, action=action, params=_copy(params), actor=actor,
-                                role=role, at=utcnow())
-            s.add(row)
-            s.flush()
-            assert row.id is not None
-            return row.id
-
-    def action_taken(self, action_id: int) -> None:
-        at = utcnow()
-        t = OfficerAction.__table__
-        self._record(f"officer action {action_id} taken", lambda s: s.connection().execute(
-            update(t).where(t.c.id == action_id).values(taken_at=at)))
-
-    def waiting_actions(self, lane: str) -> list[OfficerAction]:
-        with self.session() as s:
-            q = select(OfficerAction).where(OfficerAction.lane == lane, OfficerAction.taken_at.is_(None))
-            return list(s.exec(q.order_by(OfficerAction.id)).scalars())
-
-    # ------------------------------------------------------------ events, alerts, audit
-    def device_event(self, lane: str, device: str, kind: str, detail: dict[str, Any] | None = None) -> None:
-        at = utcnow()
-        self._record(f"device event {lane}/{device} {kind}", lambda s: s.add(
-            DeviceEventRow(lane=lane, device=device, kind=kind, detail=detail or {}, at=at)))
-
-    def device_events(self, lane: str | None = None, limit: int = 200) -> list[DeviceEventRow]:
-        with self.session() as s:
-            q = select(DeviceEventRow)
-            if lane:
-                q = q.where(DeviceEventRow.lane == lane)
-            return list(s.exec(q.order_by(DeviceEventRow.id.desc()).limit(limit)).scalars())
-
-    def audit(self, *, actor: str, role: str, action: str, lane: str | None = None,
-              visit_id: str | None = None, reason: str | None = None,
-              detail: dict[str, Any] | None = None) -> AuditEntry:
-        """Written before the action takes effect; PersistenceError while the database is away (an
-        action nobody could audit is refused, not queued)."""
-        self._require_current(f"auditing {action}")
-        with self.session() as s:
-            row = AuditEntry(**fit(AuditEntry.__table__, {
-                "at": utcnow(), "actor": actor, "role": role, "action": action, "lane": lane, "visit_id": visit_id,
-                "reason": reason, "detail": detail or {}}))
-            s.add(row)
-            s.flush()
-            return row
-
-    def audit_log(self, limit: int = 200) -> list[AuditEntry]:
-        with self.session() as s:
-            return list(s.exec(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)).scalars())
-
 
 def _why(exc: SQLAlchemyError) -> str:
     """What the database said, on one line, without the statement (parameters are hidden anyway)."""
     orig = getattr(exc, "orig", None)
     return str(orig if orig is not None else exc).splitlines()[0][:200]
 
-
-def _copy(value: Any) -> Any:
-    """A snapshot of a column value: JSON columns hold dicts and lists the caller may change later."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
