@@ -111,7 +111,7 @@ async def confirm(lane: LaneController, visit: Visit, fee: int) -> bool:
         visit, "payment", lambda: lane.devices.payment.confirm(summary, timeout=timeout)))
     officer = asyncio.ensure_future(lane.waiter.wait(lambda: visit.has_pending(ApplicantAnswer), visit=visit))
     visit.confirming = True
-    lane.waiter.notify()
+    lane.records.emit(visit)  # the console offers the officer the applicant's answer from now on
     try:
         await asyncio.wait({terminal, officer}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -119,6 +119,7 @@ async def confirm(lane: LaneController, visit: Visit, fee: int) -> bool:
         for task in (terminal, officer):
             task.cancel()
         await asyncio.gather(terminal, officer, return_exceptions=True)
+        lane.records.emit(visit)
     if officer.done() and not officer.cancelled() and officer.exception() is None:
         answer = lane.desk.take(visit, ApplicantAnswer)
         assert answer is not None and isinstance(answer.command, ApplicantAnswer)

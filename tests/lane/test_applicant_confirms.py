@@ -102,6 +102,8 @@ async def test_the_officer_passes_on_the_applicants_ok_when_they_cannot_use_the_
     try:
         await _until(lambda: any(v.confirming for v in lane.ctl.visits.values()), 60, "the confirmation")
         visit = _only_visit(lane)
+        [view] = lane.ctl.snapshot()["visits"]
+        assert "applicant_answer" in view["commands"], "the console offers the officer the applicant's answer"
         result = await lane.ctl.act("applicant_answer", actor="siti", role="officer", visit_id=visit.id,
                                     confirmed=True)
         assert "charged next" in result["detail"]
