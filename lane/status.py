@@ -19,7 +19,7 @@ from lane.i18n import N_, format_clock, gettext, stage_word
 from lane.persistence.models import VisitRow
 from lane.settings import Settings
 from lane.visit import Visit
-from lane.workflow import BEFORE_ENTRY, STAGE_ORDER, Stage
+from lane.workflow import BEFORE_ENTRY, DECLINED, STAGE_ORDER, Stage
 
 if TYPE_CHECKING:
     from lane.controller import LaneController
@@ -64,11 +64,13 @@ def typical_seconds(lane: LaneController) -> dict[str, float]:
     return out
 
 
-def _texts(lang: str, stage: str, *, held: bool, outcome: str | None) -> dict[str, str]:
+def _texts(lang: str, stage: str, *, held: bool, outcome: str | None, reason: str | None = None) -> dict[str, str]:
     if outcome == "completed":
         note = N_("Your new SIM has been handed over. Thank you, drive safely.")
     elif outcome == "refused":
         note = N_("The renewal could not be done here: please read the referral slip you were given.")
+    elif outcome == "aborted" and reason == DECLINED:
+        note = N_("You did not confirm your data or the fee: nothing was charged.")
     elif outcome == "aborted":
         note = N_("The service was stopped by the officer: please ask the officer.")
     elif held:
@@ -121,7 +123,8 @@ def ended_status(row: VisitRow, settings: Settings, lang: str, now: datetime) ->
         "held": bool(row.held), "finished": finished, "outcome": row.outcome, "queue_position": None,
         "cars_ahead": None, "expected_seconds_to_card": None, "expected_card_at": None,
         "updated_at": format_clock(_local(now, settings.timezone)),
-        **_texts(lang, row.stage if not finished else "done", held=bool(row.held), outcome=row.outcome),
+        **_texts(lang, row.stage if not finished else "done", held=bool(row.held), outcome=row.outcome,
+                 reason=row.reason),
     }
 
 

@@ -43,6 +43,11 @@ class Outcome(StrEnum):
     ABORTED = "aborted"
 
 
+DECLINED = "applicant_declined"
+"""The abort reason of a renewal the applicant did not confirm at window 1 (name, class or fee): nothing
+was charged, and the signs and the status page say so instead of "stopped by the officer"."""
+
+
 @dataclass(frozen=True)
 class StageSpec:
     stage: Stage

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 
 from lane.ports import Signal
 from lane.recovery import gate_recovered
-from lane.stages.paying import DECLINED
 from lane.visit import Visit
-from lane.workflow import Outcome, Stage, Station
+from lane.workflow import DECLINED, Outcome, Stage, Station
 
 if TYPE_CHECKING:
     from lane.controller import LaneController

@@ -17,14 +17,10 @@ from lane.ports import ChargeSummary, PaymentOutcome, PrintDocument
 from lane.rules import format_plate
 from lane.status import new_token, status_url
 from lane.visit import Visit
-from lane.workflow import Station
+from lane.workflow import DECLINED, Station
 
 if TYPE_CHECKING:
     from lane.controller import LaneController
-
-
-DECLINED = "applicant_declined"
-"""The abort reason of a renewal the applicant did not confirm (the exit's sign says so)."""
 
 
 async def pay(lane: LaneController, visit: Visit) -> None:

@@ -6,6 +6,7 @@ Real ports (private broker, pseudo-terminals), the virtual driver at the termina
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,6 +14,7 @@ from lane.commands import ApplicantAnswer
 from lane.errors import WorkflowError
 from lane.i18n import format_rupiah
 from lane.ports import ChargeSummary
+from lane.status import ended_status
 from lane.workflow import Stage
 from tests.lane.test_commands import _driver_on, _only_visit, _visit
 from tests.lane.test_outages import _until, lane  # noqa: F401 - the fixture
@@ -87,6 +89,9 @@ async def test_an_applicant_who_declines_leaves_by_the_exit_with_nothing_charged
     assert "paying" in summary["stages"] and "capturing" not in summary["stages"]
     effects = lane.site.store.side_effects(summary["id"])
     assert not [e for e in effects if e.kind == "charge"], "no charge even intended"
+    row = lane.site.store.get_visit(summary["id"])
+    status = ended_status(row, lane.site.settings, "id", datetime.now(UTC))
+    assert status["note"].startswith("Anda tidak mengonfirmasi"), "the QR status page says why, in Bahasa"
 
 
 async def test_the_officer_passes_on_the_applicants_ok_when_they_cannot_use_the_terminal(lane):  # noqa: F811
