@@ -374,13 +374,13 @@ def run_us_jittered(root: Path, split: str, per_image: int = 3, seed: int = 3):
 CALIBRATION_JITTER_SEED = 5  # the us-boxes benchmark draws with seed 3
 
 
-def calibrate(root: Path, rendered: int = 300, samples: Path | None = None) -> int:
-    """Fit vision/data/calibration.json (or the ``--models`` directory's) on dev data only (see
-    vision.calibrate); with ``samples`` (a lane's kept crops, ``--samples``) the ``id`` curve is also fitted
-    on their calibration fold, which ``train_recognizer --samples`` leaves out of training."""
-    from simulators.plate_render import random_id_plate, render_scene
+def calibrate(root: Path, samples: Path | None = None) -> int:
+    """Fit vision/data/calibration.json (or the ``--models`` directory's) on the ``cal`` part of the real sets
+    only (see vision.calibrate; no rendered plates: they are easier than real ones and made the curve trust
+    too much); with ``samples`` (a lane's kept crops, ``--samples``) the ``id`` curve is also fitted on their
+    calibration fold, which ``train_recognizer --samples`` leaves out of training."""
     from vision.calibrate import isotonic
-    from vision.datasets import id_crops, labelled_crops, us_scenes
+    from vision.datasets import id_crops, id_scenes, labelled_crops, us_scenes
     from vision.grammar import plates_match
     from vision.models import CALIBRATION, current_directory
     from vision.reader import CALIBRATION_PATH
@@ -391,23 +391,20 @@ def calibrate(root: Path, rendered: int = 300, samples: Path | None = None) -> i
         reader = PlateReader(fmt)
         reader._calib = None  # raw confidences
         xs, ys = [], []
-        if fmt == "id":
-            rng = np.random.default_rng(99)
-            for i in range(rendered):
-                text = random_id_plate(rng)
-                img, _ = render_scene(text, seed=900_000 + i)
-                r = reader.read(img)
-                if r.plate and not r.disputed:  # a disputed reading's confidence is the cap
-                    xs.append(r.raw_confidence)
-                    ys.append(plates_match(r.plate, text))
-            crops = real_samples(id_crops, root, "cal") if (root / "plates").is_dir() else []
+        if fmt == "id":  # real plates only: the crops, and the scenes as given and with the stretch undone
+            readings = []
+            if (root / "plates").is_dir():
+                readings += [(s, reader.read_crop(cv2.imread(str(s.path))))
+                             for s in real_samples(id_crops, root, "cal")]
+                for s in real_samples(id_scenes, root, "cal"):
+                    img = cv2.imread(str(s.path))
+                    readings += [(s, reader.read(img)), (s, reader.read(unstretch(img)))]
             if samples is not None:
                 kept = real_samples(labelled_crops, samples, "cal")
                 print(f"id: {len(kept)} of the site's crops (their calibration fold) in the fit")
-                crops += kept
-            for s in crops:
-                r = reader.read_crop(cv2.imread(str(s.path)))
-                if r.plate and not r.disputed:
+                readings += [(s, reader.read_crop(cv2.imread(str(s.path)))) for s in kept]
+            for s, r in readings:
+                if r.plate and not r.disputed and r.doubt is None:  # held readings' confidence is the cap
                     xs.append(r.raw_confidence)
                     ys.append(plates_match(r.plate, s.plate))
         elif (root / "plates").is_dir():
@@ -420,7 +417,7 @@ def calibrate(root: Path, rendered: int = 300, samples: Path | None = None) -> i
             # readings, so that one more reading right or wrong no longer moves the curve's middle
             readings += [(s, r) for s, r, _ in jittered_readings(reader, fold, 3, CALIBRATION_JITTER_SEED)]
             for s, r in readings:
-                if r.plate and not r.disputed:
+                if r.plate and not r.disputed and r.doubt is None:
                     xs.append(r.raw_confidence)
                     ys.append(plates_match(r.plate, s.plate, "generic"))
         x, y = np.array(xs), np.array(ys)

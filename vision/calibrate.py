@@ -1,11 +1,14 @@
 """Confidence calibration: a monotone fit of raw confidence -> probability of being right.
 
-The fit is made on the dev split only, by ``python bench/vision.py --calibrate`` (``lajur bench vision
---calibrate``), which writes ``vision/data/calibration.json``: for ``id`` from rendered frames (seeds disjoint
-from the benchmark's) and the real Indonesian dev crops of the calibration fold, for ``generic`` from the
-US dev scenes of the calibration fold (full frames, crops at their boxes, and each photograph three times through
-detector-like boxes, ``bench.vision.jittered_readings``). The calibration fold is the part
-of dev that the recogniser was not trained on. The test split is never read for it.
+The fit is made on real plates only, by ``python bench/vision.py --calibrate`` (``lajur bench vision
+--calibrate``), which writes ``vision/data/calibration.json``: for ``id`` from the ``cal`` part of the split
+by vehicle (``vision.datasets``) of the real Indonesian crops and street scenes (as given and with the
+stretch undone), for ``generic`` from the US scenes' ``cal`` part (full frames, crops at their boxes, and each
+photograph three times through detector-like boxes, ``bench.vision.jittered_readings``). No network trains
+on the ``cal`` part; the test part is never read for it. Readings held below the threshold (disputed, or
+doubtful: ``PlateReading.doubt``) are left out of the fit: their confidence is the cap.
+
+``calibration_fold`` (by name) is the same for the crops a lane keeps (``vision.datasets.labelled_crops``).
 """
 
 from __future__ import annotations

@@ -95,6 +95,22 @@ def canonical(plate: str | None, fmt: PlateFormat | str = PlateFormat.ID) -> str
     return res.plate if res.plate else p
 
 
+_USUAL_ID = re.compile(r"([A-Z]{1,2})([0-9]{1,4})([A-Z]{1,3})")
+
+
+def usual_shape(plate: str | None, fmt: PlateFormat | str = PlateFormat.ID) -> bool:
+    """Whether a reading has its region's usual plate shape. For ``id``: a listed region code (1-2 letters),
+    1-4 digits and 1-3 suffix letters. The grammar also allows no suffix (older and official plates), but
+    fewer than 1 in 100 of the real plates in the shared sets lack one, while a box that cuts a plate's end off
+    gives exactly that (``AB1067`` for AB 1067 GF): such a reading is not to be trusted without an officer.
+    ``generic``: 4-8 characters (2-3 are signs and stickers more often than plates)."""
+    p = normalise(plate)
+    if PlateFormat(fmt) is not PlateFormat.ID:
+        return 4 <= len(p) <= 8
+    m = _USUAL_ID.fullmatch(p)
+    return bool(m) and m.group(1) in ID_REGION_CODES
+
+
 def plates_match(a: str | None, b: str | None, fmt: PlateFormat | str = PlateFormat.ID) -> bool:
     """Exit match: the same plate, compared normalised (and, for ``id``, O/0 etc. fixed by position)."""
     if not a or not b:

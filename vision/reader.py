@@ -42,7 +42,7 @@ from vision.classifier import (
     normalise_patch,
 )
 from vision.detector import box_iou
-from vision.grammar import PlateFormat, decode, plates_match
+from vision.grammar import PlateFormat, decode, plates_match, usual_shape
 from vision.models import site_file
 from vision.recognizer import IN_W
 
@@ -59,6 +59,12 @@ WIDE_MARGIN = (0.16, 0.12)
 SECOND_OPINION_MIN = 0.6  # a second reading counts as a dissent from this confidence (and 4 characters)
 SECOND_OPINION_CAP = 0.5  # below the lane's plate_min_confidence (0.9): a disagreement goes to the officer
 DET_SURE = 0.5  # detector score from which a box is taken as surely a plate
+# Never confident when the plate may be cut off or partly hidden (``_hold_doubtful``): a reading whose first or
+# last character touches the crop's edge, that reads fewer characters than the box's wider surroundings
+# (``CONTEXT_MARGIN``: the box may hold only part of the plate), or that lacks the region's usual plate
+# shape (``vision.grammar.usual_shape``) is held at DOUBT_CAP, below the lane's plate_min_confidence (0.9).
+DOUBT_CAP = 0.5
+CONTEXT_MARGIN = (0.45, 0.3)
 EDGE_COLS, EDGE_PENALTY = 1, 0.7  # first/last character within this many columns of the crop's edge
 
 
@@ -75,6 +81,7 @@ class PlateReading:
     reason: str | None = None  # why no plate: "no_plate", "unreadable", "blank"
     raw_confidence: float = 0.0  # before calibration
     disputed: bool = False  # a second reader read another plate: frames that agree on it do not add up (multiframe)
+    doubt: str | None = None  # why a reading is held below the lane's threshold: "edge", "context", "shape"
 
     def to_json(self, file: str | None = None) -> dict:
         d = {"plate": self.plate, "confidence": round(float(self.confidence), 4),
@@ -117,6 +124,7 @@ class _Candidate:
     char_conf: list[float]
     probs: np.ndarray | None
     box: tuple[int, int, int, int]
+    edge: bool = False  # the first or last character touches the crop's edge: the plate may be cut there
 
 
 def _load_calibration(fmt: str) -> list[tuple[float, float]] | None:
@@ -203,6 +211,14 @@ class PlateReader:
             wide.raw_conf *= _box_trust(boxes[0])
             if wide.raw_conf > best.raw_conf:
                 cands[0] = best = wide
+        # The box must hold both ends of the plate: its wider surroundings read with more characters (the
+        # rest of a plate the box cut) make the reading doubtful.
+        context_longer = False
+        crop, bb = _cut(gray, boxes[k], *CONTEXT_MARGIN)
+        if crop is not None:
+            ctx = self._candidate(rec.recognise([crop])[0], bb)
+            context_longer = bool(ctx is not None and ctx.plate and len(ctx.plate) > len(best.plate)
+                                  and ctx.raw_conf > 0.05)
         # distinct plates in view: other boxes that read as plates too
         n = 1 + sum(1 for c, j in valid if j != k and c.raw_conf > 0.3 and box_iou(c.box, best.box) < 0.3)
         x, y, w, h = best.box
@@ -215,7 +231,8 @@ class PlateReader:
             H, W = gray.shape
             wider = image_bgr[max(0, y - py):min(H, y + h + py), max(0, x - px):min(W, x + w + px)]
             reading = self._second_opinion(reading, wider)
-            reading.ms = _ms(t0)
+        reading = self._hold_doubtful(reading, best.edge, context_longer)
+        reading.ms = _ms(t0)
         return reading
 
     def read_crop(self, image_bgr: np.ndarray) -> PlateReading:
@@ -242,7 +259,22 @@ class PlateReader:
         reading = self._reading(cand, (0, 0, w, h), image_bgr, 1, _ms(t0))
         if self.format is PlateFormat.ID and self.second_opinion:
             reading = self._second_opinion(reading, image_bgr)
-            reading.ms = _ms(t0)
+        reading = self._hold_doubtful(reading, cand.edge, False)
+        reading.ms = _ms(t0)
+        return reading
+
+    def _hold_doubtful(self, reading: PlateReading, edge: bool, context_longer: bool) -> PlateReading:
+        """Item 4 of issue 22: a reading is never confident when the plate may be cut off or partly hidden. A
+        character touching the crop's edge, surroundings that read longer, or a reading without the region's
+        usual shape (an end hidden by a tow bar or cut by the box leaves e.g. ``AB1067`` of AB 1067 GF) holds
+        it at ``DOUBT_CAP``: an officer confirms it. ``raw_confidence`` is kept (the calibration's input)."""
+        if not reading.plate:
+            return reading
+        why = ("context" if context_longer else "edge" if edge
+               else None if usual_shape(reading.plate, self.format) else "shape")
+        if why is not None:
+            reading.doubt = why
+            reading.confidence = min(reading.confidence, DOUBT_CAP)
         return reading
 
     def _second_opinion(self, first: PlateReading, crop: np.ndarray) -> PlateReading:
@@ -254,6 +286,8 @@ class PlateReader:
         rendered lane frames of another seed than the benchmark's, the dev crops): it removed every
         confident misread and read more plates right, for about 5 ms a frame."""
         other = self._legacy_read_crop(crop)
+        # the segmenting reader's own score (the calibration curve is the recogniser's, fitted on real plates)
+        other.confidence = other.raw_confidence
         if (not other.plate or other.confidence < SECOND_OPINION_MIN
                 or len(other.plate) < len(first.plate or "") - 1
                 or _thin_end_dropped(other.plate, first.plate or "")):
@@ -261,9 +295,13 @@ class PlateReader:
             # less a thin I at one end, which the segmenting reader takes for a piece of the plate's frame
             return first
         if other.plate == first.plate:
-            first.confidence = max(first.confidence, other.confidence)
+            # The other method settles a wide-margin dispute in the first's favour; the confidence is then the
+            # first's calibrated one (the segmenting reader's score is on another scale: taking the higher of
+            # the two raised plates that one box had cut for both readers).
+            if first.disputed:
+                first.confidence, first.disputed = self.calibrated(first.raw_confidence), False
             return first
-        pick = other if other.confidence > first.confidence else first
+        pick = other if other.raw_confidence > first.raw_confidence else first
         pick.confidence = min(pick.confidence, SECOND_OPINION_CAP)
         pick.disputed = True
         if pick is other:  # where the plate is, and how many, are the detector's findings
@@ -308,9 +346,10 @@ class PlateReader:
         raw = score * float(min(1.0, r.gap_conf / 0.6))
         # a character at the very edge of the crop may be cut, or the plate may go on beyond it
         n_cols = IN_W // 4
-        if r.columns[a] <= EDGE_COLS or r.columns[b - 1] >= n_cols - 1 - EDGE_COLS:
+        edge = r.columns[a] <= EDGE_COLS or r.columns[b - 1] >= n_cols - 1 - EDGE_COLS
+        if edge:
             raw *= EDGE_PENALTY
-        return _Candidate(res.plate, raw, [], False, list(res.char_probs), probs[a:b], box)
+        return _Candidate(res.plate, raw, [], False, list(res.char_probs), probs[a:b], box, edge)
 
     def _legacy_read(self, image_bgr: np.ndarray) -> PlateReading:
         """The segmenting reader (text-line localisation, per-character classifier)."""

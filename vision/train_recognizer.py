@@ -420,10 +420,18 @@ class RealDev:
         self.respellable = [i for i, sg in enumerate(self.segs) if sg is not None]
 
     def _read(self, root: Path) -> None:
-        from vision.datasets import id_crops, us_scenes
+        from vision.datasets import id_crops, id_scenes, us_scenes
 
         for s in id_crops(root, "train"):  # the vehicle split's train part (vision.datasets)
             self._add_id_crop(s.path, s.plate)
+        for s in id_scenes(root, "train"):  # the Indonesian street scenes' plates at their drawn boxes
+            g = cv2.imread(str(s.path), cv2.IMREAD_GRAYSCALE)
+            if g is None or s.bbox is None:
+                continue
+            x, y, w, h = s.bbox
+            x0, y0 = max(0, x - w // 2), max(0, y - h)
+            g = g[y0:y + 2 * h, x0:x + w + w // 2]
+            self.items.append((g.copy(), (x - x0, y - y0, w, h), normalise(s.plate), "id"))
         for s in us_scenes(root, "train"):
             g = cv2.imread(str(s.path), cv2.IMREAD_GRAYSCALE)
             if g is None or s.bbox is None:
@@ -757,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
     from vision.train import extra_font_dir
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--datasets", type=Path, default=None, help="shared datasets directory (dev split used)")
+    ap.add_argument("--datasets", type=Path, default=None, help="shared datasets directory (the train part of the split by vehicle used)")
     ap.add_argument("--samples", type=Path, default=None,
                     help="also the dev split of the plate crops a lane kept (its plate_samples_dir)")
     ap.add_argument("--minutes", type=float, default=22.0, help="training time budget")

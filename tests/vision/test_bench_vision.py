@@ -170,9 +170,9 @@ def test_calibrating_a_candidate_writes_its_own_file_and_fits_the_sites_held_out
 
     bench_vision.use_models(candidate)
     assert current_directory() == candidate
-    assert bench_vision.calibrate(no_data, rendered=20) == 0
+    assert bench_vision.calibrate(no_data) == 0
     without = json.loads((candidate / "calibration.json").read_text())["id"]["n"]
-    assert bench_vision.calibrate(no_data, rendered=20, samples=tmp_path / "kept") == 0
+    assert bench_vision.calibrate(no_data, samples=tmp_path / "kept") == 0
     with_kept = json.loads((candidate / "calibration.json").read_text())["id"]["n"]
 
     assert with_kept - without == len(fold)
