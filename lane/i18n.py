@@ -68,6 +68,8 @@ CODE_WORDS: tuple[str, ...] = (
     N_("completed"), N_("refused"), N_("aborted"),
     # abort reasons the lane itself gives
     N_("applicant_declined"),
+    # a card blank's status (the blank log)
+    N_("issued"), N_("printed"), N_("spoiled"),
     # alert kinds
     N_("stage_over_budget"), N_("visit_over_budget"), N_("device_fault"), N_("plate_unconfirmed"),
     N_("payment_failed"), N_("internal_error"), N_("database_unavailable"), N_("gate_close_failed"),

@@ -108,6 +108,8 @@ class Transition(BaseModel):
 
 class VisitDetail(VisitOut):
     transitions: list[Transition]
+    card_blanks: list[CardBlankOut] = Field(default_factory=list, description="the card blanks its card jobs "
+                                            "were given: printed, or spoiled with why and by whom")
 
 
 # ================================================================ actions
@@ -190,3 +192,6 @@ class CardBlankOut(BaseModel):
     spoiled_by: str | None
     issued_at: str
     updated_at: str
+
+
+VisitDetail.model_rebuild()

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.deps import Controllers, CurrentUser, Day, LaneFilter, SettingsDep, StoreDep
 from api.models import CardBlankOut
 from api.reports import lane_now, local_today, site_timezone
+from lane.persistence import CardBlank
 
 router = APIRouter(prefix="/api/v1/blanks", tags=["blanks"])
 
@@ -24,6 +25,10 @@ async def blank_log(_: CurrentUser, store: StoreDep, settings: SettingsDep, cont
     start = datetime.combine(d, time(), site_timezone(settings)).astimezone(UTC)
     rows = await run_in_threadpool(lambda: store.blanks(lane=lane, since=start, until=start + timedelta(days=1),
                                                         limit=10_000))
-    return [{"serial": b.serial, "lane": b.lane, "visit_id": b.visit_id, "card_copy": b.card_copy, "printer": b.printer,
-             "status": b.status, "reason": b.reason, "spoiled_by": b.spoiled_by,
-             "issued_at": b.issued_at.isoformat(), "updated_at": b.updated_at.isoformat()} for b in rows]
+    return [blank_json(b) for b in rows]
+
+
+def blank_json(b: CardBlank) -> dict[str, Any]:
+    return {"serial": b.serial, "lane": b.lane, "visit_id": b.visit_id, "card_copy": b.card_copy,
+            "printer": b.printer, "status": b.status, "reason": b.reason, "spoiled_by": b.spoiled_by,
+            "issued_at": b.issued_at.isoformat(), "updated_at": b.updated_at.isoformat()}

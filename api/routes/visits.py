@@ -10,6 +10,7 @@ from api.auditing import audit
 from api.auth import Principal
 from api.deps import Controllers, CurrentUser, Day, LaneFilter, StoreDep, VisitId
 from api.models import VisitDetail, VisitOut
+from api.routes.blanks import blank_json
 from lane.persistence import Store, VisitRow
 from lane.rules import mask_name, mask_nik
 from lane.views import stored_times
@@ -60,6 +61,7 @@ def visit(visit_id: VisitId, who: CurrentUser, store: StoreDep) -> dict[str, Any
     out = visit_json(row, who.sees_personal_data)
     out["transitions"] = [{"from": t.from_stage, "to": t.to_stage, "at": t.at.isoformat(), "sim_at": t.sim_at,
                            "note": t.note} for t in store.transitions(visit_id)]
+    out["card_blanks"] = [blank_json(b) for b in store.blanks(visit_id=visit_id)]
     return out
 
 

@@ -210,3 +210,8 @@ def test_the_blank_log_shows_each_card_blank_and_the_spoiled_one_with_why_and_wh
     assert [(b["serial"], b["card_copy"], b["status"], b["reason"], b["spoiled_by"]) for b in log] == [
         (first.serial, 1, "spoiled", "photo smudged", "budi"), (second.serial, 2, "issued", None, None)]
     assert client.get("/api/v1/blanks").status_code == 401
+    api_store.save_visit(VisitRow(id=visit, lane="lane-1", seq=99, stage="handing_over", started_at=DAY,
+                                  sim_started=0.0, updated_at=DAY, stage_seconds={}))
+    detail = client.get(f"/api/v1/visits/{visit}", headers=bearer(tokens["officer"])).json()
+    assert [(b["serial"], b["status"]) for b in detail["card_blanks"]] == [(first.serial, "spoiled"),
+                                                                          (second.serial, "issued")]
