@@ -72,6 +72,9 @@ async def test_the_controller_erases_old_visits_personal_data_by_itself(mqtt_bro
     store.save_visit(VisitRow(id="lane-1-old-0001", lane="lane-1", seq=900, stage="done", outcome="completed",
                               nik="3325014507900001", holder_name="Siti Rahayu", sim_number="332501450790",
                               plate="G1234ABC", started_at=ended - timedelta(minutes=8), ended_at=ended,
+                              photo_ref="biometric/lane-1-old-0001/photo.jpg",
+                              signature_ref="biometric/lane-1-old-0001/signature.png",
+                              fingerprint_ref="biometric/lane-1-old-0001/fingerprint.wsq",
                               stage_seconds={"paying": 60.0}, updated_at=ended))
     store.close()
     async with running_lane(mqtt_broker.url, tmp_path, database_url=url) as lane:
@@ -79,6 +82,7 @@ async def test_the_controller_erases_old_visits_personal_data_by_itself(mqtt_bro
                      "the controller's purge")
         row = lane.site.store.get_visit("lane-1-old-0001")
         assert (row.nik, row.holder_name, row.sim_number, row.plate) == (None, None, None, None)
+        assert (row.photo_ref, row.signature_ref, row.fingerprint_ref) == (None, None, None)
         assert row.stage_seconds == {"paying": 60.0} and row.outcome == "completed"
         assert any(a.action == "purge_personal_data" and a.role == "system" for a in lane.site.store.audit_log())
 
