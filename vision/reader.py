@@ -64,6 +64,7 @@ DET_SURE = 0.5  # detector score from which a box is taken as surely a plate
 # (``CONTEXT_MARGIN``: the box may hold only part of the plate), or that lacks the region's usual plate
 # shape (``vision.grammar.usual_shape``) is held at DOUBT_CAP, below the lane's plate_min_confidence (0.9).
 DOUBT_CAP = 0.5
+SPAN_FIRST_MAX, SPAN_LAST_MIN = 7, 23  # of the recogniser's 32 columns (``_Candidate.hidden``)
 CONTEXT_MARGIN = (0.45, 0.3)
 EDGE_COLS, EDGE_PENALTY = 1, 0.7  # first/last character within this many columns of the crop's edge
 
@@ -81,7 +82,7 @@ class PlateReading:
     reason: str | None = None  # why no plate: "no_plate", "unreadable", "blank"
     raw_confidence: float = 0.0  # before calibration
     disputed: bool = False  # a second reader read another plate: frames that agree on it do not add up (multiframe)
-    doubt: str | None = None  # why a reading is held below the lane's threshold: "edge", "context", "shape"
+    doubt: str | None = None  # why held below the lane's threshold: "edge", "context", "hidden", "shape"
 
     def to_json(self, file: str | None = None) -> dict:
         d = {"plate": self.plate, "confidence": round(float(self.confidence), 4),
@@ -125,6 +126,7 @@ class _Candidate:
     probs: np.ndarray | None
     box: tuple[int, int, int, int]
     edge: bool = False  # the first or last character touches the crop's edge: the plate may be cut there
+    hidden: bool = False  # (id) the characters leave one end of the plate empty: something may hide it
 
 
 def _load_calibration(fmt: str) -> list[tuple[float, float]] | None:
@@ -231,7 +233,7 @@ class PlateReader:
             H, W = gray.shape
             wider = image_bgr[max(0, y - py):min(H, y + h + py), max(0, x - px):min(W, x + w + px)]
             reading = self._second_opinion(reading, wider)
-        reading = self._hold_doubtful(reading, best.edge, context_longer)
+        reading = self._hold_doubtful(reading, best.edge, context_longer, best.hidden)
         reading.ms = _ms(t0)
         return reading
 
@@ -259,18 +261,20 @@ class PlateReader:
         reading = self._reading(cand, (0, 0, w, h), image_bgr, 1, _ms(t0))
         if self.format is PlateFormat.ID and self.second_opinion:
             reading = self._second_opinion(reading, image_bgr)
-        reading = self._hold_doubtful(reading, cand.edge, False)
+        reading = self._hold_doubtful(reading, cand.edge, False, cand.hidden)
         reading.ms = _ms(t0)
         return reading
 
-    def _hold_doubtful(self, reading: PlateReading, edge: bool, context_longer: bool) -> PlateReading:
+    def _hold_doubtful(self, reading: PlateReading, edge: bool, context_longer: bool,
+                       hidden: bool = False) -> PlateReading:
         """Item 4 of issue 22: a reading is never confident when the plate may be cut off or partly hidden. A
-        character touching the crop's edge, surroundings that read longer, or a reading without the region's
+        character touching the crop's edge, surroundings that read longer, an end of the plate without
+        characters (``_Candidate.hidden``), or a reading without the region's
         usual shape (an end hidden by a tow bar or cut by the box leaves e.g. ``AB1067`` of AB 1067 GF) holds
         it at ``DOUBT_CAP``: an officer confirms it. ``raw_confidence`` is kept (the calibration's input)."""
         if not reading.plate:
             return reading
-        why = ("context" if context_longer else "edge" if edge
+        why = ("context" if context_longer else "edge" if edge else "hidden" if hidden
                else None if usual_shape(reading.plate, self.format) else "shape")
         if why is not None:
             reading.doubt = why
@@ -349,7 +353,10 @@ class PlateReader:
         edge = r.columns[a] <= EDGE_COLS or r.columns[b - 1] >= n_cols - 1 - EDGE_COLS
         if edge:
             raw *= EDGE_PENALTY
-        return _Candidate(res.plate, raw, [], False, list(res.char_probs), probs[a:b], box, edge)
+        # an Indonesian plate's characters fill it from end to end (on 99 % of the real crops the first is in
+        # the first 6 of the 32 columns and the last in the last 7): an empty end may be a hidden one
+        hidden = self.format is PlateFormat.ID and (r.columns[a] > SPAN_FIRST_MAX or r.columns[b - 1] < SPAN_LAST_MIN)
+        return _Candidate(res.plate, raw, [], False, list(res.char_probs), probs[a:b], box, edge, hidden)
 
     def _legacy_read(self, image_bgr: np.ndarray) -> PlateReading:
         """The segmenting reader (text-line localisation, per-character classifier)."""

@@ -5,8 +5,11 @@ Reproduce the shipped models (PyTorch CPU and onnx, training only: ``pip install
 
     python -m vision.train_detector --datasets ../shared/datasets
 
-Data: only the ``dev`` split of the OpenALPR US scenes (``vision.datasets.us_scenes(root, "dev")``, read in
-place, never copied) and synthetic plates made here: Indonesian-style plates (white plate / black characters
+Data: the ``dev`` part (train + cal) of the OpenALPR US scenes (``vision.datasets.us_scenes(root, "dev")``, read
+in place, never copied: the photographs the networks shipped before the split by vehicle already learned from),
+the ``train`` part of the real Indonesian street scenes with their hand-drawn boxes of the whole plate
+(``id_scene_samples``: as given and with the source's stretch undone; ``--no-id-scenes`` leaves them out),
+and synthetic plates made here: Indonesian-style plates (white plate / black characters
 and black plate / white characters, OpenCV Hershey fonts, small validity line) and other plate-like cards,
 pasted with a perspective warp onto the dev photographs and onto synthetic vehicle fronts; dev US plates are
 also cut out and pasted into other dev photographs. Heavy augmentation: scale (plate 12-190 px wide at the
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -50,6 +54,42 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
 FONTS = (cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_TRIPLEX,
          cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_PLAIN)
+
+
+UNSTRETCH = 1.25  # the id-scenes' source stretched them to a square (plates 1.2-1.3 x too wide)
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """A real scene in memory (``Sampler`` takes a path or an image)."""
+
+    image: np.ndarray
+    bbox: tuple[int, int, int, int]
+    plate: str
+
+    @property
+    def path(self) -> None:
+        return None
+
+
+def id_scene_samples(root: Path) -> list:
+    """The train part of the real Indonesian street scenes (``vision.datasets.id_scenes``), each twice: as
+    given (stretched to a square by their source) and narrowed by ``UNSTRETCH``, so that the detector learns
+    whole Indonesian plates at either aspect rather than the stretch (a lane camera does not stretch)."""
+    from vision.datasets import id_scenes
+
+    out: list = []
+    for s in id_scenes(root, "train"):
+        img = cv2.imread(str(s.path))
+        if img is None or s.bbox is None:
+            continue
+        out.append(_Scene(img, s.bbox, s.plate))
+        h, w = img.shape[:2]
+        nw = int(round(w / UNSTRETCH))
+        x, y, bw, bh = s.bbox
+        out.append(_Scene(cv2.resize(img, (nw, h), interpolation=cv2.INTER_AREA),
+                          (int(round(x / UNSTRETCH)), y, max(1, int(round(bw / UNSTRETCH))), bh), s.plate))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- synthesis
@@ -204,7 +244,7 @@ class Sampler:
         self.boxes: list[tuple[float, float, float, float]] = []
         self.plates: list[np.ndarray] = []
         for s in samples:
-            img = cv2.imread(str(s.path))
+            img = s.image if isinstance(s, _Scene) else cv2.imread(str(s.path))
             if img is None or s.bbox is None:
                 continue
             x, y, w, h = s.bbox
@@ -577,6 +617,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--holdout-cal", action="store_true",
                     help="keep the calibration fold (vision.calibrate.calibration_fold) out, for tuning on "
                          "photographs neither the detector nor the recogniser has seen")
+    ap.add_argument("--no-id-scenes", dest="id_scenes", action="store_false",
+                    help="leave out the real Indonesian street scenes (train part) and their drawn boxes")
     ap.add_argument("--stage", choices=["both", "detect", "refine"], default="both")
     ap.add_argument("--refine-steps", type=int, default=2000)
     ap.add_argument("--minutes", type=float, default=0, help="stop after this long (0 = no limit)")
@@ -590,11 +632,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(1)
     rng = np.random.default_rng(args.seed)
-    samples = us_scenes(args.datasets or default_root(), "dev")
+    root = args.datasets or default_root()
+    samples = us_scenes(root, "dev")
     if args.holdout:
         samples = samples[: -args.holdout]
     if args.holdout_cal:
         samples = [s for s in samples if not calibration_fold(s.path.name)]
+    if args.id_scenes:
+        samples += id_scene_samples(root)
     if args.stage == "refine":
         train_refiner(args, samples, rng)
         return 0
