@@ -94,7 +94,7 @@ def _add_plate(sub: argparse._SubParsersAction) -> None:
     s.add_parser("read", help="read plates from image files (one JSON line each)", add_help=False)
 
 
-BENCHES = {"vision": "vision", "binding": "vision_binding", "lane": "lane", "load": "load"}
+BENCHES = {"vision": "vision", "binding": "vision_binding", "frames": "vision_frames", "lane": "lane", "load": "load"}
 """``lajur bench NAME`` -> the module ``bench.<module>`` whose ``main`` runs it."""
 
 

@@ -27,7 +27,7 @@ def lajur(*args: str, env: dict[str, str] | None = None, timeout: float = 120, c
 
 @pytest.mark.parametrize("args", [
     [], ["demo"], ["serve"], ["sim"], ["sim", "site"], ["plate"], ["plate", "read"], ["bench"], ["bench", "lane"],
-    ["bench", "load"], ["bench", "vision"], ["bench", "binding"], ["db"], ["db", "upgrade"], ["user"], ["user", "add"], ["sim", "gate"],
+    ["bench", "load"], ["bench", "vision"], ["bench", "binding"], ["bench", "frames"], ["db"], ["db", "upgrade"], ["user"], ["user", "add"], ["sim", "gate"],
     ["broker"], ["broker", "config"],
 ])
 def test_help_everywhere(args):
