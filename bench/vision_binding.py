@@ -81,7 +81,7 @@ def outcomes(cars: list[tuple[list[PlateReading], str, str]]) -> dict[str, dict]
     return out
 
 
-def real_cars(root: Path, split: str, rng: np.random.Generator) -> dict[str, list]:
+def real_cars(root: Path, split: str, rng: np.random.Generator, limit: int | None = None) -> dict[str, list]:
     from bench.vision import real_samples
     from vision.datasets import id_crops, us_scenes
 
@@ -90,9 +90,9 @@ def real_cars(root: Path, split: str, rng: np.random.Generator) -> dict[str, lis
         return cars
     g, i = PlateReader("generic"), PlateReader("id")
     cars["us"] = [([g.read(f) for f in still_frames(cv2.imread(str(s.path)), FRAMES, rng)], s.plate, "generic")
-                  for s in real_samples(us_scenes, root, split)]
+                  for s in real_samples(us_scenes, root, split)[:limit]]
     cars["id-crops"] = [([i.read_crop(f) for f in still_frames(cv2.imread(str(s.path)), FRAMES, rng)],
-                         s.plate, "id") for s in real_samples(id_crops, root, split)]
+                         s.plate, "id") for s in real_samples(id_crops, root, split)[:limit]]
     return cars
 
 
@@ -122,13 +122,14 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=("test", "dev", "cal"), default="test")
     ap.add_argument("--n", type=int, default=100, help="rendered cars")
+    ap.add_argument("--limit", type=int, default=None, help="at most this many cars of each real set (default: all)")
     ap.add_argument("--seed", type=int, default=None, help="rendered seed (default: 7, or 2026 for test)")
     ap.add_argument("--datasets", type=Path, default=None)
     ap.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
     rng = np.random.default_rng(1)
-    sets = real_cars(args.datasets or default_root(), args.split, rng)
+    sets = real_cars(args.datasets or default_root(), args.split, rng, args.limit)
     seed = args.seed if args.seed is not None else (2026 if args.split == "test" else 7)
     if args.n > 0:
         sets["rendered"] = rendered_cars(args.n, seed)

@@ -37,7 +37,8 @@ def test_a_plate_is_bound_only_at_the_threshold_and_counted_right_or_wrong():
 
 @pytest.mark.skipif(not (default_root() / "plates").is_dir(), reason="shared datasets not found")
 def test_the_benchmark_prints_each_set_and_threshold(capsys):
-    assert vb.main(["--split", "cal", "--n", "2", "--json"]) == 0
+    assert vb.main(["--split", "cal", "--n", "2", "--limit", "3", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(figures["sets"]) == {"us", "id-crops", "rendered"}
     assert set(figures["sets"]["rendered"]) == {"0.6", "0.9"} and figures["sets"]["rendered"]["0.9"]["n"] == 2
+    assert figures["sets"]["id-crops"]["0.9"]["n"] == figures["sets"]["us"]["0.9"]["n"] == 3
