@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from lane.alerts import AlertFacts
 from lane.workflow import BEFORE_ENTRY
 
 if TYPE_CHECKING:
@@ -23,13 +24,14 @@ async def watch_budgets(lane: LaneController) -> None:
                 if alert == "visit_over_budget":
                     lane.records.alert("visit_over_budget", f"visit {visit.id} ({visit.state.plate}) over "
                                        f"{timing.visit_budget / 60:.0f} minutes since the entry", level="critical",
-                                       visit=visit)
+                                       visit=visit, facts=AlertFacts(minutes=round(timing.visit_budget / 60, 1)))
                 else:
                     stage = alert.split(":", 1)[1]
                     what = (f"waiting before the entry over {timing.budgets[stage] / 60:.0f} minutes"
                             if stage in {s.value for s in BEFORE_ENTRY} else f"over budget in {stage}")
                     lane.records.alert("stage_over_budget", f"visit {visit.id} ({visit.state.plate or 'no plate yet'}) "
-                                       f"{what}", visit=visit, cause=stage)
+                                       f"{what}", visit=visit, cause=stage,
+                                       facts=AlertFacts(stage=stage, minutes=round(timing.budgets[stage] / 60, 1)))
         await lane.queue.tick()
         # Every simulated second, but not more often than 4 times a wall second: a speeded-up
         # site with many lanes would otherwise spend its loop on this (`lajur bench load`).

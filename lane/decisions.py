@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from lane.alerts import AlertFacts
 from lane.commands import Accepted, ApproveDecision, Decide, RejectDecision, check_approver
 from lane.errors import NotPermitted
 from lane.ports import Certificate, IdentityCard, LicenceRecord, RegistryAnswer
@@ -79,7 +80,7 @@ async def decide_by_hand(lane: LaneController, visit: Visit) -> tuple[Decision, 
     visit.state.hold(WAITING_FORM)
     lane.records.persist(visit, note="decision by hand: waiting for the form")
     lane.records.alert("decision_needed", f"visit {visit.id}: decide by hand (the decision form), then a "
-                       "supervisor approves", visit=visit)
+                       "supervisor approves", visit=visit, facts=AlertFacts())
     await lane.displays.show(Station.WINDOW_1, "held", plate=visit.state.plate)
     desk = lane.desk
 

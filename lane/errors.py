@@ -63,7 +63,13 @@ class WatchdogExpired(DeviceTimeout):
     """Something the lane waits for from the road did not happen in time: a loop edge (a vehicle
     passing under a boom, arriving at the exit) the lane was told to expect. The visit is held with an
     alert saying what is missing and the ways out (it went through: take over; it is gone: vehicle
-    left; retry: look again), instead of waiting for ever."""
+    left; retry: look again), instead of waiting for ever. ``code`` says what did not happen
+    (``not_passed``, ``stood_under_boom``, ``not_arrived``), ``seconds`` after how long."""
+
+    def __init__(self, device: str, message: str, *, code: str, seconds: float) -> None:
+        super().__init__(device, message, fault=code)
+        self.code = code
+        self.seconds = seconds
 
 
 class DeviceFault(DeviceError):

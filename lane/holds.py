@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from lane.alerts import AlertFacts, fault_facts
 from lane.commands import Abort, Accepted, Retry, TakeOver, can_take_over
 from lane.errors import DeviceError, DeviceFault, PersistenceError, RecordRefused, WatchdogExpired
 from lane.visit import Visit
@@ -66,7 +67,8 @@ class Holds:
                     kinds.add(kind)
                     lane.records.alert(kind, f"{exc} (visit {visit.id})" if kind == "watchdog"
                                        else f"{device}: {exc} (visit {visit.id})", visit=visit,
-                                       level="critical" if isinstance(exc, DeviceFault) else "warning", cause=device)
+                                       level="critical" if isinstance(exc, DeviceFault) else "warning", cause=device,
+                                       facts=fault_facts(device, exc))
                     await lane.displays.hold(visit)
                 auto = not isinstance(exc, DeviceFault)
                 action = await self.await_resolution(visit, device, auto_retry=auto, attempt=attempt, until=settled)
@@ -110,7 +112,8 @@ class Holds:
             visit.record_refused = visit.record_refused or refused
             lane.records.alert("record_refused" if refused else "internal_error",
                                f"visit {visit.id} held: {exc if refused else type(exc).__name__}; "
-                               "retry, take over or abort", level="critical", visit=visit)
+                               "retry, take over or abort", level="critical", visit=visit,
+                               facts=AlertFacts(step="held", error=type(exc).__name__))
         action = await self.await_resolution(visit, "lane", auto_retry=False, attempt=1)
         visit.state.resume()
         lane.records.clear_alert("record_refused" if refused else "internal_error", visit)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from lane.alerts import AlertFacts
 from lane.errors import RecordRefused
 from lane.events import LaneEvent
 from lane.persistence.store import utcnow
@@ -74,7 +75,8 @@ class Records:
         if not visit.record_refused:
             visit.record_refused = True
             self.alert("record_refused", f"visit {visit.id} ended but the database refuses its record ({exc}); "
-                       f"{outcome}", level="critical", visit=visit)
+                       f"{outcome}", level="critical", visit=visit,
+                       facts=AlertFacts(step="ended", error=type(exc).__name__))
 
     def emit(self, visit: Visit) -> None:
         lane = self.lane
@@ -91,18 +93,24 @@ class Records:
 
     # ---------------------------------------------------------------- alerts
     def alert(self, kind: str, message: str, *, level: str = "warning", visit: Visit | None = None,
-              cause: str | None = None) -> None:
+              cause: str | None = None, facts: AlertFacts | None = None) -> None:
         """Raise an alert, once per visit (or lane), kind and cause while that cause lasts: a second
-        call for the same cause is not a second alert (``clear_alert`` ends it)."""
+        call for the same cause is not a second alert (``clear_alert`` ends it). ``message`` is the
+        English sentence for the log; ``facts`` what pages word in their language (a visit's plate is
+        added to them here)."""
         lane = self.lane
         key = (visit.id if visit else None, kind, cause)
         if key in self.open:
             return
-        row = lane.store.alert(lane.name, kind, level, message, visit.id if visit else None, cause=cause)
+        told = (facts or AlertFacts()).stored()
+        if visit is not None and visit.state.plate and "plate" not in told:
+            told["plate"] = visit.state.plate
+        row = lane.store.alert(lane.name, kind, level, message, visit.id if visit else None, cause=cause,
+                               facts=told)
         self.open[key] = row.id
         log.warning("%s alert %s: %s", lane.name, kind, message)
         lane.bus.publish(LaneEvent(lane.name, "alert", {
-            "id": row.id, "kind": kind, "cause": cause, "level": level, "message": message,
+            "id": row.id, "kind": kind, "cause": cause, "level": level, "message": message, "facts": told,
             "visit_id": visit.id if visit else None, "at": row.at.isoformat(), "cleared_at": None,
             "acknowledged_by": None}))
 

@@ -15,6 +15,7 @@ import logging
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from lane.alerts import AlertFacts
 from lane.ports import MessageRefused
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class RefusedMessages:
         cause = f"{event.device}: {event.reason}"
         lane.records.clear_alert("message_refused", cause=cause)  # the new count supersedes the last alert's
         lane.records.alert("message_refused", f"{event.device}: refused a message: {event.reason}{detail}; "
-                           f"{n} refused from it for this reason so far", level=level, cause=cause)
+                           f"{n} refused from it for this reason so far", level=level, cause=cause,
+                           facts=AlertFacts(device=event.device, reason=event.reason, count=n))
         lane.store.device_event(lane.name, event.device, "message_refused",
                                 {"reason": event.reason, "detail": event.detail, "count": n})

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from lane.alerts import AlertFacts
 from lane.errors import DeviceError, GateSafetyError, PersistenceError
 from lane.persistence.models import CardBlank, SideEffect
 from lane.ports import BarrierGate, PrintDocument
@@ -57,7 +58,7 @@ class SideEffects:
                     visit.state.hold("database")
                     lane.records.persist(visit, note=f"held: database ({exc})")
                     lane.records.alert("database_unavailable", f"database unreachable; visit {visit.id} waits "
-                                       f"before {kind}", level="critical", visit=visit)
+                                       f"before {kind}", level="critical", visit=visit, facts=AlertFacts(step=kind))
                 check_abort(visit)
                 await asyncio.sleep(min(0.25 * attempt, 2.0))  # wall time: an outage is not simulated
                 continue
@@ -113,5 +114,6 @@ class SideEffects:
                 await lane.clock.sleep(1.0)
             except (DeviceError, TimeoutError) as exc:
                 lane.store.device_event(lane.name, name, "close_failed", {"error": str(exc)})
-                lane.records.alert("gate_close_failed", f"{name} did not close: {exc}", cause=name)
+                lane.records.alert("gate_close_failed", f"{name} did not close: {exc}", cause=name,
+                                   facts=AlertFacts(device=name, fault=getattr(exc, "fault", None) or type(exc).__name__))
                 await lane.clock.sleep(5.0)

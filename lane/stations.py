@@ -147,11 +147,13 @@ class Stations:
         def done() -> bool:
             return self.went_through(gate, name, mark) and not gate.status.safety_loop
 
-        def missing(st: GateStatus) -> str:
+        def missing(st: GateStatus) -> tuple[str, str]:
             if self.went_through(gate, name, mark):
-                return f"a vehicle has stood on the safety loop for over {limit:.0f} s (stopped under the boom?)"
-            return (f"no vehicle seen passing {limit:.0f} s after the boom opened for {format_plate(visit.state.plate or '')}"
-                    f" ({_loops(st)}); went through: take over; gone: vehicle left")
+                return "stood_under_boom", (f"a vehicle has stood on the safety loop for over {limit:.0f} s "
+                                            "(stopped under the boom?)")
+            return "not_passed", (f"no vehicle seen passing {limit:.0f} s after the boom opened for "
+                                  f"{format_plate(visit.state.plate or '')} ({_loops(st)}); went through: take over; "
+                                  "gone: vehicle left")
 
         await self.watch(visit, name, gate, done, limit, missing)
 
@@ -159,14 +161,14 @@ class Stations:
         """Wait for the vehicle sent to ``name`` to stand on its arming loop (``watchdogs["exit_arrival"]``)."""
         limit = self.lane.settings.timing.watchdogs["exit_arrival"]
 
-        def missing(st: GateStatus) -> str:
-            return (f"{format_plate(visit.state.plate or '')} was sent to the exit {limit:.0f} s ago and its arming loop "
+        def missing(st: GateStatus) -> tuple[str, str]:
+            return "not_arrived", (f"{format_plate(visit.state.plate or '')} was sent to the exit {limit:.0f} s ago and its arming loop "
                     f"has seen nobody ({_loops(st)}); there: take over (opens the gate); gone: vehicle left")
 
         await self.watch(visit, name, gate, lambda: gate.status.presence_loop, limit, missing)
 
     async def watch(self, visit: Visit, name: str, gate: BarrierGate, done: Callable[[], bool], limit: float,
-                    missing: Callable[[GateStatus], str]) -> None:
+                    missing: Callable[[GateStatus], tuple[str, str]]) -> None:
         """Wait for ``done()``, held on ``name`` with a watchdog alert after ``limit`` simulated seconds
         (see :meth:`lane.holds.Holds.guarded`). Held, the visit goes on as soon as ``done()`` holds; an
         officer's retry looks again for ``RECHECK_SECONDS`` and says whether it saw it."""
@@ -179,7 +181,8 @@ class Stations:
             try:
                 await lane.waiter.wait(done, timeout=limit if looks == 1 else RECHECK_SECONDS, visit=visit)
             except TimeoutError:
-                raise WatchdogExpired(name, missing(gate.status)) from None
+                code, text = missing(gate.status)
+                raise WatchdogExpired(name, text, code=code, seconds=limit) from None
 
         await lane.holds.guarded(visit, name, look, settled=done)
 

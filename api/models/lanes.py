@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.models.common import Reason
+from lane.alerts import AlertFacts
 
 
 # ================================================================ lanes
@@ -147,7 +148,9 @@ class AlertOut(BaseModel):
     kind: str
     cause: str | None = Field(None, description="what within the kind: the stage, the device (null: none)")
     level: str
-    message: str
+    message: str = Field(description="the alert in English, whole (logs, exports); pages word it from facts")
+    facts: AlertFacts | None = Field(None, description="what it is about, for a page to say in its language "
+                                     "(null: an alert from before facts were kept)")
     at: str
     acknowledged_by: str | None
     acknowledged_at: str | None = None

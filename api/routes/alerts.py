@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 def alert_json(a: AlertRow) -> dict[str, Any]:
     return {"id": a.id, "lane": a.lane, "visit_id": a.visit_id, "kind": a.kind, "cause": a.cause, "level": a.level,
-            "message": a.message, "at": a.at.isoformat(), "acknowledged_by": a.acknowledged_by,
+            "message": a.message, "facts": a.facts, "at": a.at.isoformat(), "acknowledged_by": a.acknowledged_by,
             "acknowledged_at": a.acknowledged_at.isoformat() if a.acknowledged_at else None,
             "cleared_at": a.cleared_at.isoformat() if a.cleared_at else None}
 

@@ -21,11 +21,12 @@ class AlertRecords:
     _record: Callable[[str, Callable[[Session], Any]], bool]
 
     def alert(self, lane: str, kind: str, level: str, message: str, visit_id: str | None = None,
-              cause: str | None = None) -> AlertRow:
+              cause: str | None = None, facts: dict[str, Any] | None = None) -> AlertRow:
         """Record an alert (journaled while the database is away); returns the row as recorded, whose
         ``id`` is None when it waits in the journal."""
         row = AlertRow(**fit(AlertRow.__table__, {"lane": lane, "kind": kind, "cause": cause, "level": level,
-                                                  "message": message, "visit_id": visit_id, "at": utcnow()}))
+                                                  "message": message, "visit_id": visit_id, "at": utcnow(),
+                                                  "facts": facts or None}))
         values = row.model_dump()
 
         def op(s: Session) -> None:

@@ -136,6 +136,10 @@ class AlertRow(SQLModel, table=True):
     """What within the kind: the stage over budget, the device at fault (None: the kind says it all)."""
     level: str = Field(max_length=16)  # warning | critical
     message: str = Field(max_length=300)
+    """The alert in English, whole (logs, exports); pages say it from ``facts`` in their language."""
+    facts: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """What the alert is about, as values (``lane.alerts.AlertFacts``): the stage, the device, the plate,
+    minutes, a reason code... None: an alert from before these were kept (the message is all)."""
     at: datetime = Field(index=True)
     acknowledged_by: str | None = Field(default=None, max_length=64)
     acknowledged_at: datetime | None = None

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from lane.alerts import PLATE_FACTS
 from lane.persistence.models import AlertRow, AuditEntry, OfficerAction, StageTransition, VisitRow, utcnow
 from lane.persistence.store import Store
 
@@ -40,6 +41,7 @@ def purge_personal_data(store: Store, ended_before: datetime, *, batch: int = BA
             conn.execute(update(v).where(v.c.id.in_(ids)).values(purged_at=utcnow(), **dict.fromkeys(PERSONAL)))
             _erase_text(conn, StageTransition.__table__, "note", ids)
             _erase_text(conn, AlertRow.__table__, "message", ids)
+            _erase_keys(conn, AlertRow.__table__, "facts", ids, PLATE_FACTS)
             _erase_keys(conn, AuditEntry.__table__, "detail", ids)
             _erase_keys(conn, OfficerAction.__table__, "params", ids)
         total += len(ids)
@@ -54,9 +56,9 @@ def _erase_text(conn: Any, table: Any, column: str, ids: list[str]) -> None:
             conn.execute(update(table).where(table.c.id == row_id).values({column: erased}))
 
 
-def _erase_keys(conn: Any, table: Any, column: str, ids: list[str]) -> None:
+def _erase_keys(conn: Any, table: Any, column: str, ids: list[str], keys: tuple[str, ...] = PERSONAL) -> None:
     col = table.c[column]
     for row_id, detail in conn.execute(select(table.c.id, col).where(table.c.visit_id.in_(ids))).all():
-        if isinstance(detail, dict) and any(k in detail for k in PERSONAL):
-            kept = {k: (ERASED if k in PERSONAL else v) for k, v in detail.items()}
+        if isinstance(detail, dict) and any(k in detail for k in keys):
+            kept = {k: (ERASED if k in keys else v) for k, v in detail.items()}
             conn.execute(update(table).where(table.c.id == row_id).values({column: kept}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lane.alerts import AlertFacts
 from lane.commands import ConfirmPlate
 from lane.ports import PlateRead, Signal
 from lane.recovery import gate_recovered
@@ -56,7 +57,7 @@ async def read_plate(lane: LaneController, visit: Visit) -> None:
         visit.state.hold("plate_unconfirmed")
         lane.records.persist(visit, note="plate needs an officer")
         lane.records.alert("plate_unconfirmed", f"plate read {guess or 'nothing'} with low confidence; confirm or "
-                           "type it", visit=visit)
+                           "type it", visit=visit, facts=AlertFacts(read=guess or None))
         await lane.waiter.wait(lambda: visit.has_pending(ConfirmPlate), visit=visit)
     accepted = lane.desk.take(visit, ConfirmPlate)
     assert accepted is not None and isinstance(accepted.command, ConfirmPlate)

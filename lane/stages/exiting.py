@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lane.alerts import AlertFacts
 from lane.ports import Signal
 from lane.recovery import gate_recovered
 from lane.visit import Visit
@@ -51,7 +52,8 @@ async def match_exit_plate(lane: LaneController, visit: Visit) -> None:
     visit.state.hold("exit-camera: plate mismatch")
     lane.records.persist(visit, note=f"exit plate {read.plate if read else None} != {visit.state.plate}")
     lane.records.alert("exit_plate_mismatch", f"exit camera read {read.plate if read else 'nothing'}, "
-                       f"expected {visit.state.plate}", visit=visit)
+                       f"expected {visit.state.plate}", visit=visit,
+                       facts=AlertFacts(read=(read.plate or None) if read else None))
     await lane.holds.await_resolution(visit, "exit-camera", auto_retry=False, attempt=1)
     visit.state.resume()
     lane.records.clear_alert("exit_plate_mismatch", visit)

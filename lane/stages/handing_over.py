@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lane.alerts import AlertFacts
 from lane.commands import (
     APPROVER_ROLES,
     Accepted,
@@ -57,7 +58,7 @@ async def _approved(lane: LaneController, visit: Visit, reprint: Accepted) -> bo
         visit.state.hold(REPRINT_HOLD)
         lane.records.persist(visit, note=f"reprint asked by {reprint.actor.username}: waiting for approval")
         lane.records.alert("reprint_approval", f"visit {visit.id}: a reprint waits for a supervisor's approval",
-                           visit=visit)
+                           visit=visit, facts=AlertFacts())
     while True:
         await lane.waiter.wait(lambda: visit.has_pending(HandedOver, ApproveReprint), visit=visit)
         if visit.has_pending(HandedOver):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from lane.alerts import AlertFacts
 from lane.commands import ApplicantAnswer
 from lane.i18n import both, format_rupiah, gettext
 from lane.ports import ChargeSummary, PaymentOutcome, PrintDocument
@@ -83,7 +84,7 @@ async def _charge(lane: LaneController, visit: Visit, fee: int) -> None:
         visit.state.hold(f"payment: {result.outcome.value}")
         lane.records.persist(visit, note=f"payment {result.outcome.value}")
         lane.records.alert("payment_failed", f"payment {result.outcome.value} for {format_plate(plate or '')}",
-                           visit=visit)
+                           visit=visit, facts=AlertFacts(outcome=result.outcome.value, plate=plate or None))
         action = await lane.holds.await_resolution(visit, "payment", auto_retry=False, attempt=attempt)
         visit.state.resume()
         if action == "take_over":

@@ -18,6 +18,7 @@ import asyncio
 from datetime import date
 from typing import TYPE_CHECKING
 
+from lane.alerts import AlertFacts
 from lane.ports import CardJob, CardPrinter
 from lane.visit import Visit, VisitAborted
 from lane.workflow import Station
@@ -116,5 +117,5 @@ async def _require_card_data(lane: LaneController, visit: Visit) -> None:
     visit.state.hold(f"card data missing: {', '.join(missing)}")
     lane.records.persist(visit, note=f"not printed: no {', '.join(missing)}")
     lane.records.alert("card_data_missing", f"visit {visit.id}: no card printed without its {', '.join(missing)}; "
-                       "abort the visit", level="critical", visit=visit)
+                       "abort the visit", level="critical", visit=visit, facts=AlertFacts(missing=missing))
     await lane.waiter.wait(lambda: False, visit=visit)

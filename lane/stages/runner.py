@@ -14,6 +14,7 @@ import logging
 from datetime import UTC
 from typing import TYPE_CHECKING
 
+from lane.alerts import AlertFacts
 from lane.commands import Abort
 from lane.errors import PersistenceError, RecordRefused, WorkflowError
 from lane.persistence.models import VisitRow
@@ -114,7 +115,7 @@ async def run_visit(lane: LaneController, visit: Visit) -> None:
     except Exception:  # noqa: BLE001 - keep the lane alive; the visit stays open in the database
         log.exception("%s: visit %s failed unexpectedly", lane.name, visit.id)
         lane.records.alert("internal_error", f"visit {visit.id} stopped on an internal error", level="critical",
-                           visit=visit)
+                           visit=visit, facts=AlertFacts(step="stopped"))
 
 
 async def _run_stage(lane: LaneController, visit: Visit, taken_over: bool) -> None:

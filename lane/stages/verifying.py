@@ -32,7 +32,7 @@ async def verify(lane: LaneController, visit: Visit) -> None:
         try:
             return check_card(card)
         except ValidationError as exc:  # held for the officer: tap again (retry), by hand, or abort
-            raise DeviceFault("card-reader", f"card refused: {exc}") from None
+            raise DeviceFault("card-reader", f"card refused: {exc}", fault="card_refused") from None
 
     card: IdentityCard | None = await lane.holds.guarded(visit, "card-reader", read_card)
     visit.card = card

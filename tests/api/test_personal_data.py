@@ -37,7 +37,8 @@ def _seed(store: Store, day: datetime, n: int = 3, prefix: str = "lane-1-2026010
             started_at=start, ended_at=start + timedelta(seconds=total), sim_started=0.0, sim_ended=total,
             stage_seconds=stages, updated_at=start))
         store.record_transition(vid, "arriving", "arriving", 0.0, f"plate read G{1230 + i}ABC (0.95)")
-        store.alert("lane-1", "plate_unconfirmed", "warning", f"plate read G{1230 + i}ABK with low confidence", vid)
+        store.alert("lane-1", "plate_unconfirmed", "warning", f"plate read G{1230 + i}ABK with low confidence", vid,
+                    facts={"plate": f"G{1230 + i}ABC", "read": f"G{1230 + i}ABK"})
         store.audit(actor="siti", role="officer", action="confirm_plate", lane="lane-1", visit_id=vid,
                     detail={"plate": f"G{1230 + i}ABC"})
         ids.append(vid)
@@ -94,6 +95,8 @@ def test_after_the_retention_a_visit_keeps_only_anonymised_figures_and_the_repor
     details = [a.detail for a in api_store.audit_log(limit=1000) if a.visit_id in ids]
     assert "G1231" not in notes + alerts and "[erased]" in notes and "[erased]" in alerts
     assert all(d.get("plate") in (None, "[erased]") for d in details)
+    facts = [a.facts for a in api_store.alerts(limit=1000) if a.visit_id in ids]
+    assert facts and all(f == {"plate": "[erased]", "read": "[erased]"} for f in facts)
     rows = list(csv.DictReader(io.StringIO(client.get("/api/v1/reports/daily.csv", params={"day": "2026-01-05"},
                                                       headers=officer).text)))
     assert len(rows) == 3 and {r["plate"] for r in rows} == {""} and {r["within_goal"] for r in rows} == {"yes"}

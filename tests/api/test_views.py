@@ -105,12 +105,18 @@ def test_acknowledge_all_takes_every_open_alert_at_once_and_is_audited_once(clie
         api_store.alert("lane-1", "stage_over_budget", "warning", f"visit {i} over budget in paying",
                         f"lane-1-20260302-{i:04d}", cause="paying")
     api_store.alert("lane-2", "device_fault", "critical", "card-printer: ribbon_out", "lane-2-x-0001",
-                    cause="card-printer")
+                    cause="card-printer", facts={"device": "card-printer", "fault": "ribbon_out", "plate": "G1234AB"})
     api_store.alert("lane-2", "gate_close_failed", "warning", "exit-gate did not close", cause="exit-gate")
     api_store.clear_alerts("lane-2", visit_id=None, kind="gate_close_failed", cause="exit-gate")
     officer = bearer(tokens["officer"])
     active = client.get("/api/v1/alerts", params={"active": "true", "limit": 1000}, headers=officer).json()
     assert len(active) == 11 and {a["cause"] for a in active} == {"paying", "card-printer"}
+    # the facts a page says the alert from, in its language (null for an alert raised without them)
+    assert {a["kind"]: a["facts"] for a in active} == {
+        "stage_over_budget": None, "device_fault": {"device": "card-printer", "fault": "ribbon_out", "plate": "G1234AB",
+                                                    "stage": None, "minutes": None, "seconds": None, "reason": None,
+                                                    "count": None, "read": None, "outcome": None, "missing": None,
+                                                    "step": None, "error": None}}
     cleared = next(a for a in client.get("/api/v1/alerts", headers=officer).json() if a["kind"] == "gate_close_failed")
     assert cleared["cleared_at"] and cleared["acknowledged_by"] is None
 

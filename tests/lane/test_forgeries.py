@@ -89,6 +89,8 @@ async def test_a_rogue_client_forges_gate_card_and_payment_and_the_visit_goes_on
                for a in store.alerts("lane-1") if a.kind == "message_refused"}
     assert {("entry-gate", "not_outstanding"), ("card-reader", "not_outstanding"), ("payment", "wrong_amount"),
             ("payment", "unsolicited")} <= refused, refused
+    told = {(a.facts["device"], a.facts["reason"]) for a in store.alerts("lane-1") if a.kind == "message_refused"}
+    assert told == refused, "the facts a page words the alert from say the same"
     text = " ".join(a.message for a in store.alerts("lane-1"))
     for person in (first.card, victim.card):
         assert person.nik not in text and person.name not in text and person.nik not in caplog.text

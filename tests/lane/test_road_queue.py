@@ -83,6 +83,9 @@ async def test_alerts_come_once_per_visit_and_cause_and_clear_when_it_ends(mqtt_
             [visit] = list(harness.ctl.visits.values())
             capturing = _alerts(harness, visit.id, "stage_over_budget", "capturing")
             assert len(capturing) == 1 and capturing[0].cleared_at is not None, "cleared when window 2 was left"
+            # what a page words in its language: the stage as a code, the budget in minutes, the plate
+            assert capturing[0].facts == {"stage": "capturing", "minutes": round(
+                harness.ctl.settings.timing.budgets["capturing"] / 60, 1), "plate": visit.state.plate}
             for _ in range(2):  # retried with the ribbon still out: it says so, held again, no second alert
                 with pytest.raises(RetryFailed, match="still fails"):
                     await harness.ctl.act("retry", actor="siti", role="officer", visit_id=visit.id)
@@ -90,6 +93,7 @@ async def test_alerts_come_once_per_visit_and_cause_and_clear_when_it_ends(mqtt_
                              "the retry to fail")
             [fault] = _alerts(harness, visit.id, "device_fault", "card-printer")
             assert fault.cleared_at is None
+            assert fault.facts == {"device": "card-printer", "fault": "ribbon_out", "plate": visit.state.plate}
             await printer.inject("ribbon_out", False)
             await harness.ctl.act("retry", actor="siti", role="officer", visit_id=visit.id, reason="ribbon replaced")
             await asyncio.wait_for(drive, 60)

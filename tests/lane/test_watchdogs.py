@@ -78,6 +78,8 @@ async def test_a_passage_nobody_saw_holds_the_visit_with_an_alert_until_the_offi
     [alert] = [a for a in lane.site.store.alerts("lane-1") if a.kind == "watchdog"]
     assert alert.visit_id == visit.id and alert.cause == "entry-gate" and alert.cleared_at is None
     assert "no vehicle seen passing" in alert.message and "vehicle left" in alert.message
+    assert alert.facts == {"device": "entry-gate", "fault": "not_passed", "plate": visit.state.plate,
+                           "seconds": round(lane.ctl.settings.timing.watchdogs["passage"])}
     sign = lane.ctl.shown["entry"]
     assert sign.step == "held" and "petugas segera datang" in sign.text_id and "officer is coming" in sign.text_en
     await lane.clock.sleep(60)  # still held (the lane goes on by itself as soon as it sees the passage)
