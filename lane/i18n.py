@@ -74,7 +74,7 @@ CODE_WORDS: tuple[str, ...] = (
     N_("stage_over_budget"), N_("visit_over_budget"), N_("device_fault"), N_("plate_unconfirmed"),
     N_("payment_failed"), N_("internal_error"), N_("database_unavailable"), N_("gate_close_failed"),
     N_("exit_plate_mismatch"), N_("card_data_missing"), N_("decision_needed"), N_("message_refused"),
-    N_("record_refused"), N_("reprint_approval"),
+    N_("record_refused"), N_("reprint_approval"), N_("watchdog"),
     # audited actions
     N_("confirm_plate"), N_("retry"), N_("take_over"), N_("decide"), N_("approve_decision"),
     N_("reject_decision"), N_("reprint"), N_("approve_reprint"), N_("applicant_answer"),

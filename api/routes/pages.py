@@ -33,6 +33,7 @@ from lane.i18n import (
     language,
 )
 from lane.settings import Settings
+from lane.words import words
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,11 +45,11 @@ STATION_NAMES = {"entry": N_("Entry"), "window-1": N_("Window 1"), "window-2": N
 
 def page_data(lang: str, settings: Settings) -> dict[str, Any]:
     """What a page's scripts need to speak its language: the catalogue, the stages' and stations'
-    words, the site's time zone (times are shown in it, 24-hour, dates dd/mm/yyyy)."""
+    words, the codes' words (devices, faults... ``lane.words``), the site's time zone (times are shown in it, 24-hour, dates dd/mm/yyyy)."""
     return {"lang": lang, "languages": {code: LANGUAGE_NAMES[code] for code in LANGUAGES},
             "messages": catalogue(lang), "timezone": settings.timezone,
             "stages": {k: gettext(lang, v) for k, v in STAGE_WORDS.items()},
-            "stations": {k: gettext(lang, v) for k, v in STATION_NAMES.items()}}
+            "stations": {k: gettext(lang, v) for k, v in STATION_NAMES.items()}, "words": words(lang)}
 
 
 def page(request: Request, name: str, lang: str, **context: Any) -> HTMLResponse:

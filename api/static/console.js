@@ -246,7 +246,7 @@
         s.key = key;
         s.slot.replaceChildren(...(here.length ? here.map((v) => el("div", { class: "car", "data-visit": v.id, onclick: () => select(v.id) },
           el("div", { class: "plate" }, plate(v.plate)), el("div", { class: "t" }, ""),
-          v.held ? el("div", { class: "held-tag" }, t("held") + ": " + v.held) : null)) : [el("div", { class: "muted" }, "—")]));
+          v.held ? el("div", { class: "held-tag" }, t("held") + ": " + Words.heldWord(v.held)) : null)) : [el("div", { class: "muted" }, "—")]));
       }
       here.forEach((v, i) => {
         const tm = now(v), car = s.slot.children[i], lv = level(tm.stage, v.stage_budget);
@@ -290,7 +290,7 @@
       }
       r.cells.stage.replaceChildren(el("span", { class: "stage", "data-stage": v.stage }, stageWord(v.stage)),
         v.outcome ? " " + t(v.outcome) : "",
-        v.held ? el("div", { class: "held-tag" }, t("held") + ": " + v.held) : "",
+        v.held ? el("div", { class: "held-tag" }, t("held") + ": " + Words.heldWord(v.held)) : "",
         v.decision ? el("div", { class: "decision-tag", "data-decision": v.decision.id },
           t("decision by %(who)s", { who: v.decision.proposed_by }) + ": " + decisionText(v.decision)) : "");
       const ls = level(tm.stage, v.stage_budget), lv = level(tm.elapsed, v.visit_budget);
@@ -324,8 +324,8 @@
     box.replaceChildren(...state.alerts.slice(0, 30).map((a) => el("div", {
       class: "alert " + a.level + (a.acknowledged_by ? " acked" : "") + (a.cleared_at ? " cleared" : ""),
       "data-alert": a.id, "data-kind": a.kind, "data-cleared": a.cleared_at ? "1" : "" },
-      el("div", {}, a.message),
-      el("div", { class: "meta" }, `${a.lane} · ${t(a.kind)}${a.cause ? " · " + a.cause : ""} · ${Lajur.clockSeconds(a.at)}`,
+      el("div", { class: "text", title: a.message }, Words.alertText(a)),
+      el("div", { class: "meta" }, `${a.lane} · ${t(a.kind)}${a.cause ? " · " + Words.causeWord(a) : ""} · ${Lajur.clockSeconds(a.at)}`,
         a.cleared_at ? " · " + t("cleared") : "", a.acknowledged_by ? " · " + t("acknowledged by %(who)s", { who: a.acknowledged_by }) : "", " ",
         canAck && !a.acknowledged_by && a.id ? el("button", { class: "small", onclick: async () => {
           try { await api("POST", `/api/v1/alerts/${a.id}/ack`); a.acknowledged_by = me.username; renderAlerts(); loadAudit(); }
@@ -340,13 +340,10 @@
     } catch (e) { toast(e.message); }
   };
 
-  // "plate G 1234 AB → G 9999 ZZ": what a command changed, from the audit line's before and after
+  // "Tahap Perekaman → Keluar": what a command changed, from the audit line's before and after, in words
   function change(detail) {
-    if (!detail || !detail.before || !detail.after) return "";
-    const show = (k, x) => x === null || x === undefined ? "—" : (k === "plate" ? plate(x) : typeof x === "object" ? JSON.stringify(x) : String(x));
-    const keys = Object.keys(detail.after).filter((k) => JSON.stringify(detail.before[k]) !== JSON.stringify(detail.after[k]));
-    if (!keys.length) return "";
-    return el("span", { class: "change" }, " · " + keys.map((k) => `${k} ${show(k, detail.before[k])} → ${show(k, detail.after[k])}`).join(", "));
+    const parts = Words.change(detail);
+    return parts.length ? el("span", { class: "change" }, " · " + parts.join(", ")) : "";
   }
 
   async function loadAudit() {
@@ -355,7 +352,7 @@
       document.getElementById("audit").replaceChildren(...rows.map((a) => el("div", { "data-audit-action": a.action },
         Lajur.clockSeconds(a.at), " ", el("b", {}, a.actor), ` (${t(a.role)}) `, el("strong", {}, t(a.action)),
         a.lane ? " " + a.lane : "", a.visit_id ? " " + a.visit_id : "", a.detail && a.detail.gate ? " " + a.detail.gate : "", a.detail && a.detail.target ? " " + a.detail.target : "",
-        a.detail && a.detail.device ? " " + a.detail.device + (a.detail.fault ? ":" + a.detail.fault : "") : "",
+        a.detail && a.detail.device ? " " + Words.deviceWord(a.detail.device) + (a.detail.fault ? ": " + Words.faultWord(a.detail.fault) : "") : "",
         change(a.detail), a.reason ? " — " + a.reason : "")));
     } catch (e) { /* the next event retries */ }
   }

@@ -134,6 +134,10 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
         late = page.locator(".alert[data-kind='stage_over_budget']")
         await late.first.wait_for(timeout=15_000)
         assert await late.count() == 1 and await late.first.get_attribute("data-cleared") == ""
+        # said in the officers' words, not the lane's English with a stage code
+        said = await late.first.inner_text()
+        assert f"Kunjungan {visit_id} ({plate}) melewati batas waktu tahap Perekaman" in said, said
+        assert "capturing" not in said and "over budget" not in said
         assert "Antrean kosong" in await page.inner_text(".queue[data-queue='lane-1']")
 
         # Abort needs a reason: the dialog refuses an empty one, then the abort goes through.
@@ -146,6 +150,7 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
         await page.wait_for_selector("#audit :text('driver felt unwell')", timeout=10_000)
         audit_line = await page.inner_text("#audit div[data-audit-action='abort']")
         assert "siti" in audit_line and "(supervisor)" in audit_line
+        assert "Tahap Perekaman → Keluar" in audit_line and "capturing" not in audit_line, audit_line
 
         # The vehicle leaves by the exit; the console drops it when it is gone.
         await page.wait_for_selector(f"tr[data-visit='{visit_id}'] .stage[data-stage='exiting']", timeout=20_000)
@@ -169,6 +174,13 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
     await page.click("#act-ok")
     await page.wait_for_selector("#toast:has-text('Tutup Pintu keluar: selesai')")
     await page.wait_for_selector("#audit :text('boom check after abort')", timeout=10_000)
+    # English one click away: the same alert and audit line in English words, still no codes
+    await page.click("#language")
+    await page.wait_for_selector("#language:has-text('Bahasa Indonesia')")
+    said = await page.locator(".alert[data-kind='stage_over_budget']").first.inner_text()
+    assert f"Visit {visit_id} ({plate}) over its time at Photo and fingerprint" in said, said
+    audit_line = await page.inner_text("#audit div[data-audit-action='abort']")
+    assert "Stage Photo and fingerprint → Leaving" in audit_line and "capturing" not in audit_line, audit_line
     entries = [(a.actor, a.role, a.action, a.reason) for a in site.store.audit_log()]
     assert ("siti", "supervisor", "abort", "driver felt unwell") in entries
     assert ("siti", "supervisor", "close_gate", "boom check after abort") in entries
