@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 from lane.i18n import N_, gettext
+from lane.rules import REFUSAL_MESSAGES
+from lane.workflow import DECLINED
 
 DEVICE_WORDS: dict[str, str] = {
     "entry-gate": N_("Entry gate"), "exit-gate": N_("Exit gate"), "entry-camera": N_("Entry camera"),
@@ -27,6 +29,10 @@ FAULT_WORDS: dict[str, str] = {
     "safety_loop_occupied": N_("a vehicle is under the boom"), "gate_fault": N_("gate fault"),
     "offline": N_("not answering"), "timeout": N_("no answer in time"), "unreadable": N_("card unreadable"),
     "card_refused": N_("card refused"), "fail": N_("capture failed"), "rejected": N_("command refused"),
+    # faults a technician injects into the simulators (technician page)
+    "stuck": N_("boom stuck"), "slow": N_("slow"), "loop_stuck": N_("loop stuck"), "noise": N_("noise on the line"),
+    "declined": N_("declined"), "blurred": N_("blurred image"), "blank": N_("blank image"),
+    "no_plate": N_("no plate in view"), "down": N_("camera down"),
     "database": N_("database unreachable"), "error": N_("error"), "unknown": N_("unknown fault"),
     # watchdogs (lane.stations): what the road did not do in time
     "stood_under_boom": N_("a vehicle has stood under the boom too long"),
@@ -66,8 +72,32 @@ HELD_WORDS: dict[str, str] = {
 """Why a visit is held, where it is one fixed text (``Visit.state.held``); a held step is
 ``device: fault code`` (``lane.holds``), worded from the devices' and faults' tables."""
 
+DEVICE_FIELD_WORDS: dict[str, str] = {
+    "missed_polls": N_("missed polls"), "protocol_errors": N_("protocol errors"), "refused": N_("refused messages"),
+    "commands_seen": N_("commands seen"), "reads": N_("reads"), "errors": N_("errors"), "failures": N_("failures"),
+    "malformed": N_("malformed messages"), "presence_loop": N_("arming loop"),
+    "safety_loop": N_("safety loop"), "faults": N_("faults"), "passages": N_("passages"),
+}
+"""A device's counters and status fields (``api.devices``), for the technician page."""
+
+POSITION_WORDS: dict[str, str] = {
+    "closed": N_("boom closed"), "opening": N_("boom opening"), "open": N_("boom open"),
+    "closing": N_("boom closing"), "fault": N_("boom in fault"), "unknown": N_("boom position unknown"),
+}
+"""A boom's position (``lane.ports.GatePosition``)."""
+
+DEVICE_EVENT_WORDS: dict[str, str] = {
+    "fault": N_("fault"), "message_refused": N_("message refused"), "close_failed": N_("did not close"),
+}
+"""What the device event log records (``Store.device_event``)."""
+
 OUTCOME_WORDS: dict[str, str] = {"failed": N_("failed"), "cancelled": N_("cancelled"), "paid": N_("paid")}
 """A payment terminal's answer."""
+
+VISIT_REASON_WORDS: dict[str, str] = {**{str(code): text for code, text in REFUSAL_MESSAGES.items()},
+                                      DECLINED: N_("the applicant did not confirm; nothing was charged")}
+"""A visit's reason when the lane wrote it (a refusal code, the applicant's no); an officer's own reason
+for an abort is shown as typed."""
 
 _NUMBERED = re.compile(r"^(?P<base>.+?)-(?P<n>\d+)$")
 
@@ -85,5 +115,7 @@ def device_word(lang: str, device: str) -> str:
 def words(lang: str) -> dict[str, dict[str, str]]:
     """Every table in ``lang``: what a page's scripts look codes up in (``page_data``)."""
     tables = {"devices": DEVICE_WORDS, "faults": FAULT_WORDS, "refusals": REFUSAL_WORDS,
-              "card_data": CARD_DATA_WORDS, "steps": STEP_WORDS, "outcomes": OUTCOME_WORDS, "held": HELD_WORDS}
+              "card_data": CARD_DATA_WORDS, "steps": STEP_WORDS, "outcomes": OUTCOME_WORDS, "held": HELD_WORDS,
+              "device_fields": DEVICE_FIELD_WORDS, "positions": POSITION_WORDS, "device_events": DEVICE_EVENT_WORDS,
+              "visit_reasons": VISIT_REASON_WORDS}
     return {name: {code: gettext(lang, mid) for code, mid in table.items()} for name, table in tables.items()}

@@ -223,7 +223,7 @@
     if (view.chipKey === key) return;
     view.chipKey = key;
     view.chips.replaceChildren(...Object.entries(devices).map(([d, ok]) =>
-      el("span", { class: "chip " + (ok ? "on" : "off"), title: ok ? t("online") : t("OFFLINE"), "data-device": d }, d)));
+      el("span", { class: "chip " + (ok ? "on" : "off"), title: d + " · " + (ok ? t("online") : t("OFFLINE")), "data-device": d }, Words.deviceWord(d))));
   }
 
   function carKey(v) { return v ? [v.id, v.plate, v.held].join("|") : ""; }
@@ -364,7 +364,7 @@
       const v = await api("GET", "/api/v1/visits/" + encodeURIComponent(id));
       const rows = [["visit", t("Visit"), v.id],
         ["plate", t("Plate"), plate(v.plate) + (v.plate_confidence != null ? ` (${Math.round(v.plate_confidence * 100)}%)` : "")],
-        ["stage", t("Stage"), stageWord(v.stage) + (v.outcome ? " · " + t(v.outcome) : "") + (v.reason ? " · " + v.reason : "")],
+        ["stage", t("Stage"), stageWord(v.stage) + (v.outcome ? " · " + t(v.outcome) : "") + (v.reason ? " · " + Words.reasonWord(v.reason) : "")],
         ["nik", me.sees_personal_data ? "NIK" : t("NIK (masked)"), v.nik || "—"], ["name", t("Name"), v.holder_name || "—"],
         ["class", t("SIM class"), v.sim_class || "—"], ["fee", t("Fee"), v.fee ? Lajur.rupiah(v.fee) : "—"],
         ["paid", t("Paid"), v.paid ? t("yes") : t("no")],

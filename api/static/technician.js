@@ -35,22 +35,26 @@
   }
 
   async function test(d, command) {
-    const reason = await askReason(t("%(command)s %(device)s on %(lane)s (audited)", { command: COMMAND[command], device: d.name, lane: d.lane }));
+    const name = Words.deviceWord(d.name);
+    const reason = await askReason(t("%(command)s %(device)s on %(lane)s (audited)", { command: COMMAND[command], device: name, lane: d.lane }));
     if (!reason) return;
     try { const r = await api("POST", `/api/v1/lanes/${d.lane}/devices/${d.name}/test`, { command, reason });
-      toast(`${d.name} ${COMMAND[command]}: ` + t("ok") + (r.device.status ? " · " + JSON.stringify(r.device.status) : ""), true); loadEvents(); }
-    catch (e) { toast(`${d.name} ${COMMAND[command]}: ${e.message}`); }
+      toast(`${name} ${COMMAND[command]}: ` + t("ok") + (r.device.status ? " · " + status(r.device.status).join(" · ") : ""), true); loadEvents(); }
+    catch (e) { toast(`${name} ${COMMAND[command]}: ${e.message}`); }
   }
   async function fault(d, select, active) {
     try { await api("POST", `/api/v1/lanes/${d.lane}/devices/${d.name}/faults`, { fault: select.value, active, reason: t("technician page") });
-      toast(`${d.name}: ${select.value} ` + (active ? t("injected") : t("cleared")), true); }
+      toast(`${Words.deviceWord(d.name)}: ${Words.faultWord(select.value)} ` + (active ? t("injected") : t("cleared")), true); }
     catch (e) { toast(e.message); }
   }
+  // a gate's status in words: "palang terbuka · loop deteksi kosong ..."
+  function status(st) {
+    if (!st || typeof st !== "object") return [];
+    return ["position", "presence_loop", "safety_loop", "faults"].filter((k) => k in st).map((k) => (k === "position" ? "" : Words.fieldWord(k) + " ") + Words.fieldValue(k, st[k]));
+  }
   function counters(d) {
-    const parts = Object.entries(d.counters || {}).map(([k, v]) => `${k} ${v}`);
-    if (d.status && typeof d.status === "object") {
-      for (const k of ["position", "presence_loop", "safety_loop", "faults"]) if (k in d.status) parts.push(`${k} ${JSON.stringify(d.status[k])}`);
-    }
+    const parts = Object.entries(d.counters || {}).map(([k, v]) => `${Words.fieldWord(k)} ${v}`);
+    parts.push(...status(d.status));
     if (d.state) {
       const { v, ts, ...rest } = d.state;
       if (ts) parts.push(t("last message %(at)s", { at: Lajur.clockSeconds(ts) }));
@@ -71,12 +75,13 @@
           testCell.appendChild(el("div", { class: "actions" }, cmds.map((c) => el("button", { class: "small", onclick: () => test(d, c), "data-command": c }, COMMAND[c]))));
         }
         if (canFault && FAULTS[d.name]) {
-          const sel = el("select", {}, FAULTS[d.name].map((f) => el("option", { value: f }, f)));
+          const sel = el("select", {}, FAULTS[d.name].map((f) => el("option", { value: f }, Words.faultWord(f))));
           faultCell.appendChild(el("div", { class: "actions" }, sel,
             el("button", { class: "small danger", onclick: () => fault(d, sel, true) }, t("inject")),
             el("button", { class: "small", onclick: () => fault(d, sel, false) }, t("clear"))));
         }
-        r = rows[key] = { tr: el("tr", { "data-device": key }, el("td", {}, d.lane), el("td", {}, d.name), el("td", {}), el("td", {}), el("td", {}), testCell, faultCell) };
+        r = rows[key] = { tr: el("tr", { "data-device": key }, el("td", {}, d.lane),
+          el("td", { title: d.driver }, Words.deviceWord(d.name), " ", el("span", { class: "muted" }, d.name)), el("td", {}), el("td", {}), el("td", {}), testCell, faultCell) };
         tbody.appendChild(r.tr);
       }
       const c = r.tr.children;
@@ -85,10 +90,19 @@
       c[4].textContent = counters(d);
     }
   }
+  // an event's detail: the refusal reason and count in words, the visit; the device's own error text as it is
+  function eventDetail(detail) {
+    const d = detail || {};
+    const parts = [];
+    if (d.reason) parts.push(Words.word("refusals", d.reason) + (d.count ? " ×" + d.count : ""));
+    if (d.visit) parts.push(t("visit %(visit)s", { visit: d.visit }));
+    if (d.error) parts.push(el("span", { class: "muted" }, String(d.error).slice(0, 140)));
+    return parts.flatMap((p, i) => (i ? [" · ", p] : [p]));
+  }
   async function loadEvents() {
     try { const evs = await api("GET", "/api/v1/devices/events?limit=30");
       document.getElementById("events").replaceChildren(...evs.map((e) => el("div", {}, Lajur.clockSeconds(e.at), " ",
-        el("b", {}, e.lane + "/" + e.device), " " + e.kind + " ", JSON.stringify(e.detail).slice(0, 140))));
+        el("b", {}, e.lane + " · " + Words.deviceWord(e.device)), " " + Words.word("device_events", e.kind) + " ", eventDetail(e.detail))));
     } catch (e) { /* shown next time */ }
   }
   render(await api("GET", "/api/v1/devices"));

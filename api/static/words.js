@@ -101,5 +101,23 @@ const Words = (() => {
     return keys.map((k) => `${keyWord(k)} ${value(k, detail.before[k])} → ${value(k, detail.after[k])}`);
   }
 
-  return { alertText, causeWord, change, deviceWord, faultWord, heldWord, word };
+  // A visit's reason: the lane's own codes (a refusal, the applicant's no, "vehicle left: ...") in words;
+  // an officer's reason as typed
+  function reasonWord(reason) {
+    if (!reason) return "";
+    if ((W.visit_reasons || {})[reason]) return W.visit_reasons[reason];
+    const left = /^vehicle left: (.*)$/.exec(reason);
+    return left ? t("vehicle_left") + ": " + left[1] : reason;
+  }
+
+  // A device's counter or status field and its value, for the technician ("palang terbuka", "loop pengaman ya")
+  function fieldValue(key, x) {
+    if (key === "position") return word("positions", x);
+    if (key === "faults" && Array.isArray(x)) return x.length ? x.map((f) => faultWord(f)).join(", ") : t("none");
+    if (typeof x === "boolean") return x ? t("occupied") : t("empty");
+    return typeof x === "object" ? JSON.stringify(x) : String(x);
+  }
+  const fieldWord = (key) => word("device_fields", key);
+
+  return { alertText, causeWord, change, deviceWord, faultWord, fieldValue, fieldWord, heldWord, reasonWord, word };
 })();

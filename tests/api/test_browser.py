@@ -213,6 +213,8 @@ async def test_reports_and_technician_pages_render_in_the_browser(live, browser)
     assert "Diperiksa oleh" in await page.inner_text(".signatures")
     await page.goto(url + "/technician")
     await page.wait_for_selector("tr[data-device='lane-1/entry-gate'] .chip.on", timeout=10_000)
+    gate = await page.inner_text("tr[data-device='lane-1/entry-gate']")  # the device and its boom in words
+    assert "Palang pintu masuk" in gate and "palang tertutup" in gate and "position" not in gate, gate
     # The API docs render from local assets: a lane network has no internet.
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(url) else None)

@@ -30,3 +30,12 @@ def test_a_numbered_device_and_an_unknown_one():
 
 def test_the_fixed_holds_are_worded():
     assert {REPRINT_HOLD, WAITING_FORM, WAITING_APPROVAL, "plate_unconfirmed", "database"} <= set(HELD_WORDS)
+
+
+def test_every_reason_the_lane_writes_on_a_visit_is_worded():
+    from lane.rules import Refusal
+    from lane.workflow import DECLINED
+
+    reasons = words("id")["visit_reasons"]
+    assert {str(r) for r in Refusal} | {DECLINED} == set(reasons)
+    assert reasons[DECLINED] == "pemohon tidak mengonfirmasi; tidak ada biaya yang ditagih"
