@@ -19,9 +19,10 @@ DEVICE_WORDS: dict[str, str] = {
     "exit-camera": N_("Exit camera"), "card-reader": N_("e-KTP reader"), "registry": N_("Licence registry"),
     "payment": N_("Payment terminal"), "receipt-printer": N_("Receipt printer"),
     "biometric": N_("Photo and fingerprint station"), "card-printer": N_("Card printer"),
-    "lane": N_("Lane controller"), "database": N_("Database"),
+    "lane": N_("Lane controller"), "database": N_("Database"), "display": N_("Display"),
 }
-"""The lane's devices and steps (``card-printer-2`` is the card printer 2, see :func:`device_word`)."""
+"""The lane's devices and steps (``card-printer-2`` is the card printer 2, see :func:`device_word`; a
+driver display ``display-window-1`` is worded with its station by the page)."""
 
 FAULT_WORDS: dict[str, str] = {
     "paper_out": N_("paper out"), "paper_near_end": N_("paper nearly out"), "cover_open": N_("cover open"),

@@ -16,6 +16,8 @@ const Words = (() => {
     if (!name) return "—";
     const devices = W.devices || {};
     if (devices[name]) return devices[name];
+    const screen = /^display-(.+)$/.exec(name);  // a driver display: "Layar Loket 1"
+    if (screen) return (devices.display || "Display") + " " + stationWord(screen[1]);
     const m = /^(.+?)-(\d+)$/.exec(name);
     return m && devices[m[1]] ? devices[m[1]] + " " + m[2] : name;
   }

@@ -139,6 +139,7 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
         assert f"Kunjungan {visit_id} ({plate}) melewati batas waktu tahap Perekaman" in said, said
         assert "capturing" not in said and "over budget" not in said
         assert "Antrean kosong" in await page.inner_text(".queue[data-queue='lane-1']")
+        assert await page.inner_text(".chip[data-device='display-window-2']") == "Layar Loket 2"
 
         # Abort needs a reason: the dialog refuses an empty one, then the abort goes through.
         await page.click(f"tr[data-visit='{visit_id}'] button[data-action='abort']")
