@@ -41,6 +41,8 @@ from lane.commands import (
 from lane.decisions import WAITING_FORM, evaluate_form
 from lane.errors import DeviceError, WorkflowError
 from lane.events import LaneEvent
+from lane.i18n import N_
+from lane.notes import Note
 from lane.overrides import device_test, gate_override, vehicle_gone
 from lane.ports import PlateRead
 from lane.rules import format_plate
@@ -160,7 +162,8 @@ class OfficerDesk:
             self.queue(visit, Accepted(cmd, actor))
             return CommandResult(f"plate {format_plate(cmd.plate)} confirmed")
         visit.state.correct_plate(cmd.plate)
-        lane.records.persist(visit, note=f"plate corrected by {actor.username}: {old} -> {cmd.plate}")
+        lane.records.persist(visit, note=Note.of(N_("plate corrected by %(actor)s: %(old_plate)s -> %(plate)s"),
+                                                 actor=actor.username, old_plate=old, plate=cmd.plate))
         if old != cmd.plate:
             keep_plate_sample(lane, visit, PlateRead(old, confidence), "corrected")
             await lane.displays.replate(old or "", cmd.plate)
@@ -259,7 +262,7 @@ class OfficerDesk:
                     {"stage": after_stage.value, "outcome": "aborted"})
         if leaving:  # on its way out already: the record changes, the car goes on
             state.abort(lane.clock.monotonic(), cmd.reason or "")
-            lane.records.persist(visit, note=f"aborted on the way out: {cmd.reason}")
+            lane.records.persist(visit, note=Note.of(N_("aborted on the way out: %(reason)s"), reason=cmd.reason))
             return CommandResult("aborted; the vehicle is leaving by the exit")
         self.queue(visit, Accepted(cmd, actor))
         if after_stage is Stage.DONE:

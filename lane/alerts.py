@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lane.errors import DeviceError, DeviceOffline, DeviceTimeout, PersistenceError, WatchdogExpired
 
-PLATE_FACTS = ("plate", "read")
-"""The facts that name a vehicle (erased after ``personal_data_days`` like the visit's plate)."""
+PLATE_FACTS = ("plate", "read", "old_plate")
+"""The facts (and stage notes' values, ``lane.notes``) that name a vehicle: erased after
+``personal_data_days`` like the visit's plate."""
 
 
 class AlertFacts(BaseModel):

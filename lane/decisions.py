@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from lane.alerts import AlertFacts
 from lane.commands import Accepted, ApproveDecision, Decide, RejectDecision, check_approver
 from lane.errors import NotPermitted
+from lane.i18n import N_
+from lane.notes import Note
 from lane.ports import Certificate, IdentityCard, LicenceRecord, RegistryAnswer
 from lane.rules import Decision, evaluate, parse_nik
 from lane.settings import RuleSettings
@@ -78,7 +80,7 @@ async def decide_by_hand(lane: LaneController, visit: Visit) -> tuple[Decision, 
     """Hold verifying until an officer's decision form is approved by a supervisor; the approved
     decision and the identity it is about."""
     visit.state.hold(WAITING_FORM)
-    lane.records.persist(visit, note="decision by hand: waiting for the form")
+    lane.records.persist(visit, note=Note.of(N_("decision by hand: waiting for the form")))
     lane.records.alert("decision_needed", f"visit {visit.id}: decide by hand (the decision form), then a "
                        "supervisor approves", visit=visit, facts=AlertFacts())
     await lane.displays.show(Station.WINDOW_1, "held", plate=visit.state.plate)
@@ -103,7 +105,7 @@ async def decide_by_hand(lane: LaneController, visit: Visit) -> tuple[Decision, 
                 desk.discard(visit, form)
             visit.proposal = None
             visit.state.hold(WAITING_FORM)
-            lane.records.persist(visit, note=f"decision sent back by {answer.actor.username}")
+            lane.records.persist(visit, note=Note.of(N_("decision sent back by %(actor)s"), actor=answer.actor.username))
             continue
         try:
             check_approver(answer.actor, visit)  # again: a command kept over a restart is checked too
@@ -114,7 +116,8 @@ async def decide_by_hand(lane: LaneController, visit: Visit) -> tuple[Decision, 
             desk.discard(visit, form)  # answered by this approval
         visit.proposal = None
         visit.state.resume()
-        lane.records.persist(visit, note=f"decision by hand approved by {answer.actor.username}")
+        lane.records.persist(visit, note=Note.of(N_("decision by hand approved by %(actor)s"),
+                                                         actor=answer.actor.username))
         return proposal.decision, proposal.card
 
 
@@ -132,5 +135,8 @@ def _propose(lane: LaneController, visit: Visit) -> None:
     decision, card = evaluate_form(form, visit.card, lane.clock.now().date(), lane.settings.rules)
     visit.proposal = Proposal(newest, decision, card)
     visit.state.hold(WAITING_APPROVAL)
-    verdict = "eligible" if decision.eligible else f"refused ({decision.refusal.value if decision.refusal else '?'})"
-    lane.records.persist(visit, note=f"decision by hand proposed by {newest.actor.username}: {verdict}")
+    who = newest.actor.username
+    lane.records.persist(visit, note=Note.of(N_("decision by hand proposed by %(actor)s: eligible"), actor=who)
+                         if decision.eligible else
+                         Note.of(N_("decision by hand proposed by %(actor)s: refused (%(reason)s)"), actor=who,
+                                 reason=decision.refusal.value if decision.refusal else "?"))

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from lane.alerts import AlertFacts, fault_facts
 from lane.commands import Abort, Accepted, Retry, TakeOver, can_take_over
 from lane.errors import DeviceError, DeviceFault, PersistenceError, RecordRefused, WatchdogExpired
+from lane.i18n import N_
+from lane.notes import Note
 from lane.visit import Visit
 from lane.waiting import check_abort
 
@@ -44,7 +46,8 @@ class Holds:
                 if isinstance(accepted.command, Retry | TakeOver) and accepted.device == device:
                     lane.desk.discard(visit, accepted)
                     if isinstance(accepted.command, TakeOver) and can_take_over(device, visit.state.stage):
-                        lane.records.persist(visit, note=f"{device} step taken over by officer (before the restart)")
+                        lane.records.persist(visit, note=Note.of(N_("%(device)s step taken over by officer (before the restart)"),
+                                                                     device=device))
                         return None
                     break
         attempt = 0
@@ -56,13 +59,15 @@ class Holds:
                 result = await step()
             except (DeviceError, PersistenceError) as exc:
                 attempt += 1
-                reason = f"{device}: {getattr(exc, 'fault', None) or getattr(exc, 'message', None) or exc}"
+                fault = getattr(exc, "fault", None) or getattr(exc, "message", None) or str(exc)
+                reason = f"{device}: {fault}"
                 self.report(visit.retrying, reason)
                 log.warning("%s: visit %s held: %s", lane.name, visit.id, reason)
                 lane.store.device_event(lane.name, device, "fault", {"visit": visit.id, "error": str(exc)})
                 if not visit.state.held:
                     visit.state.hold(reason)
-                    lane.records.persist(visit, note=f"held: {reason}")
+                    lane.records.persist(visit, note=Note.of(N_("held: %(device)s: %(fault)s"), device=device,
+                                                             fault=fault))
                     kind = "watchdog" if isinstance(exc, WatchdogExpired) else "device_fault"
                     kinds.add(kind)
                     lane.records.alert(kind, f"{exc} (visit {visit.id})" if kind == "watchdog"
@@ -74,16 +79,16 @@ class Holds:
                 action = await self.await_resolution(visit, device, auto_retry=auto, attempt=attempt, until=settled)
                 if action == "take_over":
                     visit.state.resume()
-                    lane.records.persist(visit, note=f"{device} step taken over by officer")
+                    lane.records.persist(visit, note=Note.of(N_("%(device)s step taken over by officer"), device=device))
                     await self._over(visit, device, kinds)
                     return None
                 visit.state.resume()
-                lane.records.persist(visit, note=f"retry {device}")
+                lane.records.persist(visit, note=Note.of(N_("retry %(device)s"), device=device))
                 continue
             self.report(visit.retrying, None)
             if visit.state.held:
                 visit.state.resume()
-                lane.records.persist(visit, note=f"{device} back")
+                lane.records.persist(visit, note=Note.of(N_("%(device)s back"), device=device))
             await self._over(visit, device, kinds)
             return result
 
@@ -107,7 +112,7 @@ class Holds:
             log.error("%s: visit %s held on an internal error", lane.name, visit.id, exc_info=exc)
         visit.state.hold(reason)
         with contextlib.suppress(RecordRefused):
-            lane.records.persist(visit, note=f"held: {reason}")
+            lane.records.persist(visit, note=Note.of(N_("held: %(held)s"), held=reason))
         if not (refused and visit.record_refused):
             visit.record_refused = visit.record_refused or refused
             lane.records.alert("record_refused" if refused else "internal_error",
@@ -118,7 +123,7 @@ class Holds:
         visit.state.resume()
         lane.records.clear_alert("record_refused" if refused else "internal_error", visit)
         with contextlib.suppress(RecordRefused):
-            lane.records.persist(visit, note=f"{action} by officer")
+            lane.records.persist(visit, note=Note.of(N_("%(action)s by officer"), action=action))
         return action
 
     async def await_resolution(self, visit: Visit, device: str, *, auto_retry: bool, attempt: int,

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from lane.commands import Accepted, Actor, CommandResult, DeviceTest, GateOverride, TakeOver
 from lane.errors import WorkflowError
+from lane.i18n import N_
+from lane.notes import Note
 from lane.ports import BarrierGate, Signal
 from lane.recovery import secure_gates
 from lane.visit import Visit
@@ -91,7 +93,7 @@ async def vehicle_gone(lane: LaneController, visit: Visit, reason: str) -> None:
     try:
         before = visit.state.stage
         visit.state.vehicle_gone(lane.clock.monotonic(), reason)
-        lane.records.persist(visit, note=f"vehicle left: {reason}", transition_from=before)
+        lane.records.persist(visit, note=Note.of(N_("vehicle left: %(reason)s"), reason=reason), transition_from=before)
         lane.stations.release(visit)
         for st in freed:
             if lane.stations.occupancy[st] is None:

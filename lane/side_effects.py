@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lane.alerts import AlertFacts
 from lane.errors import DeviceError, GateSafetyError, PersistenceError
+from lane.i18n import N_
+from lane.notes import Note
 from lane.persistence.models import CardBlank, SideEffect
 from lane.ports import BarrierGate, PrintDocument
 from lane.visit import Visit
@@ -56,7 +58,7 @@ class SideEffects:
                 attempt += 1
                 if not visit.state.held:
                     visit.state.hold("database")
-                    lane.records.persist(visit, note=f"held: database ({exc})")
+                    lane.records.persist(visit, note=Note.of(N_("held: database (%(error)s)"), error=str(exc)))
                     lane.records.alert("database_unavailable", f"database unreachable; visit {visit.id} waits "
                                        f"before {kind}", level="critical", visit=visit, facts=AlertFacts(step=kind))
                 check_abort(visit)
@@ -64,7 +66,7 @@ class SideEffects:
                 continue
             if visit.state.held == "database":
                 visit.state.resume()
-                lane.records.persist(visit, note="database back")
+                lane.records.persist(visit, note=Note.of(N_("database back")))
                 lane.records.clear_alert("database_unavailable", visit)
             return effect
 

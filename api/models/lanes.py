@@ -104,7 +104,10 @@ class Transition(BaseModel):
     to: str
     at: str
     sim_at: float | None
-    note: str | None
+    note: str | None = Field(description="why, in English (logs, exports)")
+    note_facts: dict[str, str | int | float | None] | None = Field(
+        None, description="the note's message id ('id') and values, for a page to say it in its language "
+        "(null: a note written as text only)")
 
 
 class VisitDetail(VisitOut):

@@ -60,7 +60,7 @@ def visit(visit_id: VisitId, who: CurrentUser, store: StoreDep) -> dict[str, Any
     audit_unmasked(store, who, [row])
     out = visit_json(row, who.sees_personal_data)
     out["transitions"] = [{"from": t.from_stage, "to": t.to_stage, "at": t.at.isoformat(), "sim_at": t.sim_at,
-                           "note": t.note} for t in store.transitions(visit_id)]
+                           "note": t.note, "note_facts": t.note_facts} for t in store.transitions(visit_id)]
     out["card_blanks"] = [blank_json(b) for b in store.blanks(visit_id=visit_id)]
     return out
 

@@ -370,7 +370,7 @@
         ["paid", t("Paid"), v.paid ? t("yes") : t("no")],
         ["blanks", t("Card blanks"), (v.card_blanks || []).map((b) => b.serial + " · " + t(b.status) + (b.reason ? " (" + b.reason + (b.spoiled_by ? ", " + b.spoiled_by : "") + ")" : "")).join("; ") || "—"], ["started", t("Started"), v.started_at ? Lajur.day(v.started_at) + " " + Lajur.clock(v.started_at) : "—"]];
       document.getElementById("detail").replaceChildren(el("dl", {}, rows.flatMap(([k, label, val]) => [el("dt", {}, label), el("dd", { "data-field": k }, String(val))])),
-        el("div", { class: "muted transitions" }, (v.transitions || []).slice(-6).map((x) => el("div", {}, `${stageWord(x.to)}${x.note ? " — " + x.note : ""}`))));
+        el("div", { class: "muted transitions" }, (v.transitions || []).slice(-6).map((x) => el("div", {}, `${stageWord(x.to)}${x.note ? " — " + Words.noteText(x.note, x.note_facts) : ""}`))));
     } catch (e) { toast(e.message); }
   }
 

@@ -121,5 +121,18 @@ const Words = (() => {
   }
   const fieldWord = (key) => word("device_fields", key);
 
-  return { alertText, causeWord, change, deviceWord, faultWord, fieldValue, fieldWord, heldWord, reasonWord, word };
+  // A stage note from its message id and values (lane/notes.py), values worded by their name; a note
+  // kept as text only (before note facts) as it was written
+  const NOTE_VALUES = { plate: (x) => plate(x), read: (x) => (x ? plate(x) : t("nothing")), old_plate: (x) => plate(x),
+    device: deviceWord, fault: (x) => faultWord(x), held: (x) => heldWord(x), reason: (x) => reasonWord(x),
+    outcome: (x) => word("outcomes", x), action: (x) => t(x), answer: (x) => t(x), error: (x) => x,
+    missing: (x) => String(x).split(", ").map((m) => word("card_data", m)).join(", ") };
+  function noteText(note, facts) {
+    if (!facts || !facts.id) return note || "";
+    const vars = {};
+    for (const [k, x] of Object.entries(facts)) if (k !== "id") vars[k] = NOTE_VALUES[k] ? NOTE_VALUES[k](x) : x;
+    return t(facts.id, vars);
+  }
+
+  return { alertText, causeWord, noteText, change, deviceWord, faultWord, fieldValue, fieldWord, heldWord, reasonWord, word };
 })();

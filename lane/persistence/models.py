@@ -92,6 +92,8 @@ class StageTransition(SQLModel, table=True):
     at: datetime
     sim_at: float
     note: str | None = Field(default=None, max_length=200)
+    note_facts: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """The note's message id and values (``lane.notes.Note``), for a page to say it in its language."""
 
 
 class SideEffect(SQLModel, table=True):

@@ -40,6 +40,7 @@ def purge_personal_data(store: Store, ended_before: datetime, *, batch: int = BA
             conn = s.connection()
             conn.execute(update(v).where(v.c.id.in_(ids)).values(purged_at=utcnow(), **dict.fromkeys(PERSONAL)))
             _erase_text(conn, StageTransition.__table__, "note", ids)
+            _erase_keys(conn, StageTransition.__table__, "note_facts", ids, PLATE_FACTS)
             _erase_text(conn, AlertRow.__table__, "message", ids)
             _erase_keys(conn, AlertRow.__table__, "facts", ids, PLATE_FACTS)
             _erase_keys(conn, AuditEntry.__table__, "detail", ids)

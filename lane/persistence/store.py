@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from lane.errors import PersistenceError, RecordRefused
+from lane.notes import note_facts
 from lane.persistence.actions import ActionRecords, copy_value
 from lane.persistence.alerts import AlertRecords
 from lane.persistence.blanks import BlankRecords
@@ -305,8 +306,11 @@ class Store(AlertRecords, BlankRecords, ActionRecords):
     def record_transition(
         self, visit_id: str, from_stage: str | None, to_stage: str, sim_at: float, note: str | None = None
     ) -> None:
+        """``note`` may be a :class:`lane.notes.Note`: its message id and values are kept beside its text."""
         values = fit(StageTransition.__table__, {"visit_id": visit_id, "from_stage": from_stage, "to_stage": to_stage,
-                                                 "at": utcnow(), "sim_at": sim_at, "note": note})
+                                                 "at": utcnow(), "sim_at": sim_at,
+                                                 "note": str(note) if note is not None else None,
+                                                 "note_facts": note_facts(note)})
         self._record(f"transition {visit_id} -> {to_stage}",
                      lambda s: s.connection().execute(insert(StageTransition.__table__).values(**values)))
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from lane.alerts import AlertFacts
 from lane.commands import ConfirmPlate
+from lane.i18n import N_
+from lane.notes import Note
 from lane.ports import PlateRead, Signal
 from lane.recovery import gate_recovered
 from lane.visit import Visit
@@ -33,7 +35,7 @@ async def arrive(lane: LaneController, visit: Visit) -> None:
     # loops clear, which gate_recovered reads as "this vehicle went through".
     await lane.effects.close_gate(visit, gate, "entry-gate")
     stations.move(visit, Station.WINDOW_1)
-    lane.records.advance(visit, Stage.VERIFYING, note="vehicle passed the entry gate")
+    lane.records.advance(visit, Stage.VERIFYING, note=Note.of(N_("vehicle passed the entry gate")))
     await lane.displays.show(Station.ENTRY, "idle")
 
 
@@ -50,12 +52,13 @@ async def read_plate(lane: LaneController, visit: Visit) -> None:
     if sure and not visit.has_pending(ConfirmPlate):  # an officer's plate given meanwhile wins
         assert read is not None
         visit.state.plate, visit.state.plate_confidence = read.plate, read.confidence
-        lane.records.persist(visit, note=f"plate read {read.plate} ({read.confidence:.2f})")
+        lane.records.persist(visit, note=Note.of(N_("plate read %(plate)s (%(confidence)s)"), plate=read.plate,
+                                                       confidence=f"{read.confidence:.2f}"))
         return
     visit.state.plate_confidence = read.confidence if read else 0.0
     if not visit.has_pending(ConfirmPlate):
         visit.state.hold("plate_unconfirmed")
-        lane.records.persist(visit, note="plate needs an officer")
+        lane.records.persist(visit, note=Note.of(N_("plate needs an officer")))
         lane.records.alert("plate_unconfirmed", f"plate read {guess or 'nothing'} with low confidence; confirm or "
                            "type it", visit=visit, facts=AlertFacts(read=guess or None))
         await lane.waiter.wait(lambda: visit.has_pending(ConfirmPlate), visit=visit)
@@ -64,7 +67,7 @@ async def read_plate(lane: LaneController, visit: Visit) -> None:
     visit.state.plate = accepted.command.plate
     visit.state.plate_confidence = 1.0
     visit.state.resume()
-    lane.records.persist(visit, note="plate confirmed by officer")
+    lane.records.persist(visit, note=Note.of(N_("plate confirmed by officer")))
     lane.records.clear_alert("plate_unconfirmed", visit)
     keep_plate_sample(lane, visit, read, "confirmed" if guess == visit.state.plate else "typed")
 

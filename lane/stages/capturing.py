@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lane.errors import WorkflowError
+from lane.i18n import N_
+from lane.notes import Note
 from lane.visit import Visit
 from lane.workflow import Station
 
@@ -25,4 +27,4 @@ async def capture(lane: LaneController, visit: Visit) -> None:
         raise WorkflowError("the capture was not taken by the biometric station")
     r = visit.row
     r.photo_ref, r.signature_ref, r.fingerprint_ref = result.photo_ref, result.signature_ref, result.fingerprint_ref
-    lane.records.persist(visit, note="photo, fingerprint and signature captured")
+    lane.records.persist(visit, note=Note.of(N_("photo, fingerprint and signature captured")))

@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lane.alerts import AlertFacts
+from lane.i18n import N_
+from lane.notes import Note
 from lane.ports import Signal
 from lane.recovery import gate_recovered
 from lane.visit import Visit
@@ -34,7 +36,7 @@ async def leave(lane: LaneController, visit: Visit) -> None:
         await lane.displays.show(Station.EXIT, "exit_open", plate=visit.state.plate, signal=Signal.GREEN)
         await stations.vehicle_through(visit, gate, "exit-gate", mark)
     await lane.effects.close_gate(visit, gate, "exit-gate", after_exit=True)  # boom first, as at the entry
-    lane.records.advance(visit, Stage.DONE, note="vehicle left by the exit")
+    lane.records.advance(visit, Stage.DONE, note=Note.of(N_("vehicle left by the exit")))
     stations.release(visit)
     await lane.displays.show(Station.EXIT, "idle")
     if previous is not None and previous is not Station.EXIT and stations.occupancy[previous] is None:
@@ -50,7 +52,8 @@ async def match_exit_plate(lane: LaneController, visit: Visit) -> None:
     if read is None or (read.plate and read.plate == visit.state.plate):
         return  # matched, or the officer took the check over (looked at the plate, or opened the exit)
     visit.state.hold("exit-camera: plate mismatch")
-    lane.records.persist(visit, note=f"exit plate {read.plate if read else None} != {visit.state.plate}")
+    lane.records.persist(visit, note=Note.of(N_("exit plate %(read)s != %(plate)s"),
+                                                     read=read.plate if read else None, plate=visit.state.plate))
     lane.records.alert("exit_plate_mismatch", f"exit camera read {read.plate if read else 'nothing'}, "
                        f"expected {visit.state.plate}", visit=visit,
                        facts=AlertFacts(read=(read.plate or None) if read else None))

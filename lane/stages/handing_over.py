@@ -20,6 +20,8 @@ from lane.commands import (
     check_reprint_approver,
 )
 from lane.errors import NotPermitted
+from lane.i18n import N_
+from lane.notes import Note
 from lane.stages.printing import print_copy
 from lane.visit import Visit
 from lane.workflow import Station
@@ -56,7 +58,8 @@ async def _approved(lane: LaneController, visit: Visit, reprint: Accepted) -> bo
     (False: the loop takes the hand-over)."""
     if visit.state.held != REPRINT_HOLD:
         visit.state.hold(REPRINT_HOLD)
-        lane.records.persist(visit, note=f"reprint asked by {reprint.actor.username}: waiting for approval")
+        lane.records.persist(visit, note=Note.of(N_("reprint asked by %(actor)s: waiting for approval"),
+                                                     actor=reprint.actor.username))
         lane.records.alert("reprint_approval", f"visit {visit.id}: a reprint waits for a supervisor's approval",
                            visit=visit, facts=AlertFacts())
     while True:
@@ -70,7 +73,7 @@ async def _approved(lane: LaneController, visit: Visit, reprint: Accepted) -> bo
             check_reprint_approver(approval.actor, visit)  # again: a command kept over a restart too
         except NotPermitted:
             continue
-        lane.records.persist(visit, note=f"reprint approved by {approval.actor.username}")
+        lane.records.persist(visit, note=Note.of(N_("reprint approved by %(actor)s"), actor=approval.actor.username))
         outcome = True
         break
     visit.state.resume()

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from lane.alerts import AlertFacts
 from lane.commands import ApplicantAnswer
-from lane.i18n import both, format_rupiah, gettext
+from lane.i18n import N_, both, format_rupiah, gettext
+from lane.notes import Note
 from lane.ports import ChargeSummary, PaymentOutcome, PrintDocument
 from lane.rules import format_plate
 from lane.status import new_token, status_url
@@ -31,13 +32,14 @@ async def pay(lane: LaneController, visit: Visit) -> None:
     if not r.paid and not r.payment_reference and not await confirm(lane, visit, fee):  # (asked once: a
         before = visit.state.stage  # charge under way after a restart was confirmed before it)
         visit.state.abort(lane.clock.monotonic(), DECLINED)
-        lane.records.persist(visit, note="the applicant did not confirm: nothing charged", transition_from=before)
+        lane.records.persist(visit, note=Note.of(N_("the applicant did not confirm: nothing charged")),
+                             transition_from=before)
         await lane.displays.show(Station.WINDOW_1, "declined", plate=plate)
         return
     if not r.paid:
         await _charge(lane, visit, fee)
         r.paid = True
-        lane.records.persist(visit, note="paid")
+        lane.records.persist(visit, note=Note.of(N_("paid")))
     await lane.displays.show(Station.WINDOW_1, "receipt", plate=plate)
     if not r.status_token:  # a visit from before status pages existed
         r.status_token = new_token()
@@ -64,7 +66,7 @@ async def _charge(lane: LaneController, visit: Visit, fee: int) -> None:
             attempt += 1
             continue
         r.payment_reference = reference
-        lane.records.persist(visit, note=f"charge {reference}")
+        lane.records.persist(visit, note=Note.of(N_("charge %(reference)s"), reference=reference))
         await lane.displays.show(Station.WINDOW_1, "pay", plate=plate, fee=fee)
         retries, visit.retrying = visit.retrying, []  # a retry after a decline is told how the charge went
         result = await lane.holds.guarded(visit, "payment", lambda ref=reference: lane.devices.payment.charge(
@@ -82,7 +84,7 @@ async def _charge(lane: LaneController, visit: Visit, fee: int) -> None:
         lane.holds.report(retries, f"payment {result.outcome.value}")
         lane.effects.settle(reference, "failed", {"outcome": result.outcome.value, "detail": result.detail})
         visit.state.hold(f"payment: {result.outcome.value}")
-        lane.records.persist(visit, note=f"payment {result.outcome.value}")
+        lane.records.persist(visit, note=Note.of(N_("payment %(outcome)s"), outcome=result.outcome.value))
         lane.records.alert("payment_failed", f"payment {result.outcome.value} for {format_plate(plate or '')}",
                            visit=visit, facts=AlertFacts(outcome=result.outcome.value, plate=plate or None))
         action = await lane.holds.await_resolution(visit, "payment", auto_retry=False, attempt=attempt)
@@ -121,8 +123,9 @@ async def confirm(lane: LaneController, visit: Visit, fee: int) -> bool:
         answer = lane.desk.take(visit, ApplicantAnswer)
         assert answer is not None and isinstance(answer.command, ApplicantAnswer)
         await _terminal_left(lane, visit)
-        lane.records.persist(visit, note=f"applicant's answer passed on by {answer.actor.username}: "
-                                         f"{'confirmed' if answer.command.confirmed else 'declined'}")
+        lane.records.persist(visit, note=Note.of(N_("applicant's answer passed on by %(actor)s: %(answer)s"),
+                                                  actor=answer.actor.username,
+                                                  answer="confirmed" if answer.command.confirmed else "declined"))
         return answer.command.confirmed
     if terminal.cancelled():  # (cancelled from outside: this task is being stopped)
         raise asyncio.CancelledError
@@ -131,7 +134,8 @@ async def confirm(lane: LaneController, visit: Visit, fee: int) -> bool:
     confirmed = terminal.result()
     if confirmed is None:  # taken over while the terminal was held: the applicant told the officer
         return True
-    lane.records.persist(visit, note="confirmed by the applicant" if confirmed else "declined by the applicant")
+    lane.records.persist(visit, note=Note.of(N_("confirmed by the applicant")) if confirmed
+                         else Note.of(N_("declined by the applicant")))
     return bool(confirmed)
 
 

@@ -19,6 +19,8 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from lane.alerts import AlertFacts
+from lane.i18n import N_
+from lane.notes import Note
 from lane.ports import CardJob, CardPrinter
 from lane.visit import Visit, VisitAborted
 from lane.workflow import Station
@@ -115,7 +117,7 @@ async def _require_card_data(lane: LaneController, visit: Visit) -> None:
     if not missing:
         return
     visit.state.hold(f"card data missing: {', '.join(missing)}")
-    lane.records.persist(visit, note=f"not printed: no {', '.join(missing)}")
+    lane.records.persist(visit, note=Note.of(N_("not printed: no %(missing)s"), missing=", ".join(missing)))
     lane.records.alert("card_data_missing", f"visit {visit.id}: no card printed without its {', '.join(missing)}; "
                        "abort the visit", level="critical", visit=visit, facts=AlertFacts(missing=missing))
     await lane.waiter.wait(lambda: False, visit=visit)

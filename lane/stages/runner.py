@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from lane.alerts import AlertFacts
 from lane.commands import Abort
 from lane.errors import PersistenceError, RecordRefused, WorkflowError
+from lane.i18n import N_
+from lane.notes import Note
 from lane.persistence.models import VisitRow
 from lane.persistence.store import utcnow
 from lane.stages import HANDLERS
@@ -47,7 +49,7 @@ async def entry_loop(lane: LaneController) -> None:
                 stage = pending.state.stage
                 await HANDLERS[stage](lane, pending)
                 if pending.state.stage is stage:
-                    lane.records.advance(pending, note="window 1 free: the entry opens")
+                    lane.records.advance(pending, note=Note.of(N_("window 1 free: the entry opens")))
                 if stage in BEFORE_ENTRY:
                     lane.queue.admitted(pending)
             lane.start_runner(pending)
@@ -84,7 +86,7 @@ def new_visit(lane: LaneController) -> Visit:
     visit = Visit(state, row)
     lane.visits[visit_id] = visit
     lane.stations.occupancy[Station.ENTRY] = visit_id
-    lane.records.persist(visit, note="vehicle on entry loop: queued", transition_from=None)
+    lane.records.persist(visit, note=Note.of(N_("vehicle on entry loop: queued")), transition_from=None)
     lane.queue.joined(visit)
     return visit
 
@@ -127,7 +129,7 @@ async def _run_stage(lane: LaneController, visit: Visit, taken_over: bool) -> No
     else:  # no other stage is skipped: a take-over kept from before is a retry (can_take_over)
         await HANDLERS[stage](lane, visit)
     if visit.state.stage is stage and not visit.state.finished:
-        lane.records.advance(visit, note="decided by hand" if taken_over else None)
+        lane.records.advance(visit, note=Note.of(N_("decided by hand")) if taken_over else None)
 
 
 async def handle_abort(lane: LaneController, visit: Visit) -> None:
@@ -142,9 +144,9 @@ async def handle_abort(lane: LaneController, visit: Visit) -> None:
         log.info("%s: abort of %s set aside: %s", lane.name, visit.id, exc)
         return
     if visit.state.finished:
-        lane.records.persist(visit, note="aborted before admission", transition_from=before)
+        lane.records.persist(visit, note=Note.of(N_("aborted before admission")), transition_from=before)
         lane.stations.release(visit)
         lane.finish(visit)
         return
-    lane.records.persist(visit, note=f"aborted: {reason}", transition_from=before)
+    lane.records.persist(visit, note=Note.of(N_("aborted: %(reason)s"), reason=reason), transition_from=before)
     log.info("%s: visit %s aborted at %s", lane.name, visit.id, before)

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from lane.decisions import decide_by_hand
 from lane.errors import DeviceFault, ValidationError
-from lane.i18n import both, gettext
+from lane.i18n import N_, both, gettext
+from lane.notes import Note
 from lane.ports import IdentityCard, PrintDocument, RegistryAnswer
 from lane.rules import REFUSAL_TEXT, Decision, check_card, evaluate, format_plate, mask_nik
 from lane.visit import Visit
@@ -68,14 +69,15 @@ async def _decided(lane: LaneController, visit: Visit, decision: Decision, card:
         code = decision.refusal.value if decision.refusal else "refused"
         # Persist the refusal first, then print the referral slip (idempotent by key).
         visit.state.refuse(lane.clock.monotonic(), code)
-        lane.records.persist(visit, note=f"refused: {code}", transition_from=Stage.VERIFYING)
+        lane.records.persist(visit, note=Note.of(N_("refused: %(reason)s"), reason=code),
+                             transition_from=Stage.VERIFYING)
         await lane.displays.show(Station.WINDOW_1, "refused", plate=plate)
         await lane.effects.print_once(visit, "referral", referral(visit, decision))
         return
     assert decision.fee is not None and decision.new_expiry is not None  # evaluate sets both when eligible
     r.fee = decision.fee
     r.new_expiry = decision.new_expiry.isoformat()
-    lane.records.persist(visit, note="eligible")
+    lane.records.persist(visit, note=Note.of(N_("eligible")))
 
 
 def referral(visit: Visit, decision: Decision) -> PrintDocument:

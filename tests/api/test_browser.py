@@ -140,6 +140,11 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
         assert "capturing" not in said and "over budget" not in said
         assert "Antrean kosong" in await page.inner_text(".queue[data-queue='lane-1']")
         assert await page.inner_text(".chip[data-device='display-window-2']") == "Layar Loket 2"
+        # the visit's history says why it moved in Bahasa too (the lane's notes, worded from their values)
+        await page.click(f"tr[data-visit='{visit_id}'] .stage")
+        await page.wait_for_selector("#detail .transitions :text('dibayar')")
+        history = await page.inner_text("#detail .transitions")
+        assert "Pembayaran — penagihan" in history and "charge" not in history and "paid" not in history, history
 
         # Abort needs a reason: the dialog refuses an empty one, then the abort goes through.
         await page.click(f"tr[data-visit='{visit_id}'] button[data-action='abort']")

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cli.main import main
+from lane.i18n import N_
+from lane.notes import Note
 from lane.persistence import Store, VisitRow, upgrade_database
 from lane.persistence.retention import purge_personal_data
 from tests.api.conftest import bearer
@@ -36,7 +38,9 @@ def _seed(store: Store, day: datetime, n: int = 3, prefix: str = "lane-1-2026010
             outcome="completed", nik=NIK, holder_name=NAME, sim_number=SIM, sim_class="A", fee=80_000, paid=True,
             started_at=start, ended_at=start + timedelta(seconds=total), sim_started=0.0, sim_ended=total,
             stage_seconds=stages, updated_at=start))
-        store.record_transition(vid, "arriving", "arriving", 0.0, f"plate read G{1230 + i}ABC (0.95)")
+        store.record_transition(vid, "arriving", "arriving", 0.0,
+                                Note.of(N_("plate read %(plate)s (%(confidence)s)"), plate=f"G{1230 + i}ABC",
+                                        confidence="0.95"))
         store.alert("lane-1", "plate_unconfirmed", "warning", f"plate read G{1230 + i}ABK with low confidence", vid,
                     facts={"plate": f"G{1230 + i}ABC", "read": f"G{1230 + i}ABK"})
         store.audit(actor="siti", role="officer", action="confirm_plate", lane="lane-1", visit_id=vid,
@@ -95,6 +99,8 @@ def test_after_the_retention_a_visit_keeps_only_anonymised_figures_and_the_repor
     details = [a.detail for a in api_store.audit_log(limit=1000) if a.visit_id in ids]
     assert "G1231" not in notes + alerts and "[erased]" in notes and "[erased]" in alerts
     assert all(d.get("plate") in (None, "[erased]") for d in details)
+    assert [t.note_facts for t in api_store.transitions(ids[0])] == [
+        {"id": "plate read %(plate)s (%(confidence)s)", "plate": "[erased]", "confidence": "0.95"}]
     facts = [a.facts for a in api_store.alerts(limit=1000) if a.visit_id in ids]
     assert facts and all(f == {"plate": "[erased]", "read": "[erased]"} for f in facts)
     rows = list(csv.DictReader(io.StringIO(client.get("/api/v1/reports/daily.csv", params={"day": "2026-01-05"},
