@@ -122,6 +122,8 @@ class Site:
             raise ConfigError(str(exc)) from exc
         upgrade_database(s.database_url)
         self.store = Store(s.database_url)
+        if s.database_writer:
+            self.store.start_writer()  # no commit blocks the event loop the lanes share (lane.persistence.writer)
         for lane in s.lanes:
             with contextlib.suppress(IntegrityError):  # another controller process added it just now
                 self.store.ensure_lane(lane.name, s.site)
@@ -165,7 +167,8 @@ class Site:
             for lane in self.settings.lanes:
                 name = lane.name
                 try:
-                    ours = self.store.try_lease(name, self.instance, self.settings.lease_seconds)
+                    ours = await self.store.run(self.store.try_lease, name, self.instance,
+                                                self.settings.lease_seconds)
                 except PersistenceError as exc:
                     log.warning("lease on %s not renewed: %s", name, exc)
                     ours = name in self.controllers and (

@@ -152,6 +152,8 @@ class LaneController:
 
     # ================================================================ lifecycle
     async def start(self) -> None:
+        if self.settings.database_writer:
+            self.store.start_writer()  # from here no commit blocks the loop (lane.persistence.writer)
         self.store.ensure_lane(self.name, self.settings.site)
         # the edge counters first: a gate's listeners run in order, and the waiters that notify
         # wakes read the counts

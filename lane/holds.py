@@ -55,6 +55,7 @@ class Holds:
         """The alert kinds this step raised (a device fault, a watchdog): cleared when it is over."""
         while True:
             check_abort(visit)
+            await lane.records.written(visit)  # persist before acting (RecordRefused: held by the caller)
             try:
                 result = await step()
             except (DeviceError, PersistenceError) as exc:

@@ -2,17 +2,25 @@
 the live events the console follows.
 
 The rule this module keeps: a state change is in the database before anything it leads to is
-commanded, so callers persist (``persist``/``advance``) and only then command the side effect.
+commanded, so callers persist (``persist``/``advance``) and only then command the side effect. With
+the store's writer running (a controller), ``persist`` hands the row to the writer and returns at
+once, so the lane's next step and every other lane go on while the database works; before a device
+is commanded the lane awaits ``written`` (``Holds.guarded``, ``SideEffects.intend``): its writes
+are in the database by then, or the visit's record was refused and the step is held.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 from lane.alerts import AlertFacts
 from lane.errors import RecordRefused
 from lane.events import LaneEvent
+from lane.persistence.models import AlertRow
 from lane.persistence.store import utcnow
 from lane.views import visit_view
 from lane.visit import Visit
@@ -31,8 +39,9 @@ AlertKey = tuple[str | None, str, str | None]
 class Records:
     def __init__(self, lane: LaneController) -> None:
         self.lane = lane
-        self.open: dict[AlertKey, int | None] = {}
-        """Alerts raised and not cleared yet, by what they are about, with their row id."""
+        self.open: dict[AlertKey, AlertRow | None] = {}
+        """Alerts raised and not cleared yet, by what they are about, with their row (its ``id`` is set
+        once the store has written it)."""
 
     def persist(self, visit: Visit, note: str | None = None, transition_from: Stage | None = None) -> None:
         """Copy the visit's state into its row and save it (with a transition record when the stage
@@ -51,15 +60,64 @@ class Records:
             r.ended_at = lane.clock.now()
             r.sim_ended = s.ended
         try:
-            lane.store.save_visit(r)  # our row stays the one source of truth; the store merges a copy
+            saved = lane.store.save_visit(r)  # our row stays the one source of truth; the store writes a copy
         except RecordRefused as exc:
             if s.outcome is None:
                 raise  # the caller holds the visit (``Holds.stuck``): nothing goes on unrecorded
             self._save_ended_without_card(visit, exc)
+        else:
+            if isinstance(saved, Future):
+                self._track(visit, saved, ended=s.outcome is not None)
         if transition_from is not None or note:
             lane.store.record_transition(visit.id, transition_from.value if transition_from else None,
                                          s.stage.value, now, note)
         self.emit(visit)
+
+    def _track(self, visit: Visit, saved: Future[bool], *, ended: bool) -> None:
+        """The writer has the visit's row: ``written`` awaits it. An ended visit whose record the
+        database refuses still leaves the lane (written without the card's data, as below)."""
+        fut = asyncio.wrap_future(saved)
+        visit.last_save = fut
+
+        def done(f: asyncio.Future[bool]) -> None:
+            exc = None if f.cancelled() else f.exception()
+            if visit.last_save is f and (exc is None or ended):
+                visit.last_save = None  # written (or an ended visit's, handled here): nothing to wait for
+            if ended and isinstance(exc, RecordRefused):
+                self.lane.spawn(self._ended_refused(visit, exc), f"{visit.id}:record-refused")
+
+        fut.add_done_callback(done)
+
+    async def written(self, visit: Visit) -> None:
+        """Persist before acting: wait until what the lane asked the store to write so far (this
+        visit's row among it) is in the database, or kept in the journal while the database is away
+        (then the side effect's intent holds the step: ``SideEffects.intend``). Raises RecordRefused
+        when the database refused the visit's row: the caller holds the visit, as a refusal made at
+        once always did. Other lanes run meanwhile."""
+        await self.lane.store.flushed()
+        saved = visit.last_save
+        if saved is None:
+            return
+        try:
+            await saved
+        except RecordRefused:
+            if visit.last_save is saved:  # not an ended visit's (those leave without their card's data)
+                visit.last_save = None
+                raise
+
+    async def _ended_refused(self, visit: Visit, exc: RecordRefused) -> None:
+        """The writer's version of :meth:`_save_ended_without_card`."""
+        lane, r = self.lane, visit.row
+        r.nik = r.holder_name = r.sim_number = None
+        outcome = "kept without the card's data"
+        try:
+            await lane.store.run(lane.store.save_visit, r)
+        except RecordRefused as again:
+            exc, outcome = again, "it stops at the last stage written"
+        if not visit.record_refused:
+            visit.record_refused = True
+            self.alert("record_refused", f"visit {visit.id} ended but the database refuses its record ({exc}); "
+                       f"{outcome}", level="critical", visit=visit)
 
     def _save_ended_without_card(self, visit: Visit, exc: RecordRefused) -> None:
         """A visit that ended (aborted, refused, done) must leave the lane even when the database
@@ -105,14 +163,21 @@ class Records:
         told = (facts or AlertFacts()).stored()
         if visit is not None and visit.state.plate and "plate" not in told:
             told["plate"] = visit.state.plate
-        row = lane.store.alert(lane.name, kind, level, message, visit.id if visit else None, cause=cause,
-                               facts=told)
-        self.open[key] = row.id
+        row, written = lane.store.alert_written(lane.name, kind, level, message, visit.id if visit else None,
+                                                cause=cause, facts=told)
+        self.open[key] = row
         log.warning("%s alert %s: %s", lane.name, kind, message)
-        lane.bus.publish(LaneEvent(lane.name, "alert", {
+        self._after(written, lambda: lane.bus.publish(LaneEvent(lane.name, "alert", {
             "id": row.id, "kind": kind, "cause": cause, "level": level, "message": message, "facts": told,
             "visit_id": visit.id if visit else None, "at": row.at.isoformat(), "cleared_at": None,
-            "acknowledged_by": None}))
+            "acknowledged_by": None})))
+
+    def _after(self, written: Any, then: Callable[[], None]) -> None:
+        """``then`` once the write is done (its row's id known), at once without the writer."""
+        if not isinstance(written, Future):
+            then()
+            return
+        asyncio.wrap_future(written).add_done_callback(lambda f: (f.cancelled() or f.exception(), then()))
 
     def clear_alert(self, kind: str, visit: Visit | None = None, cause: str | None = None) -> None:
         """The cause of an alert has ended (the stage left, the device back): it is marked cleared."""
@@ -128,11 +193,14 @@ class Records:
     def _cleared(self, keys: list[AlertKey]) -> None:
         lane = self.lane
         for visit_id, kind, cause in keys:
-            alert_id = self.open.pop((visit_id, kind, cause))
-            lane.store.clear_alerts(lane.name, visit_id=visit_id, kind=kind, cause=cause)
-            lane.bus.publish(LaneEvent(lane.name, "alert_cleared", {
-                "id": alert_id, "kind": kind, "cause": cause, "visit_id": visit_id,
-                "cleared_at": utcnow().isoformat()}))
+            row = self.open.pop((visit_id, kind, cause))
+            cleared_at = utcnow().isoformat()
+            written = lane.store.clear_alerts(lane.name, visit_id=visit_id, kind=kind, cause=cause)
+            # after the write: the alert's own row (written before it) has its id by then
+            self._after(written, lambda row=row, kind=kind, cause=cause, visit_id=visit_id, at=cleared_at:
+                        lane.bus.publish(LaneEvent(lane.name, "alert_cleared", {
+                            "id": row.id if row is not None else None, "kind": kind, "cause": cause,
+                            "visit_id": visit_id, "cleared_at": at})))
 
     def take_over_alerts(self) -> None:
         """After a start: the alerts a previous run left open are this run's (no second alert for
@@ -142,4 +210,4 @@ class Records:
             if row.visit_id is not None and row.visit_id not in lane.visits:
                 lane.store.clear_alerts(lane.name, visit_id=row.visit_id)
                 continue
-            self.open.setdefault((row.visit_id, row.kind, row.cause), row.id)
+            self.open.setdefault((row.visit_id, row.kind, row.cause), row)

@@ -205,6 +205,10 @@ class Settings(BaseSettings):
     """The site as people name it, on printed reports and the drivers' status page (e.g. "MPP Kabupaten
     Batang"); unset: the site id."""
     database_url: str = "sqlite:///var/lajur.db"
+    database_writer: bool = True
+    """Commits run on the store's own thread, in order, so the event loop the lanes share never waits
+    for the database (``lane/persistence/writer.py``). False: each commit on the loop, as before it
+    (kept to measure the difference: ``lajur bench load --compare-writer``)."""
     mqtt_url: str | None = None
     registry_url: str | None = None
     host: str = "127.0.0.1"

@@ -52,8 +52,9 @@ class SideEffects:
         lane = self.lane
         attempt = 0
         while True:
+            await lane.records.written(visit)  # the visit's state first (RecordRefused: held by the caller)
             try:
-                effect = write()
+                effect = await lane.store.run(write)
             except PersistenceError as exc:
                 attempt += 1
                 if not visit.state.held:
@@ -99,7 +100,7 @@ class SideEffects:
             await self.intend(visit, key, kind="gate_open", detail=detail)
             await lane.holds.guarded(visit, name, gate.open)
         else:
-            lane.store.intend(key, lane=lane.name, kind="gate_open")
+            await lane.store.run(lane.store.intend, key, lane=lane.name, kind="gate_open")
             await gate.open()
         self.settle(key, "done")
 

@@ -50,6 +50,8 @@ class Visit:
     """After a restart: the "drive on" message (station, step) that may not have reached the driver."""
     record_refused: bool = False
     """The database refused this visit's record once already (the officer was alerted)."""
+    last_save: asyncio.Future[bool] | None = None
+    """The write of the visit's row last asked for, while the store's writer has it (``Records.written``)."""
     card: IdentityCard | None = None
     """What the e-KTP reader read at window 1 (None before, or when the officer took the reader over)."""
     proposal: Proposal | None = None

@@ -12,16 +12,18 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from lane.persistence.models import AuditEntry, DeviceEventRow, OfficerAction, fit, utcnow
+from lane.persistence.writer import ordered
 
 
 class ActionRecords:
     """The officer-action, device-event and audit half of the store."""
 
     session: Callable[[], AbstractContextManager[Session]]
-    _record: Callable[[str, Callable[[Session], Any]], bool]
+    _record: Callable[[str, Callable[[Session], Any]], Any]
     _require_current: Callable[[str], None]
 
     # ------------------------------------------------------------ officer actions (kept until taken)
+    @ordered
     def queue_action(self, *, lane: str, visit_id: str, action: str, params: dict[str, Any], actor: str,
                      role: str = "") -> int:
         """Keep an accepted officer action until the workflow takes it; returns its id. Never
@@ -35,23 +37,26 @@ class ActionRecords:
             assert row.id is not None
             return row.id
 
-    def action_taken(self, action_id: int) -> None:
+    def action_taken(self, action_id: int) -> Any:
         at = utcnow()
         t = OfficerAction.__table__
-        self._record(f"officer action {action_id} taken", lambda s: s.connection().execute(
+        return self._record(f"officer action {action_id} taken", lambda s: s.connection().execute(
             update(t).where(t.c.id == action_id).values(taken_at=at)))
 
+    @ordered
     def waiting_actions(self, lane: str) -> list[OfficerAction]:
         with self.session() as s:
             q = select(OfficerAction).where(OfficerAction.lane == lane, OfficerAction.taken_at.is_(None))
             return list(s.exec(q.order_by(OfficerAction.id)).scalars())
 
     # ------------------------------------------------------------ events, alerts, audit
-    def device_event(self, lane: str, device: str, kind: str, detail: dict[str, Any] | None = None) -> None:
+    def device_event(self, lane: str, device: str, kind: str, detail: dict[str, Any] | None = None) -> Any:
         at = utcnow()
-        self._record(f"device event {lane}/{device} {kind}", lambda s: s.add(
+        detail = copy_value(detail)
+        return self._record(f"device event {lane}/{device} {kind}", lambda s: s.add(
             DeviceEventRow(lane=lane, device=device, kind=kind, detail=detail or {}, at=at)))
 
+    @ordered
     def device_events(self, lane: str | None = None, limit: int = 200) -> list[DeviceEventRow]:
         with self.session() as s:
             q = select(DeviceEventRow)
@@ -59,6 +64,7 @@ class ActionRecords:
                 q = q.where(DeviceEventRow.lane == lane)
             return list(s.exec(q.order_by(DeviceEventRow.id.desc()).limit(limit)).scalars())
 
+    @ordered
     def audit(self, *, actor: str, role: str, action: str, lane: str | None = None,
               visit_id: str | None = None, reason: str | None = None,
               detail: dict[str, Any] | None = None) -> AuditEntry:
@@ -73,6 +79,7 @@ class ActionRecords:
             s.flush()
             return row
 
+    @ordered
     def audit_log(self, limit: int = 200) -> list[AuditEntry]:
         with self.session() as s:
             return list(s.exec(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)).scalars())

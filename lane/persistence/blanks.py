@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from lane.persistence.models import CardBlank, SideEffect, fit, utcnow
+from lane.persistence.writer import ordered
 
 SERIAL_PREFIX = "SIM-"
 """A card serial reads SIM-00000042: the prefix, then the blank's number in the site's log."""
@@ -27,9 +28,10 @@ class BlankRecords:
     :class:`Store`)."""
 
     session: Callable[[], AbstractContextManager[Session]]
-    _record: Callable[[str, Callable[[Session], Any]], bool]
+    _record: Callable[[str, Callable[[Session], Any]], Any]
     _require_current: Callable[[str], None]
 
+    @ordered
     def intend_card(self, key: str, *, lane: str, visit_id: str, copy: int, printer: str) -> tuple[SideEffect,
                                                                                                      CardBlank]:
         """The card job's intent record and its blank, in one transaction: both exist before the job is
@@ -67,6 +69,7 @@ class BlankRecords:
         self._record(f"card blank {serial} {values['status']}", lambda s: s.connection().execute(
             update(t).where(t.c.serial == serial).values(**values, updated_at=at)))
 
+    @ordered
     def blanks(self, *, visit_id: str | None = None, lane: str | None = None, since: datetime | None = None,
                until: datetime | None = None, limit: int = 500) -> list[CardBlank]:
         """The blank log, oldest first: one visit's blanks, or a lane's or the site's in a period."""

@@ -1,7 +1,14 @@
 """The store: the only code that talks to the database.
 
-Synchronous SQLAlchemy sessions, one short transaction per call: the controller persists a state
-change and only then commands the side effect, so each call commits before it returns.
+SQLAlchemy sessions, one short transaction per call. Used as it is (the API, the command line,
+tests), each call commits before it returns. A running controller starts the store's writer
+(:meth:`Store.start_writer`, :mod:`lane.persistence.writer`): from then on every call runs on that
+one thread, in the order the calls were made, so no commit blocks the event loop. Records
+(``save_visit``, ``record_transition``, ``settle``, ``device_event``, alerts...) return at once
+with a future; what the lane must know before it acts (an intent, a read) it awaits through
+:meth:`Store.run`, and a lane about to command a device awaits its last write first (``persist
+before acting``, :meth:`lane.records.Records.written`). Called synchronously from another thread
+(the API's routes), a call waits for its turn and its answer.
 
 When the database is unreachable (a PostgreSQL restart, a network blip), records of what happened
 (visit state, stage transitions, device events, alerts, settled side effects) are kept in an
@@ -16,16 +23,18 @@ idempotent by key, so a step repeated from there is not repeated at the device).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine
@@ -45,9 +54,15 @@ from lane.persistence.models import (
     fit,
     utcnow,
 )
+from lane.persistence.writer import Writer, ordered
 from lane.settings import sqlite_path
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+Written = Future[bool] | bool
+"""What a record call gives back: with the writer running, the future of its write (True: written,
+False: kept in the journal; RecordRefused: refused); without it, that answer itself."""
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -132,6 +147,7 @@ class Store(AlertRecords, BlankRecords, ActionRecords):
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine or make_engine(url)
+        self._writer: Writer | None = None
         self._journal: deque[tuple[str, Callable[[Session], Any]]] = deque()
         self._journal_lock = threading.Lock()  # short sections only: append, peek, pop
         self._replay_lock = threading.Lock()
@@ -148,9 +164,42 @@ class Store(AlertRecords, BlankRecords, ActionRecords):
     def journal_size(self) -> int:
         return len(self._journal)
 
-    def _record(self, what: str, op: Callable[[Session], Any]) -> bool:
+    # ------------------------------------------------------------ the writer (never block the lanes)
+    def start_writer(self) -> None:
+        """From now on every call runs on the writer's thread, in order (see the module's docstring)."""
+        if self._writer is None:
+            self._writer = Writer()
+
+    @property
+    def writer_backlog(self) -> int:
+        """Calls waiting for the writer (0 without one)."""
+        return self._writer.backlog if self._writer is not None else 0
+
+    async def run(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``method(*args, **kwargs)`` (a method of this store) in its turn on the writer's thread,
+        awaited without blocking the event loop; without the writer, called at once."""
+        if self._writer is None or self._writer.on_thread:
+            return method(*args, **kwargs)
+        return await asyncio.wrap_future(self._writer.submit(method, *args, **kwargs))
+
+    async def flushed(self) -> None:
+        """Every call made so far has run (its record written, or journaled while the database is away)."""
+        last = self._writer.last() if self._writer is not None else None
+        if last is not None:
+            with contextlib.suppress(Exception):  # its caller has the error; here only the order counts
+                await asyncio.wrap_future(last)
+
+    def _record(self, what: str, op: Callable[[Session], Any]) -> Written:
         """Write a record now, or keep it in the journal (behind any earlier ones) when the database
-        cannot take it. True when written now."""
+        cannot take it. True when written now; with the writer running, a future of that answer
+        (the values were taken by the caller: ``op`` only writes them)."""
+        if self._writer is not None and not self._writer.on_thread:
+            fut = self._writer.submit(self._record_now, what, op)
+            fut.add_done_callback(_log_refused)
+            return fut
+        return self._record_now(what, op)
+
+    def _record_now(self, what: str, op: Callable[[Session], Any]) -> bool:
         with self._journal_lock:
             if self._journal:
                 self._journal.append((what, op))
@@ -208,6 +257,9 @@ class Store(AlertRecords, BlankRecords, ActionRecords):
             self._replay_lock.release()
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()
+            self._writer = None
         self.engine.dispose()
 
     @contextmanager
@@ -232,15 +284,18 @@ class Store(AlertRecords, BlankRecords, ActionRecords):
             return False
 
     # ------------------------------------------------------------ lanes
+    @ordered
     def ensure_lane(self, name: str, site: str) -> None:
         with self.session() as s:
             if s.get(LaneRow, name) is None:
                 s.add(LaneRow(name=name, site=site, created_at=utcnow()))
 
+    @ordered
     def lanes(self) -> list[LaneRow]:
         with self.session() as s:
             return list(s.exec(select(LaneRow).order_by(LaneRow.name)).scalars())
 
+    @ordered
     def try_lease(self, lane: str, owner: str, seconds: float) -> bool:
         """Take or renew the lease on ``lane`` for ``owner``; False if another live owner holds it."""
         with self.session() as s:
@@ -256,13 +311,14 @@ class Store(AlertRecords, BlankRecords, ActionRecords):
             return True
 
     # ------------------------------------------------------------ visits
+    @ordered
     def next_seq(self, lane: str) -> int:
         self._require_current("numbering a visit")  # a journaled visit would be numbered twice
         with self.session() as s:
             cur = s.exec(select(func.max(VisitRow.seq)).where(VisitRow.lane == lane)).scalar()
             return (cur or 0) + 1
 
-    def save_visit(self, row: VisitRow) -> None:
+    def save_visit(self, row: VisitRow) -> Written:
         """Write the visit's current state (a copy taken now: the caller goes on changing ``row``)."""
         row.updated_at = utcnow()
         table = VisitRow.__table__
@@ -275,21 +331,25 @@ class Store(AlertRecords, BlankRecords, ActionRecords):
             if conn.execute(update(table).where(table.c.id == row.id).values(**values)).rowcount == 0:
                 conn.execute(insert(table).values(**values))
 
-        self._record(f"visit {row.id}", op)
+        return self._record(f"visit {row.id}", op)
 
+    @ordered
     def visit_by_status_token(self, token: str) -> VisitRow | None:
         with self.session() as s:
             return s.exec(select(VisitRow).where(VisitRow.status_token == token)).scalars().first()
 
+    @ordered
     def get_visit(self, visit_id: str) -> VisitRow | None:
         with self.session() as s:
             return s.get(VisitRow, visit_id)
 
+    @ordered
     def open_visits(self, lane: str) -> list[VisitRow]:
         with self.session() as s:
             q = select(VisitRow).where(VisitRow.lane == lane, VisitRow.stage != "done").order_by(VisitRow.seq)
             return list(s.exec(q).scalars())
 
+    @ordered
     def visits(
         self, *, lane: str | None = None, day: date | None = None, limit: int = 500, offset: int = 0
     ) -> list[VisitRow]:
@@ -311,15 +371,17 @@ class Store(AlertRecords, BlankRecords, ActionRecords):
                                                  "at": utcnow(), "sim_at": sim_at,
                                                  "note": str(note) if note is not None else None,
                                                  "note_facts": note_facts(note)})
-        self._record(f"transition {visit_id} -> {to_stage}",
+        return self._record(f"transition {visit_id} -> {to_stage}",
                      lambda s: s.connection().execute(insert(StageTransition.__table__).values(**values)))
 
+    @ordered
     def transitions(self, visit_id: str) -> list[StageTransition]:
         with self.session() as s:
             q = select(StageTransition).where(StageTransition.visit_id == visit_id).order_by(StageTransition.id)
             return list(s.exec(q).scalars())
 
     # ------------------------------------------------------------ side effects (idempotency)
+    @ordered
     def intend(self, key: str, *, lane: str, kind: str, visit_id: str | None = None,
                detail: dict[str, Any] | None = None) -> SideEffect:
         """Record that a side effect is about to be commanded; returns the existing record if the key
@@ -336,8 +398,9 @@ class Store(AlertRecords, BlankRecords, ActionRecords):
             s.add(row)
             return row
 
-    def settle(self, key: str, status: str, detail: dict[str, Any] | None = None) -> None:
+    def settle(self, key: str, status: str, detail: dict[str, Any] | None = None) -> Written:
         at = utcnow()
+        detail = copy_value(detail)
 
         def op(s: Session) -> None:
             t = SideEffect.__table__
@@ -349,24 +412,28 @@ class Store(AlertRecords, BlankRecords, ActionRecords):
             if conn.execute(update(t).where(t.c.key == key).values(**values)).rowcount == 0:
                 log.error("settling unknown side effect %s (%s)", key, status)
 
-        self._record(f"side effect {key} {status}", op)
+        return self._record(f"side effect {key} {status}", op)
 
+    @ordered
     def side_effect(self, key: str) -> SideEffect | None:
         with self.session() as s:
             return s.get(SideEffect, key)
 
+    @ordered
     def side_effects(self, visit_id: str) -> list[SideEffect]:
         with self.session() as s:
             q = select(SideEffect).where(SideEffect.visit_id == visit_id).order_by(SideEffect.created_at)
             return list(s.exec(q).scalars())
 
     # ------------------------------------------------------------ history (reports, the day's simulation)
+    @ordered
     def visits_between(self, start: datetime, end: datetime) -> list[VisitRow]:
         """Every visit that started in [start, end), in order."""
         with self.session() as s:
             q = select(VisitRow).where(VisitRow.started_at >= start, VisitRow.started_at < end)
             return list(s.exec(q.order_by(VisitRow.started_at, VisitRow.seq)).scalars())
 
+    @ordered
     def history_of(self, visit_ids: list[str]) -> tuple[list[StageTransition], list[SideEffect]]:
         """The stage transitions and side effects of these visits, in bulk (hundreds a day)."""
         transitions: list[StageTransition] = []
@@ -378,6 +445,7 @@ class Store(AlertRecords, BlankRecords, ActionRecords):
                                       .order_by(StageTransition.id)).scalars()
                 effects += s.exec(select(SideEffect).where(SideEffect.visit_id.in_(chunk))).scalars()
         return transitions, effects
+    @ordered
     def pending_effects(self, lane: str, kind: str) -> list[SideEffect]:
         """This lane's side effects of ``kind`` asked for and not yet done, oldest first."""
         with self.session() as s:
@@ -391,3 +459,12 @@ def _why(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
     return str(orig if orig is not None else exc).splitlines()[0][:200]
 
+
+
+def _log_refused(fut: Future[bool]) -> None:
+    """A record refused by the database, whoever made it: said once in the log (no values in it)."""
+    exc = fut.exception()
+    if isinstance(exc, RecordRefused):
+        log.warning("%s", exc)
+    elif exc is not None:
+        log.error("a store call failed on the writer's thread", exc_info=exc)

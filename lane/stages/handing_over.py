@@ -86,7 +86,7 @@ async def reprint_card(lane: LaneController, visit: Visit, reprint: Accepted) ->
     first copy: a job of its own that the printer prints, where a retry of the same copy prints
     nothing; a restart in the middle finishes that copy rather than printing another. The card it
     replaces is recorded spoiled in the blank log."""
-    blanks = lane.store.blanks(visit_id=visit.id)
+    blanks = await lane.store.run(lane.store.blanks, visit_id=visit.id)
     unfinished = next((b for b in blanks if b.status == "issued" and b.card_copy > 1), None)
     copy = unfinished.card_copy if unfinished else max((b.card_copy for b in blanks), default=1) + 1
     for blank in blanks:

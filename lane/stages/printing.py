@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 async def print_card(lane: LaneController, visit: Visit) -> None:
     key = f"{visit.id}-card"
-    done = lane.store.side_effect(key)
+    done = await lane.store.run(lane.store.side_effect, key)
     if done is not None and done.status == "done":
         await _to_window_3(lane, visit)
         return
@@ -88,7 +88,7 @@ async def _printer_for(lane: LaneController, visit: Visit) -> tuple[str, CardPri
     """The printer this card was sent to before (after a retry, reprint or restart), else the first
     one no other card is printing on (waiting for one to finish when all are busy)."""
     printers = lane.devices.card_printers()
-    effect = lane.store.side_effect(f"{visit.id}-card")
+    effect = await lane.store.run(lane.store.side_effect, f"{visit.id}-card")
     pinned = (effect.detail or {}).get("printer") if effect is not None else None
     if pinned is None and effect is not None:
         pinned = "card-printer"  # recorded before a lane had several printers

@@ -44,7 +44,7 @@ async def entry_loop(lane: LaneController) -> None:
                             if v.state.stage in NOT_ADMITTED), None)
             if pending is None:
                 await lane.waiter.wait(lambda: gate.status.presence_loop and stations.free(Station.ENTRY))
-                pending = new_visit(lane)
+                pending = await new_visit(lane)
             while pending.state.stage in NOT_ADMITTED:
                 stage = pending.state.stage
                 await HANDLERS[stage](lane, pending)
@@ -74,9 +74,9 @@ async def entry_loop(lane: LaneController) -> None:
             await lane.clock.sleep(1.0)
 
 
-def new_visit(lane: LaneController) -> Visit:
+async def new_visit(lane: LaneController) -> Visit:
     """The vehicle on the entry loop becomes a visit, numbered per lane and day, persisted at once."""
-    seq = lane.store.next_seq(lane.name)
+    seq = await lane.store.run(lane.store.next_seq, lane.name)
     now_dt = lane.clock.now()
     visit_id = f"{lane.name}-{now_dt:%Y%m%d}-{seq:04d}"
     state = VisitState(id=visit_id, lane=lane.name, seq=seq, started=lane.clock.monotonic(), started_at=now_dt)
@@ -130,6 +130,7 @@ async def _run_stage(lane: LaneController, visit: Visit, taken_over: bool) -> No
         await HANDLERS[stage](lane, visit)
     if visit.state.stage is stage and not visit.state.finished:
         lane.records.advance(visit, note=Note.of(N_("decided by hand")) if taken_over else None)
+    await lane.records.written(visit)  # a record the database refused holds the visit at this stage
 
 
 async def handle_abort(lane: LaneController, visit: Visit) -> None:
