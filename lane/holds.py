@@ -112,8 +112,9 @@ class Holds:
         else:
             log.error("%s: visit %s held on an internal error", lane.name, visit.id, exc_info=exc)
         visit.state.hold(reason)
+        visit.refused = None  # this is the hold for it
         with contextlib.suppress(RecordRefused):
-            lane.records.persist(visit, note=Note.of(N_("held: %(held)s"), held=reason))
+            lane.records.persist(visit, note=Note.of(N_("held: %(held)s"), held=reason), refusal_holds=False)
         if not (refused and visit.record_refused):
             visit.record_refused = visit.record_refused or refused
             lane.records.alert("record_refused" if refused else "internal_error",
@@ -124,7 +125,7 @@ class Holds:
         visit.state.resume()
         lane.records.clear_alert("record_refused" if refused else "internal_error", visit)
         with contextlib.suppress(RecordRefused):
-            lane.records.persist(visit, note=Note.of(N_("%(action)s by officer"), action=action))
+            lane.records.persist(visit, note=Note.of(N_("%(action)s by officer"), action=action), refusal_holds=False)
         return action
 
     async def await_resolution(self, visit: Visit, device: str, *, auto_retry: bool, attempt: int,

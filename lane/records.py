@@ -12,6 +12,7 @@ are in the database by then, or the visit's record was refused and the step is h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -43,9 +44,11 @@ class Records:
         """Alerts raised and not cleared yet, by what they are about, with their row (its ``id`` is set
         once the store has written it)."""
 
-    def persist(self, visit: Visit, note: str | None = None, transition_from: Stage | None = None) -> None:
+    def persist(self, visit: Visit, note: str | None = None, transition_from: Stage | None = None, *,
+                refusal_holds: bool = True) -> None:
         """Copy the visit's state into its row and save it (with a transition record when the stage
-        changed or a note says why), then tell the console."""
+        changed or a note says why), then tell the console. ``refusal_holds=False``: a refusal of this
+        row is only logged (the visit is already held for one: ``Holds.stuck``)."""
         lane = self.lane
         s, r = visit.state, visit.row
         now = lane.clock.monotonic()
@@ -67,24 +70,32 @@ class Records:
             self._save_ended_without_card(visit, exc)
         else:
             if isinstance(saved, Future):
-                self._track(visit, saved, ended=s.outcome is not None)
+                self._track(visit, saved, ended=s.outcome is not None, holds=refusal_holds)
         if transition_from is not None or note:
             lane.store.record_transition(visit.id, transition_from.value if transition_from else None,
                                          s.stage.value, now, note)
         self.emit(visit)
 
-    def _track(self, visit: Visit, saved: Future[bool], *, ended: bool) -> None:
-        """The writer has the visit's row: ``written`` awaits it. An ended visit whose record the
-        database refuses still leaves the lane (written without the card's data, as below)."""
+    def _track(self, visit: Visit, saved: Future[bool], *, ended: bool, holds: bool) -> None:
+        """The writer has the visit's row: ``written`` awaits it. When the database refuses the row
+        last asked for (an earlier one is rewritten by it anyway), the visit's next wait or step
+        raises the refusal (``Visit.refused``): its stage holds, as a refusal made at once did. An
+        ended visit whose record is refused still leaves the lane (written without the card's data)."""
         fut = asyncio.wrap_future(saved)
         visit.last_save = fut
 
         def done(f: asyncio.Future[bool]) -> None:
             exc = None if f.cancelled() else f.exception()
-            if visit.last_save is f and (exc is None or ended):
-                visit.last_save = None  # written (or an ended visit's, handled here): nothing to wait for
-            if ended and isinstance(exc, RecordRefused):
+            latest = visit.last_save is f
+            if latest:
+                visit.last_save = None
+            if not isinstance(exc, RecordRefused):
+                return
+            if ended:
                 self.lane.spawn(self._ended_refused(visit, exc), f"{visit.id}:record-refused")
+            elif latest and holds:
+                visit.refused = exc
+                self.lane.waiter.notify()
 
         fut.add_done_callback(done)
 
@@ -96,14 +107,12 @@ class Records:
         once always did. Other lanes run meanwhile."""
         await self.lane.store.flushed()
         saved = visit.last_save
-        if saved is None:
-            return
-        try:
-            await saved
-        except RecordRefused:
-            if visit.last_save is saved:  # not an ended visit's (those leave without their card's data)
-                visit.last_save = None
-                raise
+        if saved is not None:
+            with contextlib.suppress(Exception):  # its answer reaches the visit through ``_track``
+                await saved
+        if visit.refused is not None:
+            exc, visit.refused = visit.refused, None
+            raise exc
 
     async def _ended_refused(self, visit: Visit, exc: RecordRefused) -> None:
         """The writer's version of :meth:`_save_ended_without_card`."""

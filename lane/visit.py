@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lane.commands import Abort, Accepted, VisitCommand
-from lane.errors import LajurError
+from lane.errors import LajurError, RecordRefused
 from lane.persistence.models import VisitRow
 from lane.ports import IdentityCard
 from lane.workflow import Station, VisitState
@@ -52,6 +52,9 @@ class Visit:
     """The database refused this visit's record once already (the officer was alerted)."""
     last_save: asyncio.Future[bool] | None = None
     """The write of the visit's row last asked for, while the store's writer has it (``Records.written``)."""
+    refused: RecordRefused | None = None
+    """The database refused the visit's last written row: raised, once, where the visit next waits or
+    acts (``Records.written``, ``lane.waiting.check_abort``), so the stage that wrote it holds."""
     card: IdentityCard | None = None
     """What the e-KTP reader read at window 1 (None before, or when the officer took the reader over)."""
     proposal: Proposal | None = None

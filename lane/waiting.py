@@ -45,7 +45,7 @@ class Waiter:
         loop = asyncio.get_running_loop()
 
         def ready() -> bool:
-            return predicate() or (visit is not None and visit.abort_requested)
+            return predicate() or (visit is not None and (visit.abort_requested or visit.refused is not None))
 
         async def _loop() -> None:
             while not predicate():
@@ -70,9 +70,16 @@ class Waiter:
 
 
 def check_abort(visit: Visit | None) -> None:
-    """Raise VisitAborted when an officer's abort of ``visit`` waits to be taken."""
-    if visit is not None and visit.abort_requested:
+    """Raise VisitAborted when an officer's abort of ``visit`` waits to be taken, and RecordRefused
+    (once) when the database refused the visit's last row, written behind the lane (``lane.records``):
+    the stage holds where it waits, as if the write had been refused at once."""
+    if visit is None:
+        return
+    if visit.abort_requested:
         raise VisitAborted(visit.id)
+    if visit.refused is not None:
+        exc, visit.refused = visit.refused, None
+        raise exc
 
 
 def _wake(future: asyncio.Future[None]) -> None:

@@ -128,9 +128,12 @@ async def _run_stage(lane: LaneController, visit: Visit, taken_over: bool) -> No
         await verify_by_hand(lane, visit)  # the rules are never skipped: the decision form instead
     else:  # no other stage is skipped: a take-over kept from before is a retry (can_take_over)
         await HANDLERS[stage](lane, visit)
+    # a record the database refused holds the visit in the stage that wrote it (as a refusal made at
+    # once did), where the officer's choices are that stage's
+    await lane.records.written(visit)
     if visit.state.stage is stage and not visit.state.finished:
         lane.records.advance(visit, note=Note.of(N_("decided by hand")) if taken_over else None)
-    await lane.records.written(visit)  # a record the database refused holds the visit at this stage
+        await lane.records.written(visit)
 
 
 async def handle_abort(lane: LaneController, visit: Visit) -> None:
