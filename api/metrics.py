@@ -128,6 +128,9 @@ class Metrics:
         self.database_up = Gauge("lajur_database_up", "1 if the database answers", registry=r)
         self.journal = Gauge("lajur_database_journal_records", "records kept in memory while the database "
                              "is away, waiting to be written", registry=r)
+        self.writer_backlog = Gauge("lajur_database_writer_backlog", "store calls waiting for the store's writer "
+                                    "thread (a backlog that grows: the database is slower than the lanes)",
+                                    registry=r)
         # observed once per ended visit / per gate movement
         self.ended = Counter("lajur_visits_ended", "visits ended, by outcome", ["lane", "outcome"], registry=r)
         self.stage_seconds = Histogram("lajur_stage_seconds", "time spent in each stage by ended visits (s)",
@@ -249,4 +252,5 @@ class Metrics:
 
         database, alerts = await asyncio.to_thread(from_database)
         self.update(lanes, database, alerts, getattr(store, "journal_size", 0))
+        self.writer_backlog.set(getattr(store, "writer_backlog", 0))
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -113,25 +113,30 @@ async def _readline(proc: subprocess.Popen[str], what: str, timeout: float) -> s
     return line
 
 
-async def _wait_ready(url: str, lanes: int, proc: subprocess.Popen[bytes], timeout: float) -> float:
-    """Until every lane is leased and every device online (``/readyz``); returns the seconds it took."""
+async def _wait_ready(urls: list[str], lanes: int, procs: list[subprocess.Popen[bytes]], timeout: float) -> float:
+    """Until every lane is leased (by one of the controllers) and every device online (``/readyz``);
+    returns the seconds it took."""
     t0 = time.perf_counter()
     last = ""
-    while time.perf_counter() - t0 < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the controller exited with {proc.returncode}")
-        try:
-            def ready() -> dict[str, Any]:
-                req = urllib.request.Request(f"{url}/readyz")
-                try:
-                    with urllib.request.urlopen(req, timeout=5) as r:
-                        return json.load(r)
-                except urllib.error.HTTPError as exc:  # 503 while the broker or database is not there
-                    return json.load(exc)
 
-            body = await asyncio.get_running_loop().run_in_executor(None, ready)
-            last = f"{body.get('status')}, {len(body.get('devices', {}))} lanes, offline {body.get('offline')}"
-            if body.get("status") == "ready" and len(body.get("devices", {})) == lanes:
+    def ready(url: str) -> dict[str, Any]:
+        req = urllib.request.Request(f"{url}/readyz")
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as exc:  # 503 while the broker or database is not there
+            return json.load(exc)
+
+    while time.perf_counter() - t0 < timeout:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"a controller exited with {proc.returncode}")
+        try:
+            bodies = [await asyncio.get_running_loop().run_in_executor(None, ready, url) for url in urls]
+            leased = sum(len(b.get("devices", {})) for b in bodies)
+            last = (f"{[b.get('status') for b in bodies]}, {leased} lanes, "
+                    f"offline {[b.get('offline') for b in bodies]}")
+            if all(b.get("status") == "ready" for b in bodies) and leased == lanes:
                 return time.perf_counter() - t0
         except (OSError, ValueError):
             last = "not answering"
@@ -159,7 +164,20 @@ async def _unfinished(database_url: str, settle: float = 3.0) -> dict[str, int]:
     return {stage + (f" (held: {held})" if held else ""): n for stage, held, n in rows}
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def _owners(database_url: str) -> dict[str, int]:
+    """Lanes per lease holder at the end (after a kill: every lane with the survivor)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT owner, COUNT(*) FROM lanes GROUP BY owner")).all()
+    finally:
+        engine.dispose()
+    return {str(owner): n for owner, n in rows}
+
+
+async def run(args: argparse.Namespace, writer: bool = True) -> dict[str, Any]:
     from api.accounts_cli import add_user
     from cli.run import poll_interval_for
     from lane.persistence import Store, upgrade_database
@@ -177,8 +195,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     credentials: Path | None = None
     registry = RegistrySimulator()
     children: list[subprocess.Popen[str]] = []
-    controller: subprocess.Popen[bytes] | None = None
-    sampler: ProcessSampler | None = None
+    controllers: list[subprocess.Popen[bytes]] = []
+    samplers: list[ProcessSampler] = []
+    killed_at: float | None = None
     try:
         mqtt_url = load_settings().mqtt_url  # an outside broker (LAJUR_MQTT_URL): anonymous
         if not mqtt_url:
@@ -192,8 +211,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             add_user(store, OFFICER, "officer", password)
             store.close()
             registry.start()
-            port = free_port()
-            api = f"http://127.0.0.1:{port}"
+            ports = [free_port() for _ in range(args.controllers)]
+            apis = [f"http://127.0.0.1:{port}" for port in ports]
             env = {**os.environ, "LAJUR_SIM_OFFICER_USER": OFFICER, "LAJUR_SIM_OFFICER_PASSWORD": password,
                    "PYTHONUNBUFFERED": "1"}
             t0 = time.perf_counter()
@@ -204,45 +223,64 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     [sys.executable, "-m", "bench.load_sim", "--first", str(first), "--lanes", str(n),
                      "--speed", str(args.speed), "--rate", str(args.rate), "--seconds", str(args.seconds),
                      "--drain", str(args.drain), "--seed", str(args.seed), "--nice", str(args.sim_nice),
-                     "--mqtt", mqtt_url, "--registry", registry.url, "--api", api,
+                     "--mqtt", mqtt_url, "--registry", registry.url,
+                     *[a for api in apis for a in ("--api", api)],
                      *(["--credentials", str(credentials)] if credentials else [])],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env))
                 first += n
             lanes = []
             for child in children:
                 lanes += json.loads(await _readline(child, "a simulator process", 120))["lanes"]
-            config = workdir / "lajur.toml"
-            site: dict[str, Any] = {"site": SITE, "database_url": db, "mqtt_url": mqtt_url,
-                                    "registry_url": registry.url, "speed": args.speed, "host": "127.0.0.1",
-                                    "port": port, "lanes": lanes}
-            if credentials:
-                site["mqtt"] = {"credentials_dir": str(credentials)}
-            config.write_text(to_toml(site), encoding="utf-8")
-            with (workdir / "serve.log").open("wb") as serve_log:
-                controller = subprocess.Popen([sys.executable, "-m", "lane", "serve", "--config", str(config)],
-                                              cwd=workdir, env=_controller_env(workdir), stdout=serve_log,
-                                              stderr=subprocess.STDOUT)
-            ready_s = await _wait_ready(api, args.lanes, controller, 60 + 2 * args.lanes)
-            print(f"{args.lanes} lanes up in {time.perf_counter() - t0:.1f} s (controller ready in {ready_s:.1f} s; "
-                  f"{len(children)} simulator processes; broker {mqtt_url}; "
-                  f"database {db.split(':', 1)[0]})", file=out, flush=True)
+            names = [lane["name"] for lane in lanes]
+            share = -(-len(names) // args.controllers)
+            for i, port in enumerate(ports):
+                site: dict[str, Any] = {"site": SITE, "database_url": db, "mqtt_url": mqtt_url,
+                                        "registry_url": registry.url, "speed": args.speed, "host": "127.0.0.1",
+                                        "port": port, "lanes": lanes, "database_writer": writer,
+                                        "lease_seconds": args.lease_seconds}
+                if args.controllers > 1:  # each takes its share; the others' only when left
+                    site["preferred_lanes"] = names[i * share:(i + 1) * share]
+                if credentials:
+                    site["mqtt"] = {"credentials_dir": str(credentials)}
+                config = workdir / f"lajur-{i + 1}.toml"
+                config.write_text(to_toml(site), encoding="utf-8")
+                with (workdir / f"serve-{i + 1}.log").open("wb") as serve_log:
+                    controllers.append(subprocess.Popen(
+                        [sys.executable, "-m", "lane", "serve", "--config", str(config)], cwd=workdir,
+                        env=_controller_env(workdir), stdout=serve_log, stderr=subprocess.STDOUT))
+            ready_s = await _wait_ready(apis, args.lanes, controllers, 60 + 2 * args.lanes + args.lease_seconds)
+            print(f"{args.lanes} lanes up in {time.perf_counter() - t0:.1f} s ({len(controllers)} controller "
+                  f"process(es) ready in {ready_s:.1f} s; {len(children)} simulator processes; broker {mqtt_url}; "
+                  f"database {db.split(':', 1)[0]}; database writer {'on' if writer else 'off'})",
+                  file=out, flush=True)
             load_start = os.getloadavg()
-            sampler = ProcessSampler(controller.pid)
-            sampler.start()
+            samplers = [ProcessSampler(c.pid) for c in controllers]
+            for sampler in samplers:
+                sampler.start()
             t_go = time.perf_counter()
             for child in children:
                 assert child.stdin is not None
                 child.stdin.write("go\n")
                 child.stdin.flush()
             wait = args.seconds + args.drain / args.speed + 60
-            reports = [json.loads(await _readline(child, "a simulator process", wait)) for child in children]
+            pending = [asyncio.ensure_future(_readline(child, "a simulator process", wait)) for child in children]
+            if args.kill_after is not None and len(controllers) > 1:
+                await asyncio.sleep(args.kill_after)
+                controllers[-1].kill()  # SIGKILL mid-run: its lanes wait for their leases to expire
+                killed_at = time.perf_counter() - t_go
+                print(f"controller {len(controllers)} killed (SIGKILL) {killed_at:.1f} s into the run", file=out,
+                      flush=True)
+            reports = [json.loads(await line) for line in pending]
             wall = time.perf_counter() - t_go
-            await sampler.stop()
+            for sampler in samplers:
+                await sampler.stop()
             load_end = os.getloadavg()
             # after the last driver left, the controller may still be writing the visit as ended
             all_left = not any(r["drivers_left_waiting"] for r in reports)
             unfinished = await _unfinished(db, settle=3.0 if all_left else 0.0)
-            _stop(controller)
+            owners = await _owners(db)
+            for controller in controllers:
+                _stop(controller)
             for child in children:
                 with contextlib.suppress(OSError):
                     assert child.stdin is not None
@@ -251,12 +289,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     child.wait(30)
     except BaseException:
-        if controller is not None and (workdir / "serve.log").exists():
-            tail = (workdir / "serve.log").read_text(errors="replace")[-3000:]
-            print(f"--- the controller's log (last lines) ---\n{tail}", file=sys.stderr)
+        for log_file in sorted(workdir.glob("serve-*.log")):
+            tail = log_file.read_text(errors="replace")[-3000:]
+            print(f"--- {log_file.name} (last lines) ---\n{tail}", file=sys.stderr)
         raise
     finally:
-        if controller is not None:
+        for controller in controllers:
             _stop(controller)
         for child in children:
             if child.poll() is None:
@@ -269,10 +307,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"work directory kept: {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    assert sampler is not None
-    return _result(args, reports, sampler, wall, load_start, load_end, unfinished,
-                   database=db.split(":", 1)[0].split("+", 1)[0], poll=poll_interval_for(args.speed),
-                   simulators=len(children))
+    result = _result(args, reports, samplers[0], wall, load_start, load_end, unfinished,
+                     database=db.split(":", 1)[0].split("+", 1)[0], poll=poll_interval_for(args.speed),
+                     simulators=len(children))
+    result.update(database_writer=writer, controller_processes=len(controllers), lease_seconds=args.lease_seconds,
+                  killed_at_seconds=None if killed_at is None else round(killed_at, 1), lane_owners_at_end=owners,
+                  cards_printed_twice=sum(r.get("cards_printed_twice", 0) for r in reports),
+                  charged_twice=sum(r.get("charged_twice", 0) for r in reports))
+    if len(samplers) > 1:
+        result["controllers"] = [s.figures() for s in samplers]
+    return result
 
 
 def _stop(proc: subprocess.Popen[Any]) -> None:
@@ -337,6 +381,13 @@ def _print(result: dict[str, Any]) -> None:
     print(f"controller: CPU {r['cpu_percent']}% of a core (busiest half second {r['cpu_percent_peak']}%), "
           f"peak RSS {r['rss_mb']} MB ({r['rss_mb_per_lane']} MB a lane; high-water {r['rss_mb_high_water']} MB); "
           f"simulators {r['simulators_cpu_percent']}% (nice {r['sim_nice']}); gate poll {r['gate_poll_ms']} ms")
+    for i, c in enumerate(r.get("controllers", [])):
+        print(f"  controller {i + 1}: CPU {c['cpu_percent']}% (peak {c['cpu_percent_peak']}%), "
+              f"peak RSS {c['rss_mb']} MB")
+    if r.get("killed_at_seconds") is not None:
+        print(f"controller {r['controller_processes']} killed at {r['killed_at_seconds']} s; lanes at the end by "
+              f"lease holder: {r['lane_owners_at_end']}")
+    print(f"cards printed twice {r['cards_printed_twice']}, visits charged twice {r['charged_twice']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -356,12 +407,39 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sim-nice", type=int, default=0,
                     help="niceness of the simulator processes (default 0: the controller's priority)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--database-writer", choices=("on", "off", "both"), default="on",
+                    help="the store's writer thread (database_writer); both: off, then on, in one run, "
+                         "printed side by side (default on)")
+    ap.add_argument("--controllers", type=int, choices=(1, 2), default=1,
+                    help="controller processes sharing the database and the broker, each preferring its "
+                         "share of the lanes (default 1)")
+    ap.add_argument("--kill-after", type=float, default=None,
+                    help="with --controllers 2: SIGKILL the second this many wall seconds after the start; "
+                         "the first takes its lanes over when their leases expire")
+    ap.add_argument("--lease-seconds", type=float, default=15.0, help="lane lease (default 15 s, as a site)")
     ap.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = ap.parse_args(argv)
     if args.lanes < 1 or args.speed <= 0 or args.seconds <= 0 or args.lanes_per_sim < 1:
         ap.error("--lanes and --lanes-per-sim must be at least 1, --speed and --seconds positive")
+    if args.kill_after is not None and args.controllers < 2:
+        ap.error("--kill-after needs --controllers 2")
+    if args.controllers > 1 and not (args.database_url or "").startswith("postgresql"):
+        ap.error("--controllers 2 needs --database-url postgresql+psycopg://... (SQLite locks no rows: two "
+                 "processes could both win a lease)")
     logging.basicConfig(level=logging.WARNING)
-    result = asyncio.run(run(args))
+    if args.database_writer == "both":
+        before = asyncio.run(run(args, writer=False))
+        if not args.json:
+            print("--- before: every commit on the event loop (database_writer = false) ---")
+            _print(before)
+        after = asyncio.run(run(args, writer=True))
+        if args.json:
+            print(json.dumps({"before": before, "after": after}), flush=True)
+        else:
+            print("--- after: the store's writer thread (database_writer = true) ---")
+            _print(after)
+        return 0
+    result = asyncio.run(run(args, writer=args.database_writer == "on"))
     if args.json:
         print(json.dumps(result), flush=True)
     else:

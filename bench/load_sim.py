@@ -166,7 +166,7 @@ async def run(args: argparse.Namespace) -> int:
     sim.registry = registry  # type: ignore[assignment]  # the same interface, forwarding its additions
     latency = LatencyLog()
     traffic: TrafficSimulator | None = None
-    officer: TimedOfficer | None = None
+    officers: list[TimedOfficer] = []
     removers: list[Callable[[], None]] = []
     try:
         await sim.start()
@@ -184,11 +184,14 @@ async def run(args: argparse.Namespace) -> int:
             d = t.driver_at(lane, "entry")
             return d.plate if d else None
 
-        officer = TimedOfficer(args.api, clock, plate_at_entry=plate_at_entry, seed=args.first, poll_seconds=0.5,
-                               lanes=sim.lane_names, latency=latency)
+        # one officer at each controller's console: each sees the lanes its controller drives (after a
+        # take-over, the survivor's console shows the dead one's lanes too)
+        officers = [TimedOfficer(api, clock, plate_at_entry=plate_at_entry, seed=args.first + i, poll_seconds=0.5,
+                                 lanes=sim.lane_names, latency=latency) for i, api in enumerate(args.api)]
         cpu0, wall0, sim0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), clock.monotonic()
         traffic.start()
-        officer.start()
+        for officer in officers:
+            officer.start()
         await asyncio.sleep(args.seconds)
         traffic.drivers = len(traffic.sent)  # no more arrivals; the lanes drain
         offered = len(traffic.sent)
@@ -212,19 +215,30 @@ async def run(args: argparse.Namespace) -> int:
             "drivers_left_waiting": stuck, "latency": latency.report(),
             "wall_seconds": round(wall1 - wall0, 2), "simulated_seconds": round(sim1 - sim0, 1),
             "cpu_percent": round(100 * cpu / max(1e-9, wall1 - wall0), 1),
-            "registry_failures": registry.failed, "officer_actions": officer.actions_sent,
+            "registry_failures": registry.failed, "officer_actions": sum(o.actions_sent for o in officers),
+            **_twice(ledger),
         }), flush=True)
         await _line(sys.stdin)  # the parent stops the controller first
     finally:
         for remove in removers:
             remove()
-        if officer:
+        for officer in officers:
             await officer.stop()
         if traffic:
             await traffic.stop()
         await sim.stop()
         await registry.close()
     return 0
+
+
+def _twice(ledger: Ledger) -> dict[str, int]:
+    """What must never happen, from the devices' own ledger: a renewal's card printed twice, a visit
+    charged twice (under one reference or two)."""
+    cards = [e["renewal_id"] for e in ledger.effects("card_printed")]
+    refs = [e["reference"] for e in ledger.effects("charge_made")]
+    visits = [ref.rsplit("-fee-", 1)[0] for ref in set(refs)]
+    return {"cards_printed_twice": len(cards) - len(set(cards)),
+            "charged_twice": (len(refs) - len(set(refs))) + (len(visits) - len(set(visits)))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--site", default="bench")
     ap.add_argument("--mqtt", required=True)
     ap.add_argument("--registry", required=True, help="the site's registry (the controller's)")
-    ap.add_argument("--api", required=True, help="the controller's console, for the virtual officers")
+    ap.add_argument("--api", required=True, action="append",
+                    help="a controller's console, for the virtual officers (once per controller process)")
     ap.add_argument("--credentials", type=Path, default=None, help="the site's MQTT secrets (a device each)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s sim %(levelname)s %(name)s: %(message)s")

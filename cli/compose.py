@@ -98,6 +98,7 @@ class Site:
         self._journal_task: asyncio.Task[None] | None = None
         self._purge_task: asyncio.Task[None] | None = None
         self._lease_lock = asyncio.Lock()
+        self._started = time.monotonic()
         self.mqtt: MqttClient | None = None
         self.registry: HttpLicenceRegistry | None = None
         self.server: ApiServer | None = None
@@ -120,6 +121,7 @@ class Site:
             self.plate_models = use_directory(s.plate_models_dir)
         except (EngineSettingError, ModelDirectoryError) as exc:
             raise ConfigError(str(exc)) from exc
+        self._started = time.monotonic()
         upgrade_database(s.database_url)
         self.store = Store(s.database_url)
         if s.database_writer:
@@ -164,8 +166,12 @@ class Site:
             # resumes from what they say.
             if self.store.degraded and not await asyncio.to_thread(self.store.replay):
                 log.warning("database still away (%d records wait); leases not renewed", self.store.journal_size)
+            preferred = set(self.settings.preferred_lanes)
             for lane in self.settings.lanes:
                 name = lane.name
+                if (preferred and name not in preferred and name not in self.controllers
+                        and time.monotonic() - self._started < self.settings.lease_seconds):
+                    continue  # another controller's lane: left to it for a lease's length
                 try:
                     ours = await self.store.run(self.store.try_lease, name, self.instance,
                                                 self.settings.lease_seconds)

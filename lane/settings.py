@@ -254,6 +254,10 @@ class Settings(BaseSettings):
     reprint_approval: bool = False
     """A reprint asked by an officer waits for a supervisor's approval before a second card blank is
     used (a supervisor's own reprint needs no other). Off: the officer's reason is enough."""
+    preferred_lanes: list[str] = Field(default_factory=list)
+    """Where several controller processes share a site: the lanes this one takes at start. Any other lane
+    it takes only once it has run ``lease_seconds`` (its own controller had the time to take it) and
+    nobody holds a live lease on it: the lanes of a controller that died. Empty: every lane at once."""
     demo_password: SecretStr | None = None
     """The password ``lajur demo`` gives its accounts (unset: a fresh one each run, printed at start)."""
     mqtt: MqttSettings = Field(default_factory=MqttSettings)

@@ -121,3 +121,19 @@ def test_bench_load_on_postgresql_gives_the_same_figures_in_a_scratch_database()
     engine.dispose()
     _check_shape(result, 2, "postgresql")
     assert after == before, "the bench's scratch database was left behind"
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_controllers_share_the_lanes_and_one_killed_loses_nothing():
+    """Two `lajur serve` processes on one PostgreSQL database and broker, each driving its share of the
+    lanes; the second is killed (SIGKILL) mid-run: the first takes its lane over when the lease expires
+    and every offered visit still finishes, with no card printed twice and nobody charged twice."""
+    if not PG_URL:
+        pytest.skip("needs LAJUR_TEST_POSTGRES_URL")
+    result = _run_bench("--lanes", "2", "--controllers", "2", "--kill-after", "3", "--lease-seconds", "3",
+                        "--drain", "1800", "--database-url", PG_URL)
+    assert result["controller_processes"] == 2 and result["killed_at_seconds"] is not None, result["stderr"]
+    assert result["visits_finished"] == result["visits_offered"] >= 1, result
+    assert result["cards_printed_twice"] == result["charged_twice"] == 0, result
+    assert list(result["lane_owners_at_end"].values()) == [2], "both lanes with the survivor"
