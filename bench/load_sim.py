@@ -34,6 +34,7 @@ import httpx
 from bench.load_probe import DECISION_STEPS, LatencyLog
 from lane.clock import ScaledClock
 from lane.ports import GatePosition, GateStatus
+from lane.settings import load_settings
 from simulators.console_officer import ConsoleOfficer
 from simulators.gate_model import GateModel
 from simulators.ledger import Ledger
@@ -186,8 +187,13 @@ async def run(args: argparse.Namespace) -> int:
 
         # one officer at each controller's console: each sees the lanes its controller drives (after a
         # take-over, the survivor's console shows the dead one's lanes too)
+        # the account bench load made on the controller's database (sim_officer_user / _password)
+        settings = load_settings()
+        secret = settings.sim_officer_password
         officers = [TimedOfficer(api, clock, plate_at_entry=plate_at_entry, seed=args.first + i, poll_seconds=0.5,
-                                 lanes=sim.lane_names, latency=latency) for i, api in enumerate(args.api)]
+                                 lanes=sim.lane_names, latency=latency, username=settings.sim_officer_user,
+                                 password=secret.get_secret_value() if secret else "")
+                    for i, api in enumerate(args.api)]
         cpu0, wall0, sim0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), clock.monotonic()
         traffic.start()
         for officer in officers:

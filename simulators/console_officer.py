@@ -45,6 +45,7 @@ class ConsoleOfficer:
         self.lanes = frozenset(lanes) if lanes is not None else None
         """The lanes this officer looks after (None: every lane the console shows)."""
         self._token: str | None = None
+        self._login_refused = False
         self._due: dict[tuple[str, str], float] = {}
         """(visit id, action) -> clock time at which the officer (next) presses the button."""
         self._task: asyncio.Task[None] | None = None
@@ -66,7 +67,14 @@ class ConsoleOfficer:
     async def _login(self) -> None:
         assert self._http is not None
         r = await self._http.post("/api/v1/auth/login", json={"username": self.username, "password": self.password})
+        if r.status_code in (401, 403, 422) and not self._login_refused:
+            # wrong or missing credentials never heal on their own: say so once, loudly, not at debug level
+            self._login_refused = True
+            log.warning("console officer: the console refused the login of %r (%s): no hand-overs or plate "
+                        "confirmations will be pressed; set sim_officer_user / sim_officer_password",
+                        self.username, r.status_code)
         r.raise_for_status()
+        self._login_refused = False
         self._token = r.json()["token"]
 
     async def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
