@@ -114,10 +114,10 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
         await row.wait_for(timeout=20_000)
         visit_id = await row.get_attribute("data-visit")
         seen: list[str] = []
-        for stage in ("verifying", "capturing"):
-            await page.wait_for_selector(f"tr[data-visit='{visit_id}'] .stage[data-stage='{stage}']", timeout=30_000)
-            shown = await page.inner_text(f"tr[data-visit='{visit_id}'] .stage")
-            assert shown == {"verifying": "Verifikasi", "capturing": "Perekaman"}[stage]  # the officers' words
+        for stage, word in (("verifying", "Verifikasi"), ("capturing", "Perekaman")):  # the officers' words
+            # stage and word in one look: a busy machine may move the car on between two looks
+            await page.wait_for_selector(f"tr[data-visit='{visit_id}'] .stage[data-stage='{stage}']:text-is('{word}')",
+                                         timeout=30_000)
             seen.append(stage)
         assert seen == ["verifying", "capturing"]
         plate = _spaced(driver.plate)
