@@ -323,7 +323,7 @@
     if (!state.alerts.length) { box.replaceChildren(el("div", { class: "muted" }, t("No alerts."))); return; }
     box.replaceChildren(...state.alerts.slice(0, 30).map((a) => el("div", {
       class: "alert " + a.level + (a.acknowledged_by ? " acked" : "") + (a.cleared_at ? " cleared" : ""),
-      "data-alert": a.id, "data-kind": a.kind, "data-cleared": a.cleared_at ? "1" : "" },
+      "data-alert": a.id, "data-kind": a.kind, "data-cause": a.cause || "", "data-cleared": a.cleared_at ? "1" : "" },
       el("div", { class: "text", title: a.message }, Words.alertText(a)),
       el("div", { class: "meta" }, `${a.lane} · ${t(a.kind)}${a.cause ? " · " + Words.causeWord(a) : ""} · ${Lajur.clockSeconds(a.at)}`,
         a.cleared_at ? " · " + t("cleared") : "", a.acknowledged_by ? " · " + t("acknowledged by %(who)s", { who: a.acknowledged_by }) : "", " ",

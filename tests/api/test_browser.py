@@ -49,9 +49,10 @@ async def live(mqtt_broker, tmp_path):
         await site.start()
         url = site.serve_api("127.0.0.1", 0)
         add_user(site.store, "siti", "supervisor", PASSWORD)
-        # A slow photo station keeps the visit at window 2 long enough to act on it.
+        # A slow photo station keeps the visit at window 2 long enough to act on it, however busy the
+        # machine (an hour at window 2, 90 wall seconds: the test aborts the visit long before)
         traffic = LaneTraffic(sim.lanes["lane-1"], sim.camera, clock, random.Random(5),
-                              HumanTimes(capture=900.0, spread=0.01))
+                              HumanTimes(capture=3600.0, spread=0.01))
         officer = OfficerSimulator(lambda _lane: site.controllers["lane-1"].act, site.bus, clock,
                                    plate_at_entry=lambda _l: traffic.at["entry"].plate if traffic.at["entry"] else None)
         officer.start()
@@ -131,7 +132,8 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
         assert "Photo" in await display.inner_text("#text-en")
 
         # The slow photo goes over its stage's budget: one alert, open while the car is at window 2.
-        late = page.locator(".alert[data-kind='stage_over_budget']")
+        # (a busy machine may also push an earlier stage over its budget: that alert is another cause)
+        late = page.locator(".alert[data-kind='stage_over_budget'][data-cause='capturing']")
         await late.first.wait_for(timeout=15_000)
         assert await late.count() == 1 and await late.first.get_attribute("data-cleared") == ""
         # said in the officers' words, not the lane's English with a stage code
@@ -163,7 +165,8 @@ async def test_officer_watches_a_visit_live_aborts_it_and_finds_it_in_the_audit_
         await asyncio.wait_for(drive, 60)
         await page.wait_for_selector(f"tr[data-visit='{visit_id}']", state="detached", timeout=20_000)
         # Its cause ended with it: the alert is shown cleared; one press acknowledges every alert.
-        await page.wait_for_selector(".alert[data-kind='stage_over_budget'][data-cleared='1']", timeout=10_000)
+        await page.wait_for_selector(".alert[data-kind='stage_over_budget'][data-cause='capturing'][data-cleared='1']",
+                                     timeout=10_000)
         await page.click("#ack-all")
         await page.wait_for_selector("#toast:has-text('ditandai sudah dibaca')")
         await page.wait_for_selector("#ack-all", state="hidden")
